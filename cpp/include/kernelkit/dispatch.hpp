@@ -1,0 +1,64 @@
+// The table of kernel entry points, one per instruction set, chosen once at import (or forced for tests).
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "kernelkit/gram.hpp"
+
+namespace kk {
+
+template <class T>
+using ElementwiseFn = void (*)(const T* x, T* y, std::int64_t n);
+
+struct KernelTable {
+  const char* isa;
+  int vector_bytes;
+  // Square output tiles of this many rows/columns keep the packed panels in L1/L2.
+  std::int64_t gram_tile;
+  // Scratch one thread needs for gram_tile_* (packed panels).
+  std::size_t gram_scratch_bytes;
+  GramTileFn<float> gram_tile_f32;
+  GramTileFn<double> gram_tile_f64;
+  ElementwiseFn<float> exp_f32;
+  ElementwiseFn<double> exp_f64;
+  ElementwiseFn<float> tanh_f32;
+  ElementwiseFn<double> tanh_f64;
+};
+
+// The entry for element type T.
+template <class T>
+struct TableEntry;
+template <>
+struct TableEntry<float> {
+  static GramTileFn<float> gram_tile(const KernelTable& t) { return t.gram_tile_f32; }
+  static ElementwiseFn<float> exp(const KernelTable& t) { return t.exp_f32; }
+  static ElementwiseFn<float> tanh(const KernelTable& t) { return t.tanh_f32; }
+};
+template <>
+struct TableEntry<double> {
+  static GramTileFn<double> gram_tile(const KernelTable& t) { return t.gram_tile_f64; }
+  static ElementwiseFn<double> exp(const KernelTable& t) { return t.exp_f64; }
+  static ElementwiseFn<double> tanh(const KernelTable& t) { return t.tanh_f64; }
+};
+
+#define KK_DECLARE_ISA_TABLE(isa) \
+  namespace isa {                 \
+  const KernelTable& kernel_table(); \
+  }
+KK_DECLARE_ISA_TABLE(baseline)
+KK_DECLARE_ISA_TABLE(avx2)
+KK_DECLARE_ISA_TABLE(avx512)
+#undef KK_DECLARE_ISA_TABLE
+
+// The table in use; select_initial_isa() must have run (the module does it at import).
+const KernelTable& kernels();
+// Picks the best supported path, or the one KERNELKIT_SIMD names (throws std::invalid_argument).
+void select_initial_isa();
+// Names of the paths compiled into this build / supported by this CPU (best last).
+std::vector<std::string> compiled_isas();
+std::vector<std::string> supported_isas();
+// Switch to a path by name; throws std::invalid_argument for an unknown, uncompiled or unsupported one.
+void select_isa(const std::string& name);
+
+}  // namespace kk

@@ -1,0 +1,127 @@
+// A small vector abstraction over GCC/Clang vector extensions, compiled once per instruction set.
+// Everything here lives in kk::KK_ISA so that inline code built with AVX-512 flags can never be
+// merged by the linker into a caller compiled for a lower instruction set.
+#pragma once
+#ifndef KK_ISA
+#error "simd.hpp belongs to code compiled per instruction set: define KK_ISA"
+#endif
+
+#include <cstdint>
+#include <cstring>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace kk {
+namespace KK_ISA {
+
+#if defined(__AVX512F__)
+constexpr int kVectorBytes = 64;
+#elif defined(__AVX2__)
+constexpr int kVectorBytes = 32;
+#else
+constexpr int kVectorBytes = 16;
+#endif
+
+template <class T>
+struct IntOf;
+template <>
+struct IntOf<float> {
+  using type = std::int32_t;
+};
+template <>
+struct IntOf<double> {
+  using type = std::int64_t;
+};
+
+template <class T>
+struct Simd {
+  static constexpr int lanes = kVectorBytes / int(sizeof(T));
+  typedef T V __attribute__((vector_size(kVectorBytes)));
+  typedef typename IntOf<T>::type I __attribute__((vector_size(kVectorBytes)));
+};
+
+template <class T>
+using vec = typename Simd<T>::V;
+template <class T>
+using ivec = typename Simd<T>::I;
+template <class T>
+constexpr int lanes = Simd<T>::lanes;
+
+template <class T>
+inline vec<T> splat(T s) {
+  return s - vec<T>{};  // s + 0 would turn -0.0 into +0.0; s - 0 is exact for every s
+}
+
+template <class T>
+inline vec<T> load(const T* p) {
+  vec<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <class T>
+inline void store(T* p, vec<T> v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+template <class T>
+inline ivec<T> bits(vec<T> v) {
+  return reinterpret_cast<ivec<T>>(v);
+}
+
+template <class T>
+inline vec<T> from_bits(ivec<T> v) {
+  return reinterpret_cast<vec<T>>(v);
+}
+
+template <class T>
+inline vec<T> abs(vec<T> v) {
+  return from_bits<T>(bits<T>(v) & ~bits<T>(splat<T>(T(-0.0))));
+}
+
+// x with the sign of s.
+template <class T>
+inline vec<T> copysign(vec<T> x, vec<T> s) {
+  const ivec<T> sign = bits<T>(splat<T>(T(-0.0)));
+  return from_bits<T>((bits<T>(x) & ~sign) | (bits<T>(s) & sign));
+}
+
+// NaN-preserving max/min: a NaN in `a` is returned as is.
+template <class T>
+inline vec<T> max_keep_nan(vec<T> a, vec<T> b) {
+  return a < b ? b : a;
+}
+template <class T>
+inline vec<T> min_keep_nan(vec<T> a, vec<T> b) {
+  return a > b ? b : a;
+}
+
+// 1/x to nearly full precision: hardware estimate refined by Newton steps where one exists.
+inline vec<float> reciprocal(vec<float> x) {
+#if defined(__AVX512F__)
+  vec<float> r = _mm512_maskz_rcp14_ps(__mmask16(0xFFFF), x);  // maskz: no undefined input
+#elif defined(__AVX__)
+  vec<float> r = _mm256_rcp_ps(x);
+#elif defined(__SSE__)
+  vec<float> r = _mm_rcp_ps(x);
+#else
+  return 1.0f / x;
+#endif
+#if defined(__SSE__)
+  return r * (2.0f - x * r);
+#endif
+}
+
+inline vec<double> reciprocal(vec<double> x) {
+#if defined(__AVX512F__)
+  vec<double> r = _mm512_maskz_rcp14_pd(__mmask8(0xFF), x);
+  r = r * (2.0 - x * r);
+  return r * (2.0 - x * r);
+#else
+  return 1.0 / x;
+#endif
+}
+
+}  // namespace KK_ISA
+}  // namespace kk

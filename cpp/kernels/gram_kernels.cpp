@@ -1,0 +1,277 @@
+// Gram-matrix tile kernels: packed panels, register-blocked micro-kernels and the fused epilogues
+// (exp, tanh, powers, norms) applied to each register tile before it is stored.
+// Compiled once per instruction set into kk::<isa> (see CMakeLists.txt); the OpenMP loop over
+// tiles, the mirroring of symmetric results and all argument checks live in cpp/src/gram_driver.cpp.
+#include <cfloat>
+
+#include "kernelkit/dispatch.hpp"
+#include "kernelkit/gram.hpp"
+#include "kernelkit/simd_math.hpp"
+
+namespace kk {
+namespace KK_ISA {
+namespace {
+
+using i64 = std::int64_t;
+
+inline i64 min_i64(i64 a, i64 b) { return a < b ? a : b; }
+inline i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
+
+#if defined(__AVX512F__)
+constexpr int kRegisters = 32;
+constexpr i64 kTile = 224;  // a multiple of 14 (rows of a dot tile) and of 32 (float columns)
+#else
+constexpr int kRegisters = 16;
+constexpr i64 kTile = 240;
+#endif
+
+// A register tile is `rows` x (kVectorsPerRow * lanes) results.
+constexpr int kVectorsPerRow = 2;
+template <class T>
+constexpr int kPanelCols = kVectorsPerRow * lanes<T>;
+// Depth of one packed block: 1 KiB per packed row keeps a column panel in L1 and the row block in L2.
+template <class T>
+constexpr i64 kDepthBlock = 1024 / i64(sizeof(T));
+
+// Inner products: the rows are sized so that accumulators + operands fill the register file.
+struct DotStep {
+  static constexpr int rows = kRegisters == 32 ? 14 : 6;
+  template <class T>
+  static vec<T> step(vec<T> acc, vec<T> a, vec<T> b) {
+    return a * b + acc;
+  }
+};
+
+// sum |x - y| (laplacian).
+struct AbsDiffStep {
+  static constexpr int rows = kRegisters == 32 ? 12 : 5;
+  template <class T>
+  static vec<T> step(vec<T> acc, vec<T> a, vec<T> b) {
+    return acc + abs<T>(a - b);
+  }
+};
+
+// sum (x - y)^2 / (x + y), where 0/0 counts as 0: with x, y >= 0 the sum is below the smallest normal
+// only when the difference is smaller still, so clamping it there leaves every finite term exact.
+struct Chi2Step {
+  static constexpr int rows = kRegisters == 32 ? 8 : 4;
+  template <class T>
+  static vec<T> step(vec<T> acc, vec<T> a, vec<T> b) {
+    const vec<T> diff = a - b;
+    const vec<T> sum = max_keep_nan<T>(a + b, splat<T>(std::numeric_limits<T>::min()));
+    return (diff * diff) * reciprocal(sum) + acc;
+  }
+};
+
+// Epilogues: the kernel's function of the accumulated tile value s at row i, columns j..j+lanes.
+template <class T>
+struct Identity {
+  explicit Identity(const GramProblem<T>&) {}
+  vec<T> operator()(vec<T> s, i64, i64) const { return s; }
+};
+
+template <class T>
+struct Negate {
+  explicit Negate(const GramProblem<T>&) {}
+  vec<T> operator()(vec<T> s, i64, i64) const { return -s; }
+};
+
+template <class T>
+struct Polynomial {
+  T gamma, coef0;
+  double degree;
+  long long integer_degree;
+  bool is_integer;
+  explicit Polynomial(const GramProblem<T>& p)
+      : gamma(T(p.gamma)),
+        coef0(T(p.coef0)),
+        degree(p.degree),
+        integer_degree(static_cast<long long>(p.degree)),
+        is_integer(double(static_cast<long long>(p.degree)) == p.degree) {}
+  vec<T> operator()(vec<T> s, i64, i64) const {
+    const vec<T> base = s * gamma + coef0;
+    if (is_integer) return pow_integer<T>(base, integer_degree);
+    // A fractional degree is rare: one libm call per element, documented as the slow path.
+    vec<T> result;
+    for (int l = 0; l < lanes<T>; ++l) result[l] = T(__builtin_pow(double(base[l]), degree));
+    return result;
+  }
+};
+
+template <class T>
+struct Sigmoid {
+  T gamma, coef0;
+  explicit Sigmoid(const GramProblem<T>& p) : gamma(T(p.gamma)), coef0(T(p.coef0)) {}
+  vec<T> operator()(vec<T> s, i64, i64) const { return tanh<T>(s * gamma + coef0); }
+};
+
+template <class T>
+struct Rbf {
+  T neg_gamma;
+  const T* x_sq_norm;
+  const T* y_sq_norm;
+  explicit Rbf(const GramProblem<T>& p)
+      : neg_gamma(T(-p.gamma)), x_sq_norm(p.x_row_term), y_sq_norm(p.y_row_term) {}
+  vec<T> operator()(vec<T> s, i64 i, i64 j) const {
+    const vec<T> sq_dist = (splat<T>(x_sq_norm[i]) + load<T>(y_sq_norm + j)) - T(2) * s;
+    return exp<T>(max_keep_nan<T>(sq_dist, splat<T>(T(0))) * neg_gamma);
+  }
+};
+
+template <class T>
+struct Cosine {
+  const T* x_inv_norm;
+  const T* y_inv_norm;
+  explicit Cosine(const GramProblem<T>& p) : x_inv_norm(p.x_row_term), y_inv_norm(p.y_row_term) {}
+  vec<T> operator()(vec<T> s, i64 i, i64 j) const {
+    return (s * x_inv_norm[i]) * load<T>(y_inv_norm + j);
+  }
+};
+
+template <class T>
+struct ExpNegGamma {
+  T neg_gamma;
+  explicit ExpNegGamma(const GramProblem<T>& p) : neg_gamma(T(-p.gamma)) {}
+  vec<T> operator()(vec<T> s, i64, i64) const { return exp<T>(s * neg_gamma); }
+};
+
+// Copies rows [r0, r0 + nrows) x columns [k0, k0 + kc) of src into panels of P rows, each stored
+// depth-major (panel[k * P + r]) so the micro-kernel reads it contiguously; missing rows are zero.
+template <class T, int P>
+void pack_panels(const T* src, i64 ld, i64 r0, i64 nrows, i64 k0, i64 kc, const T* centre, T* dst) {
+  const i64 panels = ceil_div(nrows, P);
+  for (i64 q = 0; q < panels; ++q) {
+    T* panel = dst + q * P * kc;
+    for (int r = 0; r < P; ++r) {
+      const i64 row = q * P + r;
+      if (row >= nrows) {
+        for (i64 k = 0; k < kc; ++k) panel[k * P + r] = T(0);
+        continue;
+      }
+      const T* s = src + (r0 + row) * ld + k0;
+      if (centre != nullptr) {
+        for (i64 k = 0; k < kc; ++k) panel[k * P + r] = s[k] - centre[k0 + k];
+      } else {
+        for (i64 k = 0; k < kc; ++k) panel[k * P + r] = s[k];
+      }
+    }
+  }
+}
+
+template <class T, class Step, int MR>
+inline void micro_kernel(i64 kc, const T* __restrict a, const T* __restrict b,
+                         vec<T> (&acc)[MR][kVectorsPerRow]) {
+  constexpr int W = lanes<T>;
+  for (i64 k = 0; k < kc; ++k) {
+    vec<T> bv[kVectorsPerRow];
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectorsPerRow; ++v) bv[v] = load<T>(b + v * W);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const vec<T> av = splat<T>(a[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < kVectorsPerRow; ++v) acc[r][v] = Step::template step<T>(acc[r][v], av, bv[v]);
+    }
+    a += MR;
+    b += kPanelCols<T>;
+  }
+}
+
+// One row of a register tile: adds the partial sums already in `dst` unless this is the first depth
+// block, applies the epilogue on the last one, and stores the whole row of vectors.
+template <class T, class Epilogue>
+inline void store_row(const vec<T> (&acc)[kVectorsPerRow], const Epilogue& epilogue, T* dst, i64 i,
+                      i64 j, bool first, bool last) {
+  constexpr int W = lanes<T>;
+#pragma GCC unroll 4
+  for (int v = 0; v < kVectorsPerRow; ++v) {
+    vec<T> s = acc[v];
+    if (!first) s += load<T>(dst + v * W);
+    if (last) s = epilogue(s, i, j + v * W);
+    store<T>(dst + v * W, s);
+  }
+}
+
+// Stores the nrows x ncols valid part of a register tile at out[i][j]; edge tiles go through a
+// row buffer so nothing outside the output is touched.
+template <class T, int MR, class Epilogue>
+inline void store_tile(const vec<T> (&acc)[MR][kVectorsPerRow], const Epilogue& epilogue, T* out,
+                       i64 ldo, i64 i, i64 j, i64 nrows, i64 ncols, bool first, bool last) {
+  constexpr int NR = kPanelCols<T>;
+  if (nrows == MR && ncols == NR) {
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) store_row<T>(acc[r], epilogue, out + (i + r) * ldo + j, i + r, j, first, last);
+    return;
+  }
+  for (int r = 0; r < nrows; ++r) {
+    T* row = out + (i + r) * ldo + j;
+    T partial[NR] = {};
+    for (i64 c = 0; c < ncols && !first; ++c) partial[c] = row[c];
+    store_row<T>(acc[r], epilogue, partial, i + r, j, first, last);
+    for (i64 c = 0; c < ncols; ++c) row[c] = partial[c];
+  }
+}
+
+template <class T, class Step, class Epilogue>
+void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, void* scratch) {
+  constexpr int MR = Step::rows;
+  constexpr int NR = kPanelCols<T>;
+  const Epilogue epilogue(p);
+  const i64 rows = i1 - i0, cols = j1 - j0;
+  const i64 row_panels = ceil_div(rows, MR), col_panels = ceil_div(cols, NR);
+  T* a_packed = static_cast<T*>(scratch);
+  T* b_packed = a_packed + ceil_div(row_panels * MR * kDepthBlock<T>, 64) * 64;
+  // Row panels are packed once per depth block; the centre (if any) applies to both operands.
+  for (i64 k0 = 0; k0 < p.d; k0 += kDepthBlock<T>) {
+    const i64 kc = min_i64(kDepthBlock<T>, p.d - k0);
+    const bool first = k0 == 0, last = k0 + kc == p.d;
+    pack_panels<T, MR>(p.x, p.d, i0, rows, k0, kc, p.centre, a_packed);
+    pack_panels<T, NR>(p.y, p.d, j0, cols, k0, kc, p.centre, b_packed);
+    for (i64 jp = 0; jp < col_panels; ++jp) {
+      const T* b = b_packed + jp * NR * kc;
+      for (i64 ip = 0; ip < row_panels; ++ip) {
+        vec<T> acc[MR][kVectorsPerRow] = {};
+        micro_kernel<T, Step, MR>(kc, a_packed + ip * MR * kc, b, acc);
+        store_tile<T, MR>(acc, epilogue, p.out, p.ldo, i0 + ip * MR, j0 + jp * NR,
+                          min_i64(MR, rows - ip * MR), min_i64(NR, cols - jp * NR), first, last);
+      }
+    }
+  }
+}
+
+template <class T>
+void gram_tile(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, void* scratch) {
+  switch (p.kind) {
+    case GramKind::linear:
+      return gram_tile_impl<T, DotStep, Identity<T>>(p, i0, i1, j0, j1, scratch);
+    case GramKind::polynomial:
+      return gram_tile_impl<T, DotStep, Polynomial<T>>(p, i0, i1, j0, j1, scratch);
+    case GramKind::rbf:
+      return gram_tile_impl<T, DotStep, Rbf<T>>(p, i0, i1, j0, j1, scratch);
+    case GramKind::sigmoid:
+      return gram_tile_impl<T, DotStep, Sigmoid<T>>(p, i0, i1, j0, j1, scratch);
+    case GramKind::cosine:
+      return gram_tile_impl<T, DotStep, Cosine<T>>(p, i0, i1, j0, j1, scratch);
+    case GramKind::laplacian:
+      return gram_tile_impl<T, AbsDiffStep, ExpNegGamma<T>>(p, i0, i1, j0, j1, scratch);
+    case GramKind::chi2:
+      return gram_tile_impl<T, Chi2Step, ExpNegGamma<T>>(p, i0, i1, j0, j1, scratch);
+    case GramKind::additive_chi2:
+      return gram_tile_impl<T, Chi2Step, Negate<T>>(p, i0, i1, j0, j1, scratch);
+  }
+}
+
+// Both packed blocks for the widest element type, each padded to whole panels, plus alignment.
+constexpr std::size_t kGramScratchBytes = 2 * (kTile + 64) * 1024 + 4 * 64;
+
+}  // namespace
+
+void fill_gram_entries(KernelTable& table) {
+  table.gram_tile = kTile;
+  table.gram_scratch_bytes = kGramScratchBytes;
+  table.gram_tile_f32 = &gram_tile<float>;
+  table.gram_tile_f64 = &gram_tile<double>;
+}
+
+}  // namespace KK_ISA
+}  // namespace kk

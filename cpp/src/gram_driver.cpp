@@ -1,0 +1,172 @@
+// Gram-matrix driver: per-row terms (centre, norms), the OpenMP loop over output tiles, exact
+// symmetry for Y = X, and the exact diagonal. The tiles themselves are computed by the per-ISA
+// kernels of cpp/kernels/gram_kernels.cpp.
+#include "kernelkit/gram_driver.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "kernelkit/dispatch.hpp"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace kk {
+namespace {
+
+using i64 = std::int64_t;
+
+// The epilogues read row terms a whole vector past the last column: pad by the widest panel.
+constexpr i64 kRowTermPadding = 64;
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+using ScratchBuffer = std::unique_ptr<void, FreeDeleter>;
+
+ScratchBuffer aligned_scratch(std::size_t bytes) {
+  const std::size_t rounded = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  return ScratchBuffer(p);
+}
+
+// Mean of the rows of x and y together: subtracting it makes |x - y|^2 = |x|^2 + |y|^2 - 2 x.y
+// free of the cancellation a large common offset would cause.
+template <class T>
+std::vector<T> common_centre(const T* x, i64 n, const T* y, i64 m, i64 d) {
+  std::vector<double> sum(static_cast<std::size_t>(d), 0.0);
+  auto add_rows = [&](const T* a, i64 rows) {
+    for (i64 i = 0; i < rows; ++i)
+      for (i64 k = 0; k < d; ++k) sum[k] += double(a[i * d + k]);
+  };
+  add_rows(x, n);
+  if (y != x) add_rows(y, m);
+  const double count = double(n + (y != x ? m : 0));
+  std::vector<T> centre(static_cast<std::size_t>(d));
+  for (i64 k = 0; k < d; ++k) centre[k] = T(sum[k] / count);
+  return centre;
+}
+
+// Squared norms of the centred rows, from the same rounded centred values the kernel multiplies.
+template <class T>
+std::vector<T> centred_sq_norms(const T* a, i64 rows, i64 d, const T* centre, int n_threads) {
+  std::vector<T> norms(static_cast<std::size_t>(rows + kRowTermPadding), T(0));
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+  for (i64 i = 0; i < rows; ++i) {
+    double s = 0.0;
+    for (i64 k = 0; k < d; ++k) {
+      const double v = double(T(a[i * d + k] - centre[k]));
+      s += v * v;
+    }
+    norms[i] = T(s);
+  }
+  return norms;
+}
+
+// 1/|row|, and 0 for an all-zero row (scikit-learn's normalize leaves those at zero).
+template <class T>
+std::vector<T> inverse_norms(const T* a, i64 rows, i64 d, int n_threads) {
+  std::vector<T> inv(static_cast<std::size_t>(rows + kRowTermPadding), T(0));
+#pragma omp parallel for schedule(static) num_threads(n_threads)
+  for (i64 i = 0; i < rows; ++i) {
+    double s = 0.0;
+    for (i64 k = 0; k < d; ++k) s += double(a[i * d + k]) * double(a[i * d + k]);
+    inv[i] = s == 0.0 ? T(0) : T(1.0 / std::sqrt(s));
+  }
+  return inv;
+}
+
+// K(x, x) where it is known exactly: rbf gives exp(0) = 1 (NaN for a non-finite row), cosine 1 for
+// a non-zero row and 0 for a zero row.
+template <class T>
+void set_exact_diagonal(GramKind kind, const GramProblem<T>& p, i64 i0, i64 i1) {
+  for (i64 i = i0; i < i1; ++i) {
+    const T term = p.x_row_term[i];
+    if (kind == GramKind::rbf) p.out[i * p.ldo + i] = T(1) + (term - term);
+    if (kind == GramKind::cosine) p.out[i * p.ldo + i] = term == T(0) ? T(0) : term / term;
+  }
+}
+
+// out[j][i] = out[i][j] for the rows [i0, i1) x columns [j0, j1) above the diagonal.
+template <class T>
+void mirror_block(T* out, i64 ldo, i64 i0, i64 i1, i64 j0, i64 j1) {
+  constexpr i64 B = 32;  // transpose in small squares so both sides stay in cache
+  for (i64 ib = i0; ib < i1; ib += B)
+    for (i64 jb = j0; jb < j1; jb += B)
+      for (i64 i = ib; i < std::min(ib + B, i1); ++i)
+        for (i64 j = std::max(jb, i + 1); j < std::min(jb + B, j1); ++j) out[j * ldo + i] = out[i * ldo + j];
+}
+
+struct Tile {
+  i64 i0, i1, j0, j1;
+};
+
+std::vector<Tile> output_tiles(i64 n, i64 m, i64 tile, bool upper_only) {
+  std::vector<Tile> tiles;
+  for (i64 i0 = 0; i0 < n; i0 += tile)
+    for (i64 j0 = upper_only ? i0 : 0; j0 < m; j0 += tile)
+      tiles.push_back({i0, std::min(i0 + tile, n), j0, std::min(j0 + tile, m)});
+  return tiles;
+}
+
+int thread_index() {
+#if defined(_OPENMP)
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+}  // namespace
+
+template <class T>
+void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m, i64 d, T* out) {
+  if (n == 0 || m == 0) return;
+  const bool symmetric = y == nullptr;
+  if (symmetric) y = x;
+  const int n_threads = params.n_threads;
+
+  GramProblem<T> p{params.kind, x, y, n, m, d, out, m, nullptr, nullptr, nullptr,
+                   params.gamma, params.coef0, params.degree};
+  std::vector<T> centre, x_terms, y_terms;
+  if (params.kind == GramKind::rbf) {
+    centre = common_centre(x, n, y, m, d);
+    x_terms = centred_sq_norms(x, n, d, centre.data(), n_threads);
+    if (!symmetric) y_terms = centred_sq_norms(y, m, d, centre.data(), n_threads);
+    p.centre = centre.data();
+  } else if (params.kind == GramKind::cosine) {
+    x_terms = inverse_norms(x, n, d, n_threads);
+    if (!symmetric) y_terms = inverse_norms(y, m, d, n_threads);
+  }
+  if (!x_terms.empty()) {
+    p.x_row_term = x_terms.data();
+    p.y_row_term = symmetric ? x_terms.data() : y_terms.data();
+  }
+
+  const KernelTable& table = kernels();
+  const GramTileFn<T> tile_fn = TableEntry<T>::gram_tile(table);
+  const std::vector<Tile> tiles = output_tiles(n, m, table.gram_tile, symmetric);
+  const int threads = static_cast<int>(std::min<i64>(n_threads, static_cast<i64>(tiles.size())));
+  std::vector<ScratchBuffer> scratch;
+  for (int t = 0; t < threads; ++t) scratch.push_back(aligned_scratch(table.gram_scratch_bytes));
+
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (i64 t = 0; t < static_cast<i64>(tiles.size()); ++t) {
+    const Tile& tile = tiles[t];
+    tile_fn(p, tile.i0, tile.i1, tile.j0, tile.j1, scratch[thread_index()].get());
+    if (!symmetric) continue;
+    if (tile.i0 == tile.j0) set_exact_diagonal(params.kind, p, tile.i0, tile.i1);
+    mirror_block(out, m, tile.i0, tile.i1, tile.j0, tile.j1);
+  }
+}
+
+template void compute_gram<float>(const GramParams&, const float*, i64, const float*, i64, i64, float*);
+template void compute_gram<double>(const GramParams&, const double*, i64, const double*, i64, i64, double*);
+
+}  // namespace kk

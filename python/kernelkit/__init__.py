@@ -1,0 +1,50 @@
+"""kernelkit: fast convolution and Gram-matrix (SVM) kernels for NumPy.
+
+The compute functions run SIMD + OpenMP C++ kernels chosen at import for this CPU (see
+:func:`show_config`). Every one takes keyword-only ``n_threads`` and ``out``.
+
+Examples
+--------
+>>> import numpy as np, kernelkit
+>>> X = np.random.default_rng(0).random((100, 16), dtype=np.float32)
+>>> K = kernelkit.rbf_kernel(X)
+>>> K.shape, K.dtype
+((100, 100), dtype('float32'))
+"""
+
+from __future__ import annotations
+
+from ._config import config, set_simd_path, show_config, simd_path
+from ._threads import get_num_threads, set_num_threads
+from .pairwise import (
+    additive_chi2_kernel,
+    chi2_kernel,
+    cosine_similarity,
+    laplacian_kernel,
+    linear_kernel,
+    pairwise_kernels,
+    polynomial_kernel,
+    rbf_kernel,
+    sigmoid_kernel,
+)
+
+__version__: str = config()["version"]
+
+__all__ = [
+    "__version__",
+    "additive_chi2_kernel",
+    "chi2_kernel",
+    "config",
+    "cosine_similarity",
+    "get_num_threads",
+    "laplacian_kernel",
+    "linear_kernel",
+    "pairwise_kernels",
+    "polynomial_kernel",
+    "rbf_kernel",
+    "set_num_threads",
+    "set_simd_path",
+    "show_config",
+    "sigmoid_kernel",
+    "simd_path",
+]
