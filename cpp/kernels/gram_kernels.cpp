@@ -31,7 +31,9 @@ template <class T>
 constexpr int kPanelCols = kVectorsPerRow * lanes<T>;
 // Depth of one packed block: 1 KiB per packed row keeps a column panel in L1 and the row block in L2.
 template <class T>
-constexpr i64 kDepthBlock = 1024 / i64(sizeof(T));
+constexpr i64 kDepthBlock = 2048 / i64(sizeof(T));
+
+#define KK_ALWAYS_INLINE __attribute__((always_inline))
 
 // Inner products: the rows are sized so that accumulators + operands fill the register file.
 struct DotStep {
@@ -63,21 +65,24 @@ struct Chi2Step {
   }
 };
 
-// Epilogues: the kernel's function of the accumulated tile value s at row i, columns j..j+lanes.
+// Epilogues: the kernel's function of the accumulated value s at row i, columns j..j+lanes.
 template <class T>
 struct Identity {
+  static constexpr bool is_identity = true;
   explicit Identity(const GramProblem<T>&) {}
   vec<T> operator()(vec<T> s, i64, i64) const { return s; }
 };
 
 template <class T>
 struct Negate {
+  static constexpr bool is_identity = false;
   explicit Negate(const GramProblem<T>&) {}
   vec<T> operator()(vec<T> s, i64, i64) const { return -s; }
 };
 
 template <class T>
 struct Polynomial {
+  static constexpr bool is_identity = false;
   T gamma, coef0;
   double degree;
   long long integer_degree;
@@ -100,6 +105,7 @@ struct Polynomial {
 
 template <class T>
 struct Sigmoid {
+  static constexpr bool is_identity = false;
   T gamma, coef0;
   explicit Sigmoid(const GramProblem<T>& p) : gamma(T(p.gamma)), coef0(T(p.coef0)) {}
   vec<T> operator()(vec<T> s, i64, i64) const { return tanh<T>(s * gamma + coef0); }
@@ -107,6 +113,7 @@ struct Sigmoid {
 
 template <class T>
 struct Rbf {
+  static constexpr bool is_identity = false;
   T neg_gamma;
   const T* x_sq_norm;
   const T* y_sq_norm;
@@ -120,6 +127,7 @@ struct Rbf {
 
 template <class T>
 struct Cosine {
+  static constexpr bool is_identity = false;
   const T* x_inv_norm;
   const T* y_inv_norm;
   explicit Cosine(const GramProblem<T>& p) : x_inv_norm(p.x_row_term), y_inv_norm(p.y_row_term) {}
@@ -130,6 +138,7 @@ struct Cosine {
 
 template <class T>
 struct ExpNegGamma {
+  static constexpr bool is_identity = false;
   T neg_gamma;
   explicit ExpNegGamma(const GramProblem<T>& p) : neg_gamma(T(-p.gamma)) {}
   vec<T> operator()(vec<T> s, i64, i64) const { return exp<T>(s * neg_gamma); }
@@ -158,10 +167,17 @@ void pack_panels(const T* src, i64 ld, i64 r0, i64 nrows, i64 k0, i64 kc, const 
   }
 }
 
+// c (row stride ldc) = sum over the depth block of Step(a_k, b_k), added to what c holds unless this
+// is the first depth block. The MR x NR accumulators stay in registers for the whole block.
 template <class T, class Step, int MR>
-inline void micro_kernel(i64 kc, const T* __restrict a, const T* __restrict b,
-                         vec<T> (&acc)[MR][kVectorsPerRow]) {
+KK_ALWAYS_INLINE inline void register_tile(i64 kc, const T* __restrict a, const T* __restrict b, T* c, i64 ldc,
+                                           bool first) {
   constexpr int W = lanes<T>;
+  vec<T> acc[MR][kVectorsPerRow];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectorsPerRow; ++v) acc[r][v] = splat<T>(T(0));
   for (i64 k = 0; k < kc; ++k) {
     vec<T> bv[kVectorsPerRow];
 #pragma GCC unroll 4
@@ -175,94 +191,94 @@ inline void micro_kernel(i64 kc, const T* __restrict a, const T* __restrict b,
     a += MR;
     b += kPanelCols<T>;
   }
-}
-
-// One row of a register tile: adds the partial sums already in `dst` unless this is the first depth
-// block, applies the epilogue on the last one, and stores the whole row of vectors.
-template <class T, class Epilogue>
-inline void store_row(const vec<T> (&acc)[kVectorsPerRow], const Epilogue& epilogue, T* dst, i64 i,
-                      i64 j, bool first, bool last) {
-  constexpr int W = lanes<T>;
-#pragma GCC unroll 4
-  for (int v = 0; v < kVectorsPerRow; ++v) {
-    vec<T> s = acc[v];
-    if (!first) s += load<T>(dst + v * W);
-    if (last) s = epilogue(s, i, j + v * W);
-    store<T>(dst + v * W, s);
-  }
-}
-
-// Stores the nrows x ncols valid part of a register tile at out[i][j]; edge tiles go through a
-// row buffer so nothing outside the output is touched.
-template <class T, int MR, class Epilogue>
-inline void store_tile(const vec<T> (&acc)[MR][kVectorsPerRow], const Epilogue& epilogue, T* out,
-                       i64 ldo, i64 i, i64 j, i64 nrows, i64 ncols, bool first, bool last) {
-  constexpr int NR = kPanelCols<T>;
-  if (nrows == MR && ncols == NR) {
 #pragma GCC unroll 16
-    for (int r = 0; r < MR; ++r) store_row<T>(acc[r], epilogue, out + (i + r) * ldo + j, i + r, j, first, last);
-    return;
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectorsPerRow; ++v) {
+      T* dst = c + r * ldc + v * W;
+      store<T>(dst, first ? acc[r][v] : acc[r][v] + load<T>(dst));
+    }
+}
+
+// The kernel's function of the finished sums, one vector at a time: a separate pass over the tile
+// buffer (in L1/L2) keeps the long exp/tanh chains out of the register-starved micro-kernel.
+template <class T, class Epilogue>
+void apply_epilogue(const Epilogue& epilogue, T* c, i64 ldc, i64 rows, i64 i0, i64 j0) {
+  if constexpr (!Epilogue::is_identity) {
+    for (i64 r = 0; r < rows; ++r)
+      for (i64 q = 0; q < ldc; q += lanes<T>) store<T>(c + r * ldc + q, epilogue(load<T>(c + r * ldc + q), i0 + r, j0 + q));
   }
-  for (int r = 0; r < nrows; ++r) {
-    T* row = out + (i + r) * ldo + j;
-    T partial[NR] = {};
-    for (i64 c = 0; c < ncols && !first; ++c) partial[c] = row[c];
-    store_row<T>(acc[r], epilogue, partial, i + r, j, first, last);
-    for (i64 c = 0; c < ncols; ++c) row[c] = partial[c];
-  }
+}
+
+// Copies the valid rows x cols of the tile buffer to out[i0:, j0:], and with `mirror` also to
+// out[j, i] for every j > i (the lower triangle of a symmetric result).
+template <class T>
+void write_tile(const T* c, i64 ldc, T* out, i64 ldo, i64 i0, i64 j0, i64 rows, i64 cols, bool mirror) {
+  for (i64 r = 0; r < rows; ++r) std::memcpy(out + (i0 + r) * ldo + j0, c + r * ldc, sizeof(T) * cols);
+  if (!mirror) return;
+  constexpr i64 B = 16;  // transpose in small squares so reads and writes both stay in cache lines
+  for (i64 rb = 0; rb < rows; rb += B)
+    for (i64 cb = 0; cb < cols; cb += B)
+      for (i64 q = cb; q < min_i64(cb + B, cols); ++q) {
+        T* dst = out + (j0 + q) * ldo + i0;
+        for (i64 r = rb; r < min_i64(rb + B, rows); ++r)
+          if (j0 + q > i0 + r) dst[r] = c[r * ldc + q];
+      }
 }
 
 template <class T, class Step, class Epilogue>
-void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, void* scratch) {
+void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, bool mirror, void* scratch) {
   constexpr int MR = Step::rows;
   constexpr int NR = kPanelCols<T>;
   const Epilogue epilogue(p);
   const i64 rows = i1 - i0, cols = j1 - j0;
   const i64 row_panels = ceil_div(rows, MR), col_panels = ceil_div(cols, NR);
-  T* a_packed = static_cast<T*>(scratch);
+  // Scratch: the tile buffer (whole register tiles, so no edge cases inside), then both packs.
+  const i64 ldc = col_panels * NR;
+  T* c = static_cast<T*>(scratch);
+  T* a_packed = c + ceil_div(row_panels * MR * ldc, 64) * 64;
   T* b_packed = a_packed + ceil_div(row_panels * MR * kDepthBlock<T>, 64) * 64;
-  // Row panels are packed once per depth block; the centre (if any) applies to both operands.
   for (i64 k0 = 0; k0 < p.d; k0 += kDepthBlock<T>) {
     const i64 kc = min_i64(kDepthBlock<T>, p.d - k0);
-    const bool first = k0 == 0, last = k0 + kc == p.d;
+    const bool first = k0 == 0;
     pack_panels<T, MR>(p.x, p.d, i0, rows, k0, kc, p.centre, a_packed);
     pack_panels<T, NR>(p.y, p.d, j0, cols, k0, kc, p.centre, b_packed);
     for (i64 jp = 0; jp < col_panels; ++jp) {
       const T* b = b_packed + jp * NR * kc;
-      for (i64 ip = 0; ip < row_panels; ++ip) {
-        vec<T> acc[MR][kVectorsPerRow] = {};
-        micro_kernel<T, Step, MR>(kc, a_packed + ip * MR * kc, b, acc);
-        store_tile<T, MR>(acc, epilogue, p.out, p.ldo, i0 + ip * MR, j0 + jp * NR,
-                          min_i64(MR, rows - ip * MR), min_i64(NR, cols - jp * NR), first, last);
-      }
+      for (i64 ip = 0; ip < row_panels; ++ip)
+        register_tile<T, Step, MR>(kc, a_packed + ip * MR * kc, b, c + ip * MR * ldc + jp * NR, ldc, first);
     }
   }
+  apply_epilogue<T>(epilogue, c, ldc, rows, i0, j0);
+  write_tile<T>(c, ldc, p.out, p.ldo, i0, j0, rows, cols, mirror);
 }
 
 template <class T>
-void gram_tile(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, void* scratch) {
+void gram_tile(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, bool mirror, void* scratch) {
   switch (p.kind) {
     case GramKind::linear:
-      return gram_tile_impl<T, DotStep, Identity<T>>(p, i0, i1, j0, j1, scratch);
+      return gram_tile_impl<T, DotStep, Identity<T>>(p, i0, i1, j0, j1, mirror, scratch);
     case GramKind::polynomial:
-      return gram_tile_impl<T, DotStep, Polynomial<T>>(p, i0, i1, j0, j1, scratch);
+      return gram_tile_impl<T, DotStep, Polynomial<T>>(p, i0, i1, j0, j1, mirror, scratch);
     case GramKind::rbf:
-      return gram_tile_impl<T, DotStep, Rbf<T>>(p, i0, i1, j0, j1, scratch);
+      return gram_tile_impl<T, DotStep, Rbf<T>>(p, i0, i1, j0, j1, mirror, scratch);
     case GramKind::sigmoid:
-      return gram_tile_impl<T, DotStep, Sigmoid<T>>(p, i0, i1, j0, j1, scratch);
+      return gram_tile_impl<T, DotStep, Sigmoid<T>>(p, i0, i1, j0, j1, mirror, scratch);
     case GramKind::cosine:
-      return gram_tile_impl<T, DotStep, Cosine<T>>(p, i0, i1, j0, j1, scratch);
+      return gram_tile_impl<T, DotStep, Cosine<T>>(p, i0, i1, j0, j1, mirror, scratch);
     case GramKind::laplacian:
-      return gram_tile_impl<T, AbsDiffStep, ExpNegGamma<T>>(p, i0, i1, j0, j1, scratch);
+      return gram_tile_impl<T, AbsDiffStep, ExpNegGamma<T>>(p, i0, i1, j0, j1, mirror, scratch);
     case GramKind::chi2:
-      return gram_tile_impl<T, Chi2Step, ExpNegGamma<T>>(p, i0, i1, j0, j1, scratch);
+      return gram_tile_impl<T, Chi2Step, ExpNegGamma<T>>(p, i0, i1, j0, j1, mirror, scratch);
     case GramKind::additive_chi2:
-      return gram_tile_impl<T, Chi2Step, Negate<T>>(p, i0, i1, j0, j1, scratch);
+      return gram_tile_impl<T, Chi2Step, Negate<T>>(p, i0, i1, j0, j1, mirror, scratch);
   }
 }
 
-// Both packed blocks for the widest element type, each padded to whole panels, plus alignment.
-constexpr std::size_t kGramScratchBytes = 2 * (kTile + 64) * 1024 + 4 * 64;
+// The tile buffer and both packed blocks for the widest element type, padded to whole register
+// tiles (at most 64 extra rows or columns), plus alignment.
+constexpr std::size_t kGramScratchBytes =
+    (kTile + 64) * (kTile + 64) * sizeof(double) + 2 * (kTile + 64) * 2048 + 4 * 64 * sizeof(double);
 
 }  // namespace
 

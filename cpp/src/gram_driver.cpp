@@ -93,16 +93,6 @@ void set_exact_diagonal(GramKind kind, const GramProblem<T>& p, i64 i0, i64 i1) 
   }
 }
 
-// out[j][i] = out[i][j] for the rows [i0, i1) x columns [j0, j1) above the diagonal.
-template <class T>
-void mirror_block(T* out, i64 ldo, i64 i0, i64 i1, i64 j0, i64 j1) {
-  constexpr i64 B = 32;  // transpose in small squares so both sides stay in cache
-  for (i64 ib = i0; ib < i1; ib += B)
-    for (i64 jb = j0; jb < j1; jb += B)
-      for (i64 i = ib; i < std::min(ib + B, i1); ++i)
-        for (i64 j = std::max(jb, i + 1); j < std::min(jb + B, j1); ++j) out[j * ldo + i] = out[i * ldo + j];
-}
-
 struct Tile {
   i64 i0, i1, j0, j1;
 };
@@ -159,10 +149,8 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (i64 t = 0; t < static_cast<i64>(tiles.size()); ++t) {
     const Tile& tile = tiles[t];
-    tile_fn(p, tile.i0, tile.i1, tile.j0, tile.j1, scratch[thread_index()].get());
-    if (!symmetric) continue;
-    if (tile.i0 == tile.j0) set_exact_diagonal(params.kind, p, tile.i0, tile.i1);
-    mirror_block(out, m, tile.i0, tile.i1, tile.j0, tile.j1);
+    tile_fn(p, tile.i0, tile.i1, tile.j0, tile.j1, symmetric, scratch[thread_index()].get());
+    if (symmetric && tile.i0 == tile.j0) set_exact_diagonal(params.kind, p, tile.i0, tile.i1);
   }
 }
 

@@ -15,7 +15,8 @@ enum class GramKind : int {
   additive_chi2,  // -sum((x - y)^2 / (x + y))
 };
 
-// Everything a tile kernel needs to compute out[i0:i1, j0:j1] of K(X, Y).
+// Everything a tile kernel needs to compute out[i0:i1, j0:j1] of K(X, Y) (and, with `mirror`, to
+// write it to out[j, i] for j > i as well).
 // X is n x d, Y is m x d, both C-contiguous; out is n x m with row stride ldo.
 template <class T>
 struct GramProblem {
@@ -36,6 +37,6 @@ struct GramProblem {
 
 template <class T>
 using GramTileFn = void (*)(const GramProblem<T>&, std::int64_t i0, std::int64_t i1,
-                            std::int64_t j0, std::int64_t j1, void* scratch);
+                            std::int64_t j0, std::int64_t j1, bool mirror, void* scratch);
 
 }  // namespace kk

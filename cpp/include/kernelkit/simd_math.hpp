@@ -21,11 +21,13 @@ struct ExpConstants<float> {
   static constexpr float shifter = 12582912.0f;  // 1.5 * 2^23
   static constexpr int mantissa_bits = 23;
   static constexpr int exponent_bias = 127;
-  // Largest x with a finite exp(x) and the point below which exp(x) rounds to 0.
-  static constexpr float overflow_above = 88.72283172607421875f;
-  static constexpr float zero_below = -103.972077083991796f;
-  // expm1(r) = r + r^2/2! + ... truncated where the next term is below half an ulp for |r| <= ln2/2.
-  static constexpr int taylor_terms = 8;
+  // Just past the largest finite exp(x) and the point below which exp(x) rounds to 0: clamped
+  // there, the computation itself overflows to inf or rounds to 0 exactly where the C library does.
+  static constexpr float clamp_high = 89.0f;
+  static constexpr float clamp_low = -104.0f;
+  // expm1(r) = r + r^2/2! + ... truncated where the next term is below a tenth of an ulp for
+  // |r| <= ln2/2.
+  static constexpr int taylor_terms = 7;
   // tanh(x) rounds to +-1 from here on.
   static constexpr float tanh_saturates = 10.0f;
 };
@@ -38,8 +40,8 @@ struct ExpConstants<double> {
   static constexpr double shifter = 6755399441055744.0;  // 1.5 * 2^52
   static constexpr int mantissa_bits = 52;
   static constexpr int exponent_bias = 1023;
-  static constexpr double overflow_above = 709.782712893384;
-  static constexpr double zero_below = -745.1332191019412;
+  static constexpr double clamp_high = 710.0;
+  static constexpr double clamp_low = -746.0;
   static constexpr int taylor_terms = 13;
   static constexpr double tanh_saturates = 20.0;
 };
@@ -85,17 +87,16 @@ inline vec<T> reduce_ln2(vec<T> x, vec<T>& k) {
 template <class T>
 inline vec<T> exp(vec<T> x) {
   using C = ExpConstants<T>;
-  // Clamp (NaN passes through the comparisons untouched) so that k stays in range.
-  vec<T> xc = x > C::overflow_above ? splat<T>(C::overflow_above) : x;
-  xc = xc < C::zero_below ? splat<T>(C::zero_below) : xc;
+  // Written so that a NaN x passes both clamps (and comes out NaN); +-inf clamp like large values.
+  vec<T> xc = C::clamp_low > x ? splat<T>(C::clamp_low) : x;
+  xc = C::clamp_high < xc ? splat<T>(C::clamp_high) : xc;
   vec<T> k;
   const vec<T> r = reduce_ln2<T>(xc, k);
   const vec<T> p = expm1_reduced<T>(r) + T(1);
-  // 2^k as two factors so that both the subnormal results and k = max exponent + 1 stay exact.
+  // 2^k as two normal factors: the subnormal results and the overflow to inf then come out of the
+  // last multiplication, correctly rounded.
   const vec<T> k_half = round_to_integer<T>(k * T(0.5));
-  vec<T> result = (p * exp2_integer<T>(k_half)) * exp2_integer<T>(k - k_half);
-  result = x > C::overflow_above ? splat<T>(std::numeric_limits<T>::infinity()) : result;
-  return x < C::zero_below ? splat<T>(T(0)) : result;
+  return (p * exp2_integer<T>(k_half)) * exp2_integer<T>(k - k_half);
 }
 
 template <class T>
