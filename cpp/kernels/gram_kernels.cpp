@@ -3,6 +3,7 @@
 // Compiled once per instruction set into kk::<isa> (see CMakeLists.txt); the OpenMP loop over
 // tiles, the mirroring of symmetric results and all argument checks live in cpp/src/gram_driver.cpp.
 #include <cfloat>
+#include <utility>
 
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/gram.hpp"
@@ -210,20 +211,61 @@ void apply_epilogue(const Epilogue& epilogue, T* c, i64 ldc, i64 rows, i64 i0, i
   }
 }
 
+// Stage H of an in-register W x W transpose (W = lanes): swaps the off-diagonal H x H blocks of
+// every 2H x 2H block. Stages H = W/2, ..., 1 together transpose the whole block.
+template <class T, int H, std::size_t... L>
+KK_ALWAYS_INLINE inline void transpose_stage(vec<T> (&v)[lanes<T>], std::index_sequence<L...>) {
+  constexpr int W = lanes<T>;
+  constexpr ivec<T> upper{((L & H) ? W + int(L) - H : int(L))...};
+  constexpr ivec<T> lower{((L & H) ? W + int(L) : int(L) + H)...};
+#pragma GCC unroll 16
+  for (int r = 0; r < W; ++r) {
+    if (r & H) continue;
+    const vec<T> a = v[r], b = v[r + H];
+    v[r] = __builtin_shuffle(a, b, upper);
+    v[r + H] = __builtin_shuffle(a, b, lower);
+  }
+}
+
+template <class T, int H = lanes<T> / 2>
+KK_ALWAYS_INLINE inline void transpose_block(vec<T> (&v)[lanes<T>]) {
+  if constexpr (H >= 1) {
+    transpose_stage<T, H>(v, std::make_index_sequence<lanes<T>>{});
+    transpose_block<T, H / 2>(v);
+  }
+}
+
+// out[j0 + q][i0 + r] = c[r][q] for the block of W rows at r and W columns at q.
+template <class T>
+inline void write_transposed_block(const T* c, i64 ldc, T* out, i64 ldo, i64 i0, i64 j0, i64 r, i64 q) {
+  constexpr int W = lanes<T>;
+  vec<T> v[W];
+#pragma GCC unroll 16
+  for (int t = 0; t < W; ++t) v[t] = load<T>(c + (r + t) * ldc + q);
+  transpose_block<T>(v);
+#pragma GCC unroll 16
+  for (int t = 0; t < W; ++t) store<T>(out + (j0 + q + t) * ldo + i0 + r, v[t]);
+}
+
 // Copies the valid rows x cols of the tile buffer to out[i0:, j0:], and with `mirror` also to
-// out[j, i] for every j > i (the lower triangle of a symmetric result).
+// out[j, i] for every j > i (the lower triangle of a symmetric result): whole W x W blocks strictly
+// above the diagonal are transposed in registers, the rest element by element.
 template <class T>
 void write_tile(const T* c, i64 ldc, T* out, i64 ldo, i64 i0, i64 j0, i64 rows, i64 cols, bool mirror) {
+  constexpr int W = lanes<T>;
   for (i64 r = 0; r < rows; ++r) std::memcpy(out + (i0 + r) * ldo + j0, c + r * ldc, sizeof(T) * cols);
   if (!mirror) return;
-  constexpr i64 B = 16;  // transpose in small squares so reads and writes both stay in cache lines
-  for (i64 rb = 0; rb < rows; rb += B)
-    for (i64 cb = 0; cb < cols; cb += B)
-      for (i64 q = cb; q < min_i64(cb + B, cols); ++q) {
-        T* dst = out + (j0 + q) * ldo + i0;
-        for (i64 r = rb; r < min_i64(rb + B, rows); ++r)
-          if (j0 + q > i0 + r) dst[r] = c[r * ldc + q];
+  for (i64 r = 0; r < rows; r += W)
+    for (i64 q = 0; q < cols; q += W) {
+      const bool whole = r + W <= rows && q + W <= cols && j0 + q >= i0 + r + W;
+      if (whole) {
+        write_transposed_block<T>(c, ldc, out, ldo, i0, j0, r, q);
+        continue;
       }
+      for (i64 qq = q; qq < min_i64(q + W, cols); ++qq)
+        for (i64 rr = r; rr < min_i64(r + W, rows); ++rr)
+          if (j0 + qq > i0 + rr) out[(j0 + qq) * ldo + i0 + rr] = c[rr * ldc + qq];
+    }
 }
 
 template <class T, class Step, class Epilogue>
