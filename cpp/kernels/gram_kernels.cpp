@@ -247,13 +247,30 @@ inline void write_transposed_block(const T* c, i64 ldc, T* out, i64 ldo, i64 i0,
   for (int t = 0; t < W; ++t) store<T>(out + (j0 + q + t) * ldo + i0 + r, v[t]);
 }
 
+// dst[0:n] = src[0:n]; the aligned middle with streaming stores when `stream` (large outputs, which
+// would only evict the working set and pay a read-for-ownership per line).
+template <class T>
+inline void copy_row(T* dst, const T* src, i64 n, bool stream) {
+  constexpr int W = lanes<T>;
+  if (!stream) {
+    std::memcpy(dst, src, sizeof(T) * n);
+    return;
+  }
+  i64 k = 0;
+  for (; k < n && reinterpret_cast<std::uintptr_t>(dst + k) % kVectorBytes != 0; ++k) dst[k] = src[k];
+  for (; k + W <= n; k += W) stream_store(dst + k, load<T>(src + k));
+  for (; k < n; ++k) dst[k] = src[k];
+}
+
 // Copies the valid rows x cols of the tile buffer to out[i0:, j0:], and with `mirror` also to
 // out[j, i] for every j > i (the lower triangle of a symmetric result): whole W x W blocks strictly
 // above the diagonal are transposed in registers, the rest element by element.
 template <class T>
-void write_tile(const T* c, i64 ldc, T* out, i64 ldo, i64 i0, i64 j0, i64 rows, i64 cols, bool mirror) {
+void write_tile(const T* c, i64 ldc, T* out, i64 ldo, i64 i0, i64 j0, i64 rows, i64 cols, bool mirror,
+                bool stream) {
   constexpr int W = lanes<T>;
-  for (i64 r = 0; r < rows; ++r) std::memcpy(out + (i0 + r) * ldo + j0, c + r * ldc, sizeof(T) * cols);
+  for (i64 r = 0; r < rows; ++r) copy_row<T>(out + (i0 + r) * ldo + j0, c + r * ldc, cols, stream);
+  if (stream) store_fence();
   if (!mirror) return;
   for (i64 r = 0; r < rows; r += W)
     for (i64 q = 0; q < cols; q += W) {
@@ -292,7 +309,7 @@ void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, boo
     }
   }
   apply_epilogue<T>(epilogue, c, ldc, rows, i0, j0);
-  write_tile<T>(c, ldc, p.out, p.ldo, i0, j0, rows, cols, mirror);
+  write_tile<T>(c, ldc, p.out, p.ldo, i0, j0, rows, cols, mirror, p.stream_output);
 }
 
 template <class T>

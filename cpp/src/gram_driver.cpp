@@ -23,6 +23,8 @@ using i64 = std::int64_t;
 
 // The epilogues read row terms a whole vector past the last column: pad by the widest panel.
 constexpr i64 kRowTermPadding = 64;
+// Outputs beyond this size (well past any L2 + L3 share) are written with streaming stores.
+constexpr i64 kStreamingOutputBytes = 32 << 20;
 
 struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }
@@ -36,20 +38,26 @@ ScratchBuffer aligned_scratch(std::size_t bytes) {
   return ScratchBuffer(p);
 }
 
-// Mean of the rows of x and y together: subtracting it makes |x - y|^2 = |x|^2 + |y|^2 - 2 x.y
-// free of the cancellation a large common offset would cause.
+// Mean of the finite values of each feature over the rows of x and y together: subtracting it makes
+// |x - y|^2 = |x|^2 + |y|^2 - 2 x.y free of the cancellation a large common offset would cause.
+// Non-finite values are left out so that they spoil only their own rows of the result.
 template <class T>
 std::vector<T> common_centre(const T* x, i64 n, const T* y, i64 m, i64 d) {
   std::vector<double> sum(static_cast<std::size_t>(d), 0.0);
+  std::vector<i64> count(static_cast<std::size_t>(d), 0);
   auto add_rows = [&](const T* a, i64 rows) {
     for (i64 i = 0; i < rows; ++i)
-      for (i64 k = 0; k < d; ++k) sum[k] += double(a[i * d + k]);
+      for (i64 k = 0; k < d; ++k) {
+        const double v = double(a[i * d + k]);
+        const bool finite = std::isfinite(v);
+        sum[k] += finite ? v : 0.0;
+        count[k] += finite;
+      }
   };
   add_rows(x, n);
   if (y != x) add_rows(y, m);
-  const double count = double(n + (y != x ? m : 0));
   std::vector<T> centre(static_cast<std::size_t>(d));
-  for (i64 k = 0; k < d; ++k) centre[k] = T(sum[k] / count);
+  for (i64 k = 0; k < d; ++k) centre[k] = count[k] == 0 ? T(0) : T(sum[k] / double(count[k]));
   return centre;
 }
 
@@ -123,7 +131,8 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
   const int n_threads = params.n_threads;
 
   GramProblem<T> p{params.kind, x, y, n, m, d, out, m, nullptr, nullptr, nullptr,
-                   params.gamma, params.coef0, params.degree};
+                   params.gamma, params.coef0, params.degree,
+                   n * m * static_cast<i64>(sizeof(T)) > kStreamingOutputBytes};
   std::vector<T> centre, x_terms, y_terms;
   if (params.kind == GramKind::rbf) {
     centre = common_centre(x, n, y, m, d);

@@ -1,4 +1,4 @@
-"""Thread-count handling shared by every compute function (scikit-learn's ``n_threads`` semantics)."""
+"""Thread counts for every compute function, with scikit-learn's ``n_threads`` semantics."""
 
 from __future__ import annotations
 
@@ -21,17 +21,22 @@ def resolve_n_threads(n_threads: int | None) -> int:
     """Turn a user's ``n_threads`` into a positive thread count.
 
     ``None`` means OpenMP's current maximum for the calling thread (what ``OMP_NUM_THREADS``,
-    :func:`set_num_threads` or ``threadpoolctl.threadpool_limits`` set); a negative value counts back
-    from the number of usable cores (``-1``: all of them, ``-2``: all but one); ``0`` is an error.
+    :func:`set_num_threads` or ``threadpoolctl.threadpool_limits`` set); a negative value counts
+    back from the number of usable cores (``-1``: all of them, ``-2``: all but one); ``0`` is an
+    error.
     """
     if n_threads is None:
         return max(1, int(_core.get_max_threads()))
     try:
         n = operator.index(n_threads)
     except TypeError:
-        raise TypeError(f"n_threads: expected an int or None, got {type(n_threads).__name__}") from None
+        raise TypeError(
+            f"n_threads: expected an int or None, got {type(n_threads).__name__}"
+        ) from None
     if n == 0:
-        raise ValueError("n_threads: 0 is invalid; use None for the default, or a positive/negative count")
+        raise ValueError(
+            "n_threads: 0 is invalid; use None for the default, or a positive/negative count"
+        )
     if n < 0:
         return max(1, _cpu_count() + 1 + n)
     return n

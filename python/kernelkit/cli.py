@@ -41,8 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kernelkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    info = sub.add_parser("info", help="print the build and runtime configuration",
-                          description="Print version, SIMD paths, OpenMP and compiler settings.")
+    info = sub.add_parser(
+        "info",
+        help="print the build and runtime configuration",
+        description="Print version, SIMD paths, OpenMP and compiler settings.",
+    )
     info.set_defaults(func=_info)
     example = sub.add_parser(
         "example",

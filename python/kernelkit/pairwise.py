@@ -14,7 +14,6 @@ with a non-finite value).
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from typing import Any, Union
 
@@ -45,7 +44,8 @@ def _as_matrix(a: ArrayLike, name: str) -> NDArray[Any]:
     arr = np.asarray(a)
     if arr.ndim != 2:
         raise ValueError(
-            f"{name}: expected a 2-D array of shape (n_samples, n_features), got shape {arr.shape}; "
+            f"{name}: expected a 2-D array of shape (n_samples, n_features), "
+            f"got shape {arr.shape}; "
             "reshape with .reshape(-1, 1) for one feature or .reshape(1, -1) for one sample"
         )
     if arr.dtype.kind == "c":
@@ -80,7 +80,9 @@ def _check_pair(
     return x, y, dtype
 
 
-def _check_out(out: NDArray[Any] | None, shape: tuple[int, int], dtype: type, inputs: list[Any]) -> FloatArray:
+def _check_out(
+    out: NDArray[Any] | None, shape: tuple[int, int], dtype: type, inputs: list[Any]
+) -> FloatArray:
     if out is None:
         return np.empty(shape, dtype=dtype)
     if not isinstance(out, np.ndarray):
@@ -199,8 +201,14 @@ def polynomial_kernel(
     array([[4.]])
     """
     return _gram(
-        "polynomial", X, Y, out=out, n_threads=n_threads, gamma=gamma,
-        coef0=_real(coef0, "coef0"), degree=_real(degree, "degree"),
+        "polynomial",
+        X,
+        Y,
+        out=out,
+        n_threads=n_threads,
+        gamma=gamma,
+        coef0=_real(coef0, "coef0"),
+        degree=_real(degree, "degree"),
     )
 
 
@@ -224,7 +232,12 @@ def sigmoid_kernel(
     array([[0.]])
     """
     return _gram(
-        "sigmoid", X, Y, out=out, n_threads=n_threads, gamma=gamma,
+        "sigmoid",
+        X,
+        Y,
+        out=out,
+        n_threads=n_threads,
+        gamma=gamma,
         coef0=_real(coef0, "coef0"),
     )
 
@@ -274,9 +287,7 @@ def laplacian_kernel(
     array([[1.    , 0.3679],
            [0.3679, 1.    ]])
     """
-    return _gram(
-        "laplacian", X, Y, out=out, n_threads=n_threads, gamma=gamma
-    )
+    return _gram("laplacian", X, Y, out=out, n_threads=n_threads, gamma=gamma)
 
 
 def cosine_similarity(
@@ -310,7 +321,9 @@ def additive_chi2_kernel(
     out: NDArray[Any] | None = None,
     n_threads: int | None = None,
 ) -> FloatArray:
-    """Additive chi-squared kernel ``K(x, y) = -sum((x - y)^2 / (x + y))``, terms with x + y = 0 as 0.
+    """Additive chi-squared kernel ``K(x, y) = -sum((x - y)^2 / (x + y))``.
+
+    Terms with ``x + y = 0`` count as 0.
 
     X and Y must be non-negative (``ValueError`` otherwise), as in scikit-learn.
     Other parameters as :func:`linear_kernel`.
@@ -343,9 +356,7 @@ def chi2_kernel(
     >>> np.round(kernelkit.chi2_kernel(np.array([[1.0, 0.0]]), np.array([[3.0, 0.0]])), 4)
     array([[0.3679]])
     """
-    return _gram(
-        "chi2", X, Y, out=out, n_threads=n_threads, gamma=gamma, nonnegative=True
-    )
+    return _gram("chi2", X, Y, out=out, n_threads=n_threads, gamma=gamma, nonnegative=True)
 
 
 KernelFunction = Callable[..., FloatArray]
@@ -376,7 +387,11 @@ KERNEL_PARAMS: dict[str, frozenset[str]] = {
 
 
 def _callable_gram(
-    metric: Callable[..., float], X: ArrayLike, Y: ArrayLike | None, out: NDArray[Any] | None, **kwds: Any
+    metric: Callable[..., float],
+    X: ArrayLike,
+    Y: ArrayLike | None,
+    out: NDArray[Any] | None,
+    **kwds: Any,
 ) -> FloatArray:
     x, y, dtype = _check_pair(X, Y)
     rows = x if y is None else y
@@ -387,6 +402,24 @@ def _callable_gram(
             result[i, j] = metric(x[i], rows[j], **kwds)
             if y is None:
                 result[j, i] = result[i, j]
+    return result
+
+
+def _precomputed(X: ArrayLike, Y: ArrayLike | None, out: NDArray[Any] | None) -> FloatArray:
+    """X is already the kernel matrix: checked against Y (the indexed samples) and returned."""
+    x = _as_matrix(X, "X")
+    if Y is not None:
+        n_indexed = np.shape(Y)[0]
+        if x.shape[1] != n_indexed:
+            raise ValueError(
+                f"X: precomputed metric requires shape (n_queries, n_indexed); got {x.shape} "
+                f"for {n_indexed} indexed samples"
+            )
+    dtype = np.float32 if x.dtype == np.float32 else np.float64
+    if out is None:
+        return np.ascontiguousarray(x, dtype=dtype)
+    result = _check_out(out, x.shape, dtype, [X, x])
+    result[...] = x
     return result
 
 
@@ -403,10 +436,13 @@ def pairwise_kernels(
 ) -> FloatArray:
     """The kernel named by ``metric`` between the rows of X and Y, as scikit-learn's function.
 
+    Parameters
+    ----------
     metric : str or callable
-        One of ``"additive_chi2"``, ``"chi2"``, ``"linear"``, ``"poly"``/``"polynomial"``, ``"rbf"``,
-        ``"laplacian"``, ``"sigmoid"``, ``"cosine"``; ``"precomputed"`` returns X itself (as a float
-        array); a callable is called on each pair of rows, ``metric(x, y, **kwds)`` (slow, Python).
+        One of ``"additive_chi2"``, ``"chi2"``, ``"linear"``, ``"poly"``/``"polynomial"``,
+        ``"rbf"``, ``"laplacian"``, ``"sigmoid"``, ``"cosine"``; ``"precomputed"`` returns X itself
+        (as a float array); a callable is called on each pair of rows, ``metric(x, y, **kwds)``
+        (slow, Python).
     filter_params : bool
         Drop keyword arguments the named kernel does not take.
     n_jobs : int, optional
@@ -422,21 +458,22 @@ def pairwise_kernels(
            [0., 1.]])
     """
     threads = n_threads if n_threads is not None else n_jobs
+    resolve_n_threads(threads)  # reject a bad count whatever the metric
     if callable(metric):
         return _callable_gram(metric, X, Y, out, **kwds)
     if not isinstance(metric, str):
-        raise TypeError(f"metric: expected a kernel name or a callable, got {type(metric).__name__}")
+        kind = type(metric).__name__
+        raise TypeError(f"metric: expected a kernel name or a callable, got {kind}")
     if metric == "precomputed":
-        x, _, _ = _check_pair(X, None)
-        return x
+        return _precomputed(X, Y, out)
     if metric not in PAIRWISE_KERNEL_FUNCTIONS:
         known = ", ".join(sorted([*PAIRWISE_KERNEL_FUNCTIONS, "precomputed"]))
-        raise ValueError(f"metric: unknown kernel {metric!r}; expected one of {known}, or a callable")
+        raise ValueError(
+            f"metric: unknown kernel {metric!r}; expected one of {known}, or a callable"
+        )
     if filter_params:
         kwds = {k: v for k, v in kwds.items() if k in KERNEL_PARAMS[metric]}
     unexpected = set(kwds) - KERNEL_PARAMS[metric]
     if unexpected:
         raise TypeError(f"{metric} kernel: unexpected parameter(s) {sorted(unexpected)}")
-    if threads is not None:
-        operator.index(threads)
     return PAIRWISE_KERNEL_FUNCTIONS[metric](X, Y, out=out, n_threads=threads, **kwds)

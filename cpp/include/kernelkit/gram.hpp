@@ -33,6 +33,8 @@ struct GramProblem {
   const T* x_row_term;
   const T* y_row_term;
   double gamma, coef0, degree;
+  // Write the result with streaming stores (it is much larger than the caches).
+  bool stream_output;
 };
 
 template <class T>

@@ -65,6 +65,38 @@ inline void store(T* p, vec<T> v) {
   std::memcpy(p, &v, sizeof v);
 }
 
+// A store that bypasses the caches (no read-for-ownership of the line); p must be vector-aligned.
+// Callers issue store_fence() before the data is read by another thread.
+inline void stream_store(float* p, vec<float> v) {
+#if defined(__AVX512F__)
+  _mm512_stream_ps(p, v);
+#elif defined(__AVX__)
+  _mm256_stream_ps(p, v);
+#elif defined(__SSE__)
+  _mm_stream_ps(p, v);
+#else
+  store<float>(p, v);
+#endif
+}
+
+inline void stream_store(double* p, vec<double> v) {
+#if defined(__AVX512F__)
+  _mm512_stream_pd(p, v);
+#elif defined(__AVX__)
+  _mm256_stream_pd(p, v);
+#elif defined(__SSE2__)
+  _mm_stream_pd(p, v);
+#else
+  store<double>(p, v);
+#endif
+}
+
+inline void store_fence() {
+#if defined(__SSE__)
+  _mm_sfence();
+#endif
+}
+
 template <class T>
 inline ivec<T> bits(vec<T> v) {
   return reinterpret_cast<ivec<T>>(v);
