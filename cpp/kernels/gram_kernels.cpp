@@ -237,14 +237,22 @@ KK_ALWAYS_INLINE inline void transpose_block(vec<T> (&v)[lanes<T>]) {
 
 // out[j0 + q][i0 + r] = c[r][q] for the block of W rows at r and W columns at q.
 template <class T>
-inline void write_transposed_block(const T* c, i64 ldc, T* out, i64 ldo, i64 i0, i64 j0, i64 r, i64 q) {
+inline void write_transposed_block(const T* c, i64 ldc, T* out, i64 ldo, i64 i0, i64 j0, i64 r, i64 q,
+                                   bool stream) {
   constexpr int W = lanes<T>;
   vec<T> v[W];
 #pragma GCC unroll 16
   for (int t = 0; t < W; ++t) v[t] = load<T>(c + (r + t) * ldc + q);
   transpose_block<T>(v);
+  T* dst = out + (j0 + q) * ldo + i0 + r;
+  if (stream && reinterpret_cast<std::uintptr_t>(dst) % kVectorBytes == 0 &&
+      (ldo * i64(sizeof(T))) % kVectorBytes == 0) {
 #pragma GCC unroll 16
-  for (int t = 0; t < W; ++t) store<T>(out + (j0 + q + t) * ldo + i0 + r, v[t]);
+    for (int t = 0; t < W; ++t) stream_store(dst + t * ldo, v[t]);
+    return;
+  }
+#pragma GCC unroll 16
+  for (int t = 0; t < W; ++t) store<T>(dst + t * ldo, v[t]);
 }
 
 // dst[0:n] = src[0:n]; the aligned middle with streaming stores when `stream` (large outputs, which
@@ -270,19 +278,21 @@ void write_tile(const T* c, i64 ldc, T* out, i64 ldo, i64 i0, i64 j0, i64 rows, 
                 bool stream) {
   constexpr int W = lanes<T>;
   for (i64 r = 0; r < rows; ++r) copy_row<T>(out + (i0 + r) * ldo + j0, c + r * ldc, cols, stream);
-  if (stream) store_fence();
-  if (!mirror) return;
-  for (i64 r = 0; r < rows; r += W)
-    for (i64 q = 0; q < cols; q += W) {
-      const bool whole = r + W <= rows && q + W <= cols && j0 + q >= i0 + r + W;
-      if (whole) {
-        write_transposed_block<T>(c, ldc, out, ldo, i0, j0, r, q);
-        continue;
+  if (mirror) {
+    // Along each band of W output rows, so that consecutive blocks fill the same cache lines.
+    for (i64 q = 0; q < cols; q += W)
+      for (i64 r = 0; r < rows; r += W) {
+        const bool whole = r + W <= rows && q + W <= cols && j0 + q >= i0 + r + W;
+        if (whole) {
+          write_transposed_block<T>(c, ldc, out, ldo, i0, j0, r, q, stream);
+          continue;
+        }
+        for (i64 qq = q; qq < min_i64(q + W, cols); ++qq)
+          for (i64 rr = r; rr < min_i64(r + W, rows); ++rr)
+            if (j0 + qq > i0 + rr) out[(j0 + qq) * ldo + i0 + rr] = c[rr * ldc + qq];
       }
-      for (i64 qq = q; qq < min_i64(q + W, cols); ++qq)
-        for (i64 rr = r; rr < min_i64(r + W, rows); ++rr)
-          if (j0 + qq > i0 + rr) out[(j0 + qq) * ldo + i0 + rr] = c[rr * ldc + qq];
-    }
+  }
+  if (stream) store_fence();
 }
 
 template <class T, class Step, class Epilogue>
