@@ -30,9 +30,10 @@ constexpr i64 kTile = 240;
 constexpr int kVectorsPerRow = 2;
 template <class T>
 constexpr int kPanelCols = kVectorsPerRow * lanes<T>;
-// Depth of one packed block: 1 KiB per packed row keeps a column panel in L1 and the row block in L2.
+// Depth of one packed block: 768 bytes per packed row keep a column panel in L1, and the row block
+// together with the tile buffer in a 512 KiB L2 (measured best for d = 512 and 1024 on Zen 3).
 template <class T>
-constexpr i64 kDepthBlock = 2048 / i64(sizeof(T));
+constexpr i64 kDepthBlock = 768 / i64(sizeof(T));
 
 #define KK_ALWAYS_INLINE __attribute__((always_inline))
 
@@ -145,25 +146,64 @@ struct ExpNegGamma {
   vec<T> operator()(vec<T> s, i64, i64) const { return exp<T>(s * neg_gamma); }
 };
 
-// Copies rows [r0, r0 + nrows) x columns [k0, k0 + kc) of src into panels of P rows, each stored
-// depth-major (panel[k * P + r]) so the micro-kernel reads it contiguously; missing rows are zero.
+// Stage H of an in-register W x W transpose (W = lanes): swaps the off-diagonal H x H blocks of
+// every 2H x 2H block. Stages H = W/2, ..., 1 together transpose the whole block.
+template <class T, int H, std::size_t... L>
+KK_ALWAYS_INLINE inline void transpose_stage(vec<T> (&v)[lanes<T>], std::index_sequence<L...>) {
+  constexpr int W = lanes<T>;
+  constexpr ivec<T> upper{((L & H) ? W + int(L) - H : int(L))...};
+  constexpr ivec<T> lower{((L & H) ? W + int(L) : int(L) + H)...};
+#pragma GCC unroll 16
+  for (int r = 0; r < W; ++r) {
+    if (r & H) continue;
+    const vec<T> a = v[r], b = v[r + H];
+    v[r] = __builtin_shuffle(a, b, upper);
+    v[r + H] = __builtin_shuffle(a, b, lower);
+  }
+}
+
+template <class T, int H = lanes<T> / 2>
+KK_ALWAYS_INLINE inline void transpose_block(vec<T> (&v)[lanes<T>]) {
+  if constexpr (H >= 1) {
+    transpose_stage<T, H>(v, std::make_index_sequence<lanes<T>>{});
+    transpose_block<T, H / 2>(v);
+  }
+}
+
+// Copies rows [r0, r0 + nrows) x columns [k0, k0 + kc) of src (minus the centre, if any) into
+// panels of P rows, each stored depth-major (panel[k * P + r]) so the micro-kernel reads it
+// contiguously; missing rows are zero. Whole groups of W columns go through in-register W x W
+// transposes. When P is not a multiple of W the last group's vectors spill into the next depth
+// step (or the next panel), which is written afterwards: groups are stored last to first, and
+// dst needs W elements of slack at the end.
 template <class T, int P>
 void pack_panels(const T* src, i64 ld, i64 r0, i64 nrows, i64 k0, i64 kc, const T* centre, T* dst) {
+  constexpr int W = lanes<T>;
+  constexpr int groups = (P + W - 1) / W;
   const i64 panels = ceil_div(nrows, P);
+  const i64 whole_k = kc / W * W;
   for (i64 q = 0; q < panels; ++q) {
     T* panel = dst + q * P * kc;
+    for (i64 k = 0; k < whole_k; k += W) {
+      const vec<T> shift = centre != nullptr ? load<T>(centre + k0 + k) : splat<T>(T(0));
+      for (int g = groups - 1; g >= 0; --g) {
+        vec<T> v[W];
+#pragma GCC unroll 16
+        for (int t = 0; t < W; ++t) {
+          const i64 row = q * P + g * W + t;
+          const bool present = g * W + t < P && row < nrows;
+          v[t] = present ? load<T>(src + (r0 + row) * ld + k0 + k) - shift : splat<T>(T(0));
+        }
+        transpose_block<T>(v);
+#pragma GCC unroll 16
+        for (int u = 0; u < W; ++u) store<T>(panel + (k + u) * P + g * W, v[u]);
+      }
+    }
     for (int r = 0; r < P; ++r) {
       const i64 row = q * P + r;
-      if (row >= nrows) {
-        for (i64 k = 0; k < kc; ++k) panel[k * P + r] = T(0);
-        continue;
-      }
       const T* s = src + (r0 + row) * ld + k0;
-      if (centre != nullptr) {
-        for (i64 k = 0; k < kc; ++k) panel[k * P + r] = s[k] - centre[k0 + k];
-      } else {
-        for (i64 k = 0; k < kc; ++k) panel[k * P + r] = s[k];
-      }
+      for (i64 k = whole_k; k < kc; ++k)
+        panel[k * P + r] = row >= nrows ? T(0) : centre != nullptr ? s[k] - centre[k0 + k] : s[k];
     }
   }
 }
@@ -208,30 +248,6 @@ void apply_epilogue(const Epilogue& epilogue, T* c, i64 ldc, i64 rows, i64 i0, i
   if constexpr (!Epilogue::is_identity) {
     for (i64 r = 0; r < rows; ++r)
       for (i64 q = 0; q < ldc; q += lanes<T>) store<T>(c + r * ldc + q, epilogue(load<T>(c + r * ldc + q), i0 + r, j0 + q));
-  }
-}
-
-// Stage H of an in-register W x W transpose (W = lanes): swaps the off-diagonal H x H blocks of
-// every 2H x 2H block. Stages H = W/2, ..., 1 together transpose the whole block.
-template <class T, int H, std::size_t... L>
-KK_ALWAYS_INLINE inline void transpose_stage(vec<T> (&v)[lanes<T>], std::index_sequence<L...>) {
-  constexpr int W = lanes<T>;
-  constexpr ivec<T> upper{((L & H) ? W + int(L) - H : int(L))...};
-  constexpr ivec<T> lower{((L & H) ? W + int(L) : int(L) + H)...};
-#pragma GCC unroll 16
-  for (int r = 0; r < W; ++r) {
-    if (r & H) continue;
-    const vec<T> a = v[r], b = v[r + H];
-    v[r] = __builtin_shuffle(a, b, upper);
-    v[r + H] = __builtin_shuffle(a, b, lower);
-  }
-}
-
-template <class T, int H = lanes<T> / 2>
-KK_ALWAYS_INLINE inline void transpose_block(vec<T> (&v)[lanes<T>]) {
-  if constexpr (H >= 1) {
-    transpose_stage<T, H>(v, std::make_index_sequence<lanes<T>>{});
-    transpose_block<T, H / 2>(v);
   }
 }
 
@@ -306,7 +322,8 @@ void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, boo
   const i64 ldc = col_panels * NR;
   T* c = static_cast<T*>(scratch);
   T* a_packed = c + ceil_div(row_panels * MR * ldc, 64) * 64;
-  T* b_packed = a_packed + ceil_div(row_panels * MR * kDepthBlock<T>, 64) * 64;
+  // (+ 64: the slack pack_panels may spill into)
+  T* b_packed = a_packed + ceil_div(row_panels * MR * kDepthBlock<T> + 64, 64) * 64;
   for (i64 k0 = 0; k0 < p.d; k0 += kDepthBlock<T>) {
     const i64 kc = min_i64(kDepthBlock<T>, p.d - k0);
     const bool first = k0 == 0;
@@ -347,7 +364,7 @@ void gram_tile(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, bool mir
 // The tile buffer and both packed blocks for the widest element type, padded to whole register
 // tiles (at most 64 extra rows or columns), plus alignment.
 constexpr std::size_t kGramScratchBytes =
-    (kTile + 64) * (kTile + 64) * sizeof(double) + 2 * (kTile + 64) * 2048 + 4 * 64 * sizeof(double);
+    (kTile + 64) * (kTile + 64) * sizeof(double) + 2 * (kTile + 64) * 1024 + 8 * 64 * sizeof(double);
 
 }  // namespace
 
