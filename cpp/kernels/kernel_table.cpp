@@ -9,6 +9,7 @@ namespace KK_ISA {
 
 void fill_gram_entries(KernelTable& table);
 void fill_math_entries(KernelTable& table);
+void fill_conv_entries(KernelTable& table);
 
 namespace {
 KernelTable build_table() {
@@ -23,6 +24,7 @@ KernelTable build_table() {
 #endif
   fill_gram_entries(table);
   fill_math_entries(table);
+  fill_conv_entries(table);
   return table;
 }
 }  // namespace

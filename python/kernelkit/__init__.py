@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ._config import config, set_simd_path, show_config, simd_path
 from ._threads import get_num_threads, set_num_threads
+from .conv import conv2d
 from .pairwise import (
     additive_chi2_kernel,
     chi2_kernel,
@@ -35,6 +36,7 @@ __all__ = [
     "additive_chi2_kernel",
     "chi2_kernel",
     "config",
+    "conv2d",
     "cosine_similarity",
     "get_num_threads",
     "laplacian_kernel",

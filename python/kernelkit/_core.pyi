@@ -23,3 +23,16 @@ def gram(
 ) -> None: ...
 def vexp(x: NDArray[Any]) -> NDArray[np.floating[Any]]: ...
 def vtanh(x: NDArray[Any]) -> NDArray[np.floating[Any]]: ...
+def conv2d(
+    x: NDArray[Any],
+    weight: NDArray[Any],
+    bias: NDArray[Any] | None,
+    out: NDArray[Any],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: tuple[int, int, int, int],
+    nhwc: bool,
+    activation: int,
+    alpha: float,
+    n_threads: int,
+) -> None: ...

@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from ._threads import resolve_n_threads
+from ._validation import check_out
 
 __all__ = [
     "additive_chi2_kernel",
@@ -80,25 +81,6 @@ def _check_pair(
     return x, y, dtype
 
 
-def _check_out(
-    out: NDArray[Any] | None, shape: tuple[int, int], dtype: type, inputs: list[Any]
-) -> FloatArray:
-    if out is None:
-        return np.empty(shape, dtype=dtype)
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out: expected a numpy.ndarray, got {type(out).__name__}")
-    if out.dtype != dtype or out.shape != shape:
-        raise ValueError(
-            f"out: expected shape {shape} and dtype {np.dtype(dtype).name}, "
-            f"got shape {out.shape} and dtype {out.dtype.name}"
-        )
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError("out: must be a writeable C-contiguous array")
-    if any(a is not None and np.shares_memory(out, a) for a in inputs):
-        raise ValueError("out: must not share memory with X or Y")
-    return out
-
-
 def _gamma(gamma: float | None, n_features: int) -> float:
     if gamma is None:
         return 1.0 / n_features
@@ -136,7 +118,7 @@ def _gram(
             raise ValueError("Y contains negative values.")
     threads = resolve_n_threads(n_threads)
     m = x.shape[0] if y is None else y.shape[0]
-    result = _check_out(out, (x.shape[0], m), dtype, [X, Y, x, y])
+    result = check_out(out, (x.shape[0], m), dtype, [X, Y, x, y], "X or Y")
     _core.gram(kind, x, y, result, _gamma(gamma, x.shape[1]), coef0, degree, threads)
     return result
 
@@ -395,7 +377,7 @@ def _callable_gram(
 ) -> FloatArray:
     x, y, dtype = _check_pair(X, Y)
     rows = x if y is None else y
-    result = _check_out(out, (x.shape[0], rows.shape[0]), dtype, [X, Y, x, y])
+    result = check_out(out, (x.shape[0], rows.shape[0]), dtype, [X, Y, x, y], "X or Y")
     for i in range(x.shape[0]):
         first = i if y is None else 0
         for j in range(first, rows.shape[0]):
@@ -418,7 +400,7 @@ def _precomputed(X: ArrayLike, Y: ArrayLike | None, out: NDArray[Any] | None) ->
     dtype = np.float32 if x.dtype == np.float32 else np.float64
     if out is None:
         return np.ascontiguousarray(x, dtype=dtype)
-    result = _check_out(out, x.shape, dtype, [X, x])
+    result = check_out(out, x.shape, dtype, [X, x], "X or Y")
     result[...] = x
     return result
 
@@ -462,7 +444,7 @@ def pairwise_kernels(
     if callable(metric):
         return _callable_gram(metric, X, Y, out, **kwds)
     if not isinstance(metric, str):
-        kind = type(metric).__name__
+        kind = type(metric).__name__  # type: ignore[unreachable]  # callers without type checks
         raise TypeError(f"metric: expected a kernel name or a callable, got {kind}")
     if metric == "precomputed":
         return _precomputed(X, Y, out)

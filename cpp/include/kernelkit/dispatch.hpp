@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "kernelkit/conv.hpp"
 #include "kernelkit/gram.hpp"
 
 namespace kk {
@@ -24,6 +25,16 @@ struct KernelTable {
   ElementwiseFn<double> exp_f64;
   ElementwiseFn<float> tanh_f32;
   ElementwiseFn<double> tanh_f64;
+  // Convolution: output pixels per tile, scratch per thread for og output channels per group,
+  // width of a packed weight panel, the tile kernels and the weight packers.
+  std::int64_t conv_tile_pixels;
+  std::size_t (*conv_scratch_bytes)(std::int64_t og);
+  std::int64_t conv_panel_cols_f32;
+  std::int64_t conv_panel_cols_f64;
+  ConvTileFn<float> conv_tile_f32;
+  ConvTileFn<double> conv_tile_f64;
+  ConvPackFn<float> conv_pack_f32;
+  ConvPackFn<double> conv_pack_f64;
 };
 
 // The entry for element type T.
@@ -34,12 +45,18 @@ struct TableEntry<float> {
   static GramTileFn<float> gram_tile(const KernelTable& t) { return t.gram_tile_f32; }
   static ElementwiseFn<float> exp(const KernelTable& t) { return t.exp_f32; }
   static ElementwiseFn<float> tanh(const KernelTable& t) { return t.tanh_f32; }
+  static ConvTileFn<float> conv_tile(const KernelTable& t) { return t.conv_tile_f32; }
+  static ConvPackFn<float> conv_pack(const KernelTable& t) { return t.conv_pack_f32; }
+  static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f32; }
 };
 template <>
 struct TableEntry<double> {
   static GramTileFn<double> gram_tile(const KernelTable& t) { return t.gram_tile_f64; }
   static ElementwiseFn<double> exp(const KernelTable& t) { return t.exp_f64; }
   static ElementwiseFn<double> tanh(const KernelTable& t) { return t.tanh_f64; }
+  static ConvTileFn<double> conv_tile(const KernelTable& t) { return t.conv_tile_f64; }
+  static ConvPackFn<double> conv_pack(const KernelTable& t) { return t.conv_pack_f64; }
+  static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f64; }
 };
 
 #define KK_DECLARE_ISA_TABLE(isa) \

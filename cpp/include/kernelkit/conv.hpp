@@ -1,0 +1,41 @@
+// The 2-D convolution problem as the driver hands it to the per-ISA kernels (ISA-independent).
+#pragma once
+#include <cstdint>
+
+namespace kk {
+
+enum class Activation : int { none = 0, relu = 1, leaky_relu = 2 };
+
+// out = act(conv(x, w) + bias), cross-correlation, implicit GEMM: rows = output pixels of one image,
+// columns = output channels of one group, depth = (kh, kw, c) of that group.
+template <class T>
+struct ConvProblem {
+  const T* x;  // N x C x H x W (NCHW) or N x H x W x C (NHWC), C-contiguous
+  bool nhwc;
+  std::int64_t c, h, w;
+  std::int64_t groups, cg, og, o;  // channels per group in/out, total out
+  std::int64_t kh, kw, sh, sw, dh, dw, pad_top, pad_left;
+  std::int64_t oh, ow;
+  // Weights packed by the ISA's conv_pack_weights: per group, panels of the ISA's panel width.
+  const T* packed_weights;
+  std::int64_t packed_group_stride;
+  // Bias per group padded with zeros to whole panels (row stride packed_bias_stride), or nullptr.
+  const T* packed_bias;
+  std::int64_t packed_bias_stride;
+  Activation activation;
+  T alpha;
+  T* out;  // N x O x OH x OW or N x OH x OW x O
+  bool stream_output;
+};
+
+// Computes output pixels [pix0, pix1) (row-major over OH x OW) of image `image`, group `group`.
+template <class T>
+using ConvTileFn = void (*)(const ConvProblem<T>&, std::int64_t image, std::int64_t group, std::int64_t pix0,
+                            std::int64_t pix1, void* scratch);
+
+// Packs weights given as (groups, K, og) with K = kh * kw * cg into the layout conv tiles read.
+template <class T>
+using ConvPackFn = void (*)(const T* weights, std::int64_t groups, std::int64_t depth, std::int64_t og,
+                            T* packed);
+
+}  // namespace kk

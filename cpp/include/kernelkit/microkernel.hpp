@@ -1,0 +1,138 @@
+// The register-blocked building blocks shared by the kernel families (Gram matrices, convolution):
+// the micro-kernel over packed panels, in-register transposes and output writers. Compiled per
+// instruction set: everything lives in kk::KK_ISA.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "kernelkit/simd.hpp"
+
+#define KK_ALWAYS_INLINE __attribute__((always_inline))
+
+namespace kk {
+namespace KK_ISA {
+
+using i64 = std::int64_t;
+
+inline i64 min_i64(i64 a, i64 b) { return a < b ? a : b; }
+inline i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
+
+#if defined(__AVX512F__)
+constexpr int kRegisters = 32;
+#else
+constexpr int kRegisters = 16;
+#endif
+
+// A register tile is `rows` x (kVectorsPerRow * lanes) results.
+constexpr int kVectorsPerRow = 2;
+template <class T>
+constexpr int kPanelCols = kVectorsPerRow * lanes<T>;
+// Depth of one packed block: 768 bytes per packed row keep a column panel in L1, and the row block
+// together with the tile buffer in a 512 KiB L2 (measured best for d = 512 and 1024 on Zen 3).
+template <class T>
+constexpr i64 kDepthBlock = 768 / i64(sizeof(T));
+
+// Inner products: the rows are sized so that accumulators + operands fill the register file.
+struct DotStep {
+  static constexpr int rows = kRegisters == 32 ? 14 : 6;
+  template <class T>
+  static vec<T> step(vec<T> acc, vec<T> a, vec<T> b) {
+    return a * b + acc;
+  }
+};
+
+// c (row stride ldc) = sum over the depth block of Step(a_k, b_k), added to what c holds unless this
+// is the first depth block. The MR x NR accumulators stay in registers for the whole block.
+template <class T, class Step, int MR>
+KK_ALWAYS_INLINE inline void register_tile(i64 kc, const T* __restrict a, const T* __restrict b, T* c, i64 ldc,
+                                           bool first) {
+  constexpr int W = lanes<T>;
+  vec<T> acc[MR][kVectorsPerRow];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectorsPerRow; ++v) acc[r][v] = splat<T>(T(0));
+  for (i64 k = 0; k < kc; ++k) {
+    vec<T> bv[kVectorsPerRow];
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectorsPerRow; ++v) bv[v] = load<T>(b + v * W);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const vec<T> av = splat<T>(a[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < kVectorsPerRow; ++v) acc[r][v] = Step::template step<T>(acc[r][v], av, bv[v]);
+    }
+    a += MR;
+    b += kPanelCols<T>;
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < kVectorsPerRow; ++v) {
+      T* dst = c + r * ldc + v * W;
+      store<T>(dst, first ? acc[r][v] : acc[r][v] + load<T>(dst));
+    }
+}
+
+// Stage H of an in-register W x W transpose (W = lanes): swaps the off-diagonal H x H blocks of
+// every 2H x 2H block. Stages H = W/2, ..., 1 together transpose the whole block.
+template <class T, int H, std::size_t... L>
+KK_ALWAYS_INLINE inline void transpose_stage(vec<T> (&v)[lanes<T>], std::index_sequence<L...>) {
+  constexpr int W = lanes<T>;
+  constexpr ivec<T> upper{((L & H) ? W + int(L) - H : int(L))...};
+  constexpr ivec<T> lower{((L & H) ? W + int(L) : int(L) + H)...};
+#pragma GCC unroll 16
+  for (int r = 0; r < W; ++r) {
+    if (r & H) continue;
+    const vec<T> a = v[r], b = v[r + H];
+    v[r] = __builtin_shuffle(a, b, upper);
+    v[r + H] = __builtin_shuffle(a, b, lower);
+  }
+}
+
+template <class T, int H = lanes<T> / 2>
+KK_ALWAYS_INLINE inline void transpose_block(vec<T> (&v)[lanes<T>]) {
+  if constexpr (H >= 1) {
+    transpose_stage<T, H>(v, std::make_index_sequence<lanes<T>>{});
+    transpose_block<T, H / 2>(v);
+  }
+}
+
+// out[j0 + q][i0 + r] = c[r][q] for the block of W rows at r and W columns at q.
+template <class T>
+inline void write_transposed_block(const T* c, i64 ldc, T* out, i64 ldo, i64 i0, i64 j0, i64 r, i64 q,
+                                   bool stream) {
+  constexpr int W = lanes<T>;
+  vec<T> v[W];
+#pragma GCC unroll 16
+  for (int t = 0; t < W; ++t) v[t] = load<T>(c + (r + t) * ldc + q);
+  transpose_block<T>(v);
+  T* dst = out + (j0 + q) * ldo + i0 + r;
+  if (stream && reinterpret_cast<std::uintptr_t>(dst) % kVectorBytes == 0 &&
+      (ldo * i64(sizeof(T))) % kVectorBytes == 0) {
+#pragma GCC unroll 16
+    for (int t = 0; t < W; ++t) stream_store(dst + t * ldo, v[t]);
+    return;
+  }
+#pragma GCC unroll 16
+  for (int t = 0; t < W; ++t) store<T>(dst + t * ldo, v[t]);
+}
+
+// dst[0:n] = src[0:n]; the aligned middle with streaming stores when `stream` (large outputs, which
+// would only evict the working set and pay a read-for-ownership per line).
+template <class T>
+inline void copy_row(T* dst, const T* src, i64 n, bool stream) {
+  constexpr int W = lanes<T>;
+  if (!stream) {
+    std::memcpy(dst, src, sizeof(T) * n);
+    return;
+  }
+  i64 k = 0;
+  for (; k < n && reinterpret_cast<std::uintptr_t>(dst + k) % kVectorBytes != 0; ++k) dst[k] = src[k];
+  for (; k + W <= n; k += W) stream_store(dst + k, load<T>(src + k));
+  for (; k < n; ++k) dst[k] = src[k];
+}
+
+}  // namespace KK_ISA
+}  // namespace kk

@@ -1,0 +1,170 @@
+// Convolution tile kernels (implicit GEMM): a tile of output pixels is gathered from the input into
+// packed panels one depth block at a time (never a full im2col buffer), multiplied with the packed
+// weights by the shared register-tile micro-kernel, then bias and activation are applied and the
+// tile is written in NCHW (transposed in registers) or NHWC order.
+// Compiled once per instruction set into kk::<isa>; the loops over images, groups and tiles and all
+// argument checks live in cpp/src/conv_driver.cpp.
+#include "kernelkit/conv.hpp"
+#include "kernelkit/dispatch.hpp"
+#include "kernelkit/microkernel.hpp"
+
+namespace kk {
+namespace KK_ISA {
+namespace {
+
+#if defined(__AVX512F__)
+constexpr i64 kConvTile = 224;  // output pixels per tile, a multiple of the dot micro-tile rows
+#else
+constexpr i64 kConvTile = 240;
+#endif
+
+// Position of one depth index k = (kh, kw, c) of the implicit GEMM, advanced one step at a time.
+struct DepthCursor {
+  i64 ky, kx, ci;
+  DepthCursor(i64 k, i64 cg, i64 kw) : ky(k / cg / kw), kx(k / cg % kw), ci(k % cg) {}
+};
+
+// Packs rows = output pixels [pix0, pix0 + rows) and depth [k0, k0 + kc) of image `image`, group
+// `group` into panels of MR rows (panel[k * MR + r]); padding and missing rows give zeros.
+template <class T, int MR>
+void pack_input_rows(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 rows, i64 k0, i64 kc,
+                     T* dst) {
+  const i64 channel_stride = p.nhwc ? 1 : p.h * p.w;
+  const T* x = p.x + image * p.c * p.h * p.w + group * p.cg * (p.nhwc ? 1 : p.h * p.w);
+  const i64 panels = ceil_div(rows, MR);
+  for (i64 q = 0; q < panels; ++q) {
+    T* panel = dst + q * MR * kc;
+    for (int r = 0; r < MR; ++r) {
+      const i64 pix = pix0 + q * MR + r;
+      if (q * MR + r >= rows) {
+        for (i64 k = 0; k < kc; ++k) panel[k * MR + r] = T(0);
+        continue;
+      }
+      const i64 iy0 = pix / p.ow * p.sh - p.pad_top, ix0 = pix % p.ow * p.sw - p.pad_left;
+      DepthCursor at(k0, p.cg, p.kw);
+      for (i64 k = 0; k < kc;) {
+        // One run of channels at a fixed kernel position: contiguous (NHWC) or strided (NCHW).
+        const i64 run = min_i64(p.cg - at.ci, kc - k);
+        const i64 iy = iy0 + at.ky * p.dh, ix = ix0 + at.kx * p.dw;
+        if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w) {
+          for (i64 t = 0; t < run; ++t) panel[(k + t) * MR + r] = T(0);
+        } else {
+          const T* src = x + (p.nhwc ? (iy * p.w + ix) * p.c : iy * p.w + ix) + at.ci * channel_stride;
+          for (i64 t = 0; t < run; ++t) panel[(k + t) * MR + r] = src[t * channel_stride];
+        }
+        k += run;
+        at.ci = 0;
+        if (++at.kx == p.kw) {
+          at.kx = 0;
+          ++at.ky;
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+inline vec<T> activate(vec<T> v, Activation act, T alpha) {
+  if (act == Activation::relu) return v < T(0) ? splat<T>(T(0)) : v;  // NaN stays NaN
+  if (act == Activation::leaky_relu) return v < T(0) ? v * alpha : v;
+  return v;
+}
+
+template <class T>
+void bias_and_activation(const ConvProblem<T>& p, i64 group, T* c, i64 ldc, i64 rows) {
+  if (p.packed_bias == nullptr && p.activation == Activation::none) return;
+  const T* bias = p.packed_bias != nullptr ? p.packed_bias + group * p.packed_bias_stride : nullptr;
+  for (i64 r = 0; r < rows; ++r)
+    for (i64 q = 0; q < ldc; q += lanes<T>) {
+      vec<T> v = load<T>(c + r * ldc + q);
+      if (bias != nullptr) v += load<T>(bias + q);
+      store<T>(c + r * ldc + q, activate<T>(v, p.activation, p.alpha));
+    }
+}
+
+// NHWC: each pixel's channels are contiguous; NCHW: each channel's pixels are, so the tile is
+// written transposed, whole W x W blocks through registers.
+template <class T>
+void write_output(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 rows, const T* c, i64 ldc) {
+  constexpr int W = lanes<T>;
+  const i64 pixels = p.oh * p.ow;
+  if (p.nhwc) {
+    T* out = p.out + (image * pixels + pix0) * p.o + group * p.og;
+    for (i64 r = 0; r < rows; ++r) copy_row<T>(out + r * p.o, c + r * ldc, p.og, false);
+    return;
+  }
+  T* out = p.out + image * p.o * pixels;
+  const i64 ch0 = group * p.og;
+  for (i64 q = 0; q < p.og; q += W)
+    for (i64 r = 0; r < rows; r += W) {
+      if (r + W <= rows && q + W <= p.og) {
+        write_transposed_block<T>(c, ldc, out, pixels, pix0, ch0, r, q, p.stream_output);
+        continue;
+      }
+      for (i64 qq = q; qq < min_i64(q + W, p.og); ++qq)
+        for (i64 rr = r; rr < min_i64(r + W, rows); ++rr) out[(ch0 + qq) * pixels + pix0 + rr] = c[rr * ldc + qq];
+    }
+  if (p.stream_output) store_fence();
+}
+
+template <class T>
+void conv_tile(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 pix1, void* scratch) {
+  constexpr int MR = DotStep::rows;
+  constexpr int NR = kPanelCols<T>;
+  const i64 rows = pix1 - pix0, row_panels = ceil_div(rows, MR);
+  const i64 col_panels = ceil_div(p.og, NR), ldc = col_panels * NR;
+  const i64 depth = p.kh * p.kw * p.cg;
+  T* c = static_cast<T*>(scratch);
+  T* a_packed = c + ceil_div(row_panels * MR * ldc, 64) * 64;
+  const T* weights = p.packed_weights + group * p.packed_group_stride;
+  for (i64 k0 = 0; k0 < depth; k0 += kDepthBlock<T>) {
+    const i64 kc = min_i64(kDepthBlock<T>, depth - k0);
+    pack_input_rows<T, MR>(p, image, group, pix0, rows, k0, kc, a_packed);
+    for (i64 jp = 0; jp < col_panels; ++jp) {
+      const T* b = weights + jp * NR * depth + k0 * NR;
+      for (i64 ip = 0; ip < row_panels; ++ip)
+        register_tile<T, DotStep, MR>(kc, a_packed + ip * MR * kc, b, c + ip * MR * ldc + jp * NR, ldc, k0 == 0);
+    }
+  }
+  bias_and_activation<T>(p, group, c, ldc, rows);
+  write_output<T>(p, image, group, pix0, rows, c, ldc);
+}
+
+// weights (groups, depth, og) -> per group, panels of NR output channels: [panel][depth][NR].
+template <class T>
+void pack_weights(const T* weights, i64 groups, i64 depth, i64 og, T* packed) {
+  constexpr int NR = kPanelCols<T>;
+  const i64 col_panels = ceil_div(og, NR);
+  for (i64 g = 0; g < groups; ++g)
+    for (i64 jp = 0; jp < col_panels; ++jp) {
+      T* panel = packed + (g * col_panels + jp) * depth * NR;
+      const i64 cols = min_i64(NR, og - jp * NR);
+      for (i64 k = 0; k < depth; ++k) {
+        const T* src = weights + (g * depth + k) * og + jp * NR;
+        for (int j = 0; j < NR; ++j) panel[k * NR + j] = j < cols ? src[j] : T(0);
+      }
+    }
+}
+
+// The tile buffer (whole register tiles) and one packed depth block of input rows, plus slack.
+constexpr std::size_t conv_scratch_bytes_for(std::int64_t og_padded) {
+  return std::size_t((kConvTile + 64) * og_padded * 8 + (kConvTile + 64) * 1024 + 8 * 64 * 8);
+}
+
+std::size_t conv_scratch_bytes(std::int64_t og) { return conv_scratch_bytes_for(ceil_div(og, 64) * 64); }
+
+}  // namespace
+
+void fill_conv_entries(KernelTable& table) {
+  table.conv_tile_pixels = kConvTile;
+  table.conv_scratch_bytes = &conv_scratch_bytes;
+  table.conv_panel_cols_f32 = kPanelCols<float>;
+  table.conv_panel_cols_f64 = kPanelCols<double>;
+  table.conv_tile_f32 = &conv_tile<float>;
+  table.conv_tile_f64 = &conv_tile<double>;
+  table.conv_pack_f32 = &pack_weights<float>;
+  table.conv_pack_f64 = &pack_weights<double>;
+}
+
+}  // namespace KK_ISA
+}  // namespace kk
