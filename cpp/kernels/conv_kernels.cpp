@@ -6,6 +6,7 @@
 // argument checks live in cpp/src/conv_driver.cpp.
 #include "kernelkit/conv.hpp"
 #include "kernelkit/dispatch.hpp"
+#include "kernelkit/activation.hpp"
 #include "kernelkit/microkernel.hpp"
 
 namespace kk {
@@ -61,13 +62,6 @@ void pack_input_rows(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i6
       }
     }
   }
-}
-
-template <class T>
-inline vec<T> activate(vec<T> v, Activation act, T alpha) {
-  if (act == Activation::relu) return v < T(0) ? splat<T>(T(0)) : v;  // NaN stays NaN
-  if (act == Activation::leaky_relu) return v < T(0) ? v * alpha : v;
-  return v;
 }
 
 template <class T>

@@ -10,6 +10,7 @@ namespace KK_ISA {
 void fill_gram_entries(KernelTable& table);
 void fill_math_entries(KernelTable& table);
 void fill_conv_entries(KernelTable& table);
+void fill_depthwise_entries(KernelTable& table);
 
 namespace {
 KernelTable build_table() {
@@ -25,6 +26,7 @@ KernelTable build_table() {
   fill_gram_entries(table);
   fill_math_entries(table);
   fill_conv_entries(table);
+  fill_depthwise_entries(table);
   return table;
 }
 }  // namespace

@@ -43,13 +43,42 @@ int thread_index() {
 
 constexpr i64 kStreamingOutputBytes = 32 << 20;
 
+std::vector<Buffer> thread_scratch(int threads, std::size_t bytes) {
+  std::vector<Buffer> scratch;
+  for (int t = 0; t < threads; ++t) scratch.push_back(aligned_buffer(bytes));
+  return scratch;
+}
+
+// groups == channels with one output channel each: the memory-bound direct path.
+template <class T>
+void depthwise(const ConvShape& s, const T* x, const T* weights, const T* bias, T* out, Activation act,
+               double alpha, int n_threads) {
+  const KernelTable& table = kernels();
+  // weights arrive as (c, kh, kw); the NHWC path reads them as (kh, kw, c).
+  std::vector<T> taps(weights, weights + s.c * s.kh * s.kw);
+  if (s.nhwc)
+    for (i64 ch = 0; ch < s.c; ++ch)
+      for (i64 k = 0; k < s.kh * s.kw; ++k) taps[k * s.c + ch] = weights[ch * s.kh * s.kw + k];
+  const ConvProblem<T> p{x, s.nhwc, s.c, s.h, s.w, s.groups, 1, 1, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
+                         s.pad_top, s.pad_left, s.out_h(), s.out_w(), taps.data(), 0, bias, 0, act, T(alpha), out,
+                         false};
+  const i64 tasks = s.nhwc ? s.n * p.oh : s.n * s.c;
+  const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
+  const std::vector<Buffer> scratch =
+      thread_scratch(threads, sizeof(T) * static_cast<std::size_t>(depthwise_scratch_elements(p)));
+  const DepthwiseFn<T> task_fn = TableEntry<T>::depthwise(table);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (i64 t = 0; t < tasks; ++t) task_fn(p, t, scratch[thread_index()].get());
+}
+
 }  // namespace
 
 template <class T>
 void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* bias, T* out, Activation act,
                     double alpha, int n_threads) {
-  const KernelTable& table = kernels();
   const i64 cg = s.c / s.groups, og = s.o / s.groups, depth = s.kh * s.kw * cg;
+  if (cg == 1 && og == 1) return depthwise(s, x, weights, bias, out, act, alpha, n_threads);
+  const KernelTable& table = kernels();
   const i64 panel_cols = TableEntry<T>::conv_panel_cols(table);
   const i64 og_padded = ceil_div(og, panel_cols) * panel_cols;
 
@@ -73,8 +102,7 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
   const i64 tiles_per_image = ceil_div(pixels, tile);
   const i64 tasks = s.n * s.groups * tiles_per_image;
   const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
-  std::vector<Buffer> scratch;
-  for (int t = 0; t < threads; ++t) scratch.push_back(aligned_buffer(table.conv_scratch_bytes(og)));
+  const std::vector<Buffer> scratch = thread_scratch(threads, table.conv_scratch_bytes(og));
   const ConvTileFn<T> tile_fn = TableEntry<T>::conv_tile(table);
 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)

@@ -35,6 +35,8 @@ struct KernelTable {
   ConvTileFn<double> conv_tile_f64;
   ConvPackFn<float> conv_pack_f32;
   ConvPackFn<double> conv_pack_f64;
+  DepthwiseFn<float> depthwise_f32;
+  DepthwiseFn<double> depthwise_f64;
 };
 
 // The entry for element type T.
@@ -48,6 +50,7 @@ struct TableEntry<float> {
   static ConvTileFn<float> conv_tile(const KernelTable& t) { return t.conv_tile_f32; }
   static ConvPackFn<float> conv_pack(const KernelTable& t) { return t.conv_pack_f32; }
   static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f32; }
+  static DepthwiseFn<float> depthwise(const KernelTable& t) { return t.depthwise_f32; }
 };
 template <>
 struct TableEntry<double> {
@@ -57,6 +60,7 @@ struct TableEntry<double> {
   static ConvTileFn<double> conv_tile(const KernelTable& t) { return t.conv_tile_f64; }
   static ConvPackFn<double> conv_pack(const KernelTable& t) { return t.conv_pack_f64; }
   static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f64; }
+  static DepthwiseFn<double> depthwise(const KernelTable& t) { return t.depthwise_f64; }
 };
 
 #define KK_DECLARE_ISA_TABLE(isa) \

@@ -1,0 +1,135 @@
+// Depthwise convolution (groups == channels, one output channel per input channel): memory-bound, so
+// it is one pass that vectorises over output pixels of a plane (NCHW) or over channels (NHWC), with
+// bias and activation fused into the store. Compiled once per instruction set into kk::<isa>.
+#include "kernelkit/conv.hpp"
+#include "kernelkit/dispatch.hpp"
+#include "kernelkit/activation.hpp"
+#include "kernelkit/microkernel.hpp"
+
+namespace kk {
+namespace KK_ISA {
+namespace {
+
+// Output columns [lo, hi) whose input column ow * sw + offset lies inside [0, w).
+inline void valid_columns(i64 offset, i64 sw, i64 w, i64 ow, i64& lo, i64& hi) {
+  lo = offset >= 0 ? 0 : (-offset + sw - 1) / sw;
+  hi = offset >= w ? 0 : (w - 1 - offset) / sw + 1;
+  hi = min_i64(hi, ow);
+  if (lo > hi) lo = hi;
+}
+
+// NCHW, stride 1 along rows: the plane is first copied into a zero-padded buffer so that every tap is
+// a plain vector load, then each strip of output pixels accumulates all taps in registers.
+template <class T>
+void depthwise_plane_unit_stride(const ConvProblem<T>& p, i64 image, i64 ch, T* padded) {
+  constexpr int W = lanes<T>;
+  constexpr int V = 4;  // vectors per strip
+  const i64 pw = p.ow + (p.kw - 1) * p.dw + V * W;  // room for a whole last strip
+  const i64 ph = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+  const T* x = p.x + (image * p.c + ch) * p.h * p.w;
+  for (i64 y = 0; y < ph; ++y) {
+    const i64 iy = y - p.pad_top;
+    T* dst = padded + y * pw;
+    std::memset(dst, 0, sizeof(T) * pw);
+    if (iy < 0 || iy >= p.h) continue;
+    // Input columns [0, columns) land at dst[pad_left:].
+    const i64 columns = min_i64(p.w, pw - p.pad_left);
+    if (columns > 0) std::memcpy(dst + p.pad_left, x + iy * p.w, sizeof(T) * columns);
+  }
+  const T* wk = p.packed_weights + ch * p.kh * p.kw;
+  const vec<T> bias = splat<T>(p.packed_bias != nullptr ? p.packed_bias[ch] : T(0));
+  T* out = p.out + (image * p.o + ch) * p.oh * p.ow;
+  for (i64 oy = 0; oy < p.oh; ++oy) {
+    for (i64 ox = 0; ox < p.ow; ox += V * W) {
+      vec<T> acc[V];
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[v] = bias;
+      for (i64 ky = 0; ky < p.kh; ++ky) {
+        const T* src = padded + (oy * p.sh + ky * p.dh) * pw + ox;
+        for (i64 kx = 0; kx < p.kw; ++kx) {
+          const vec<T> wv = splat<T>(wk[ky * p.kw + kx]);
+#pragma GCC unroll 8
+          for (int v = 0; v < V; ++v) acc[v] = wv * load<T>(src + kx * p.dw + v * W) + acc[v];
+        }
+      }
+      T strip[V * W];
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) store<T>(strip + v * W, activate<T>(acc[v], p.activation, p.alpha));
+      std::memcpy(out + oy * p.ow + ox, strip, sizeof(T) * min_i64(V * W, p.ow - ox));
+    }
+  }
+}
+
+// NCHW, any stride: one output row at a time in a row accumulator.
+template <class T>
+void depthwise_plane(const ConvProblem<T>& p, i64 image, i64 ch, T* row) {
+  const T* x = p.x + (image * p.c + ch) * p.h * p.w;
+  const T* wk = p.packed_weights + ch * p.kh * p.kw;
+  const T bias = p.packed_bias != nullptr ? p.packed_bias[ch] : T(0);
+  T* out = p.out + (image * p.o + ch) * p.oh * p.ow;
+  for (i64 oy = 0; oy < p.oh; ++oy) {
+    for (i64 ox = 0; ox < p.ow; ++ox) row[ox] = bias;
+    for (i64 ky = 0; ky < p.kh; ++ky) {
+      const i64 iy = oy * p.sh - p.pad_top + ky * p.dh;
+      if (iy < 0 || iy >= p.h) continue;
+      const T* xrow = x + iy * p.w;
+      for (i64 kx = 0; kx < p.kw; ++kx) {
+        const T wv = wk[ky * p.kw + kx];
+        const i64 offset = kx * p.dw - p.pad_left;
+        i64 lo, hi;
+        valid_columns(offset, p.sw, p.w, p.ow, lo, hi);
+        if (p.sw == 1) {
+          const T* src = xrow + offset;
+          for (i64 ox = lo; ox < hi; ++ox) row[ox] += wv * src[ox];
+        } else {
+          for (i64 ox = lo; ox < hi; ++ox) row[ox] += wv * xrow[ox * p.sw + offset];
+        }
+      }
+    }
+    T* dst = out + oy * p.ow;
+    for (i64 ox = 0; ox < p.ow; ++ox) dst[ox] = activate_scalar(row[ox], p.activation, p.alpha);
+  }
+}
+
+// NHWC: output row `oy` of image `image`, every channel at once (channels are contiguous).
+template <class T>
+void depthwise_row_nhwc(const ConvProblem<T>& p, i64 image, i64 oy, T* acc) {
+  const i64 c = p.c;
+  const T* x = p.x + image * p.h * p.w * c;
+  T* out = p.out + (image * p.oh + oy) * p.ow * c;
+  for (i64 ox = 0; ox < p.ow; ++ox) {
+    for (i64 ch = 0; ch < c; ++ch) acc[ch] = p.packed_bias != nullptr ? p.packed_bias[ch] : T(0);
+    for (i64 ky = 0; ky < p.kh; ++ky) {
+      const i64 iy = oy * p.sh - p.pad_top + ky * p.dh;
+      if (iy < 0 || iy >= p.h) continue;
+      for (i64 kx = 0; kx < p.kw; ++kx) {
+        const i64 ix = ox * p.sw - p.pad_left + kx * p.dw;
+        if (ix < 0 || ix >= p.w) continue;
+        const T* src = x + (iy * p.w + ix) * c;
+        const T* wk = p.packed_weights + (ky * p.kw + kx) * c;
+        for (i64 ch = 0; ch < c; ++ch) acc[ch] += wk[ch] * src[ch];
+      }
+    }
+    T* dst = out + ox * c;
+    for (i64 ch = 0; ch < c; ++ch) dst[ch] = activate_scalar(acc[ch], p.activation, p.alpha);
+  }
+}
+
+// One task: a plane (NCHW: image * C + channel) or an output row (NHWC: image * OH + row).
+template <class T>
+void depthwise_task(const ConvProblem<T>& p, i64 task, void* scratch) {
+  T* buffer = static_cast<T*>(scratch);
+  if (p.nhwc) return depthwise_row_nhwc<T>(p, task / p.oh, task % p.oh, buffer);
+  if (p.sw == 1) return depthwise_plane_unit_stride<T>(p, task / p.c, task % p.c, buffer);
+  depthwise_plane<T>(p, task / p.c, task % p.c, buffer);
+}
+
+}  // namespace
+
+void fill_depthwise_entries(KernelTable& table) {
+  table.depthwise_f32 = &depthwise_task<float>;
+  table.depthwise_f64 = &depthwise_task<double>;
+}
+
+}  // namespace KK_ISA
+}  // namespace kk
