@@ -19,27 +19,45 @@ Run ``python bench/bench_gram.py --help`` for the options and bench/README.md fo
 from __future__ import annotations
 
 import argparse
-import datetime
-import importlib
-import json
-import os
-import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 import kernelkit
+from _common import (
+    Array,
+    Timing,
+    add_common_arguments,
+    base_environment,
+    check_common_arguments,
+    fmt_ms,
+    fmt_opt,
+    fmt_ratio,
+    kernelkit_line,
+    load_warning,
+    log_stderr,
+    markdown_table,
+    max_abs_diff,
+    measure,
+    openblas_env_warning,
+    optional_import,
+    package_version,
+    report_warnings,
+    system_lines,
+    text_table,
+    threadpool_lines,
+    timing_line,
+    timing_settings,
+    to_numpy,
+    versions_line,
+    within,
+    write_reports,
+)
 
-Array = NDArray[Any]
 KernelParams = dict[str, float]
 PeerFunction = Callable[[Any, Any, KernelParams], Any]
 
@@ -59,7 +77,7 @@ DEFAULT_N = 4000
 QUICK_N = 1000
 CHUNK_BYTES = 16 * 2**20  # bound on the 3-D temporaries of the chunked NumPy laplacian/chi2
 TOLERANCE = {"float32": 1e-4, "float64": 1e-9}  # times max(1, max |K_sklearn|)
-SLOW_OPENBLAS_VARS: tuple[str, ...] = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+SCRIPT = "bench/bench_gram.py"
 
 SKLEARN_NAMES: dict[str, str] = {
     "linear": "linear_kernel",
@@ -79,14 +97,6 @@ KERNELKIT_FUNCTIONS: dict[str, Callable[..., Array]] = {
     "cosine": kernelkit.cosine_similarity,
     "chi2": kernelkit.chi2_kernel,
 }
-
-
-def optional_import(name: str) -> ModuleType | None:
-    """The module ``name``, or None when it (or one of its dependencies) is not installed."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
 
 
 torch = optional_import("torch")
@@ -290,52 +300,6 @@ TORCH_FUNCTIONS: dict[str, PeerFunction] = {  # no chi2 in PyTorch
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Timing:
-    """Wall-clock seconds of the timed calls (after one untimed warm-up call)."""
-
-    times_s: list[float]
-    warmup_s: float
-
-    @property
-    def min_ms(self) -> float:
-        return 1e3 * min(self.times_s)
-
-    @property
-    def median_ms(self) -> float:
-        return 1e3 * statistics.median(self.times_s)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "times_s": self.times_s, "warmup_s": self.warmup_s,
-            "min_ms": self.min_ms, "median_ms": self.median_ms,
-        }
-
-
-def measure(fn: Callable[[], Any], repeats: int, budget_s: float | None,
-            settle_s: float) -> tuple[Timing, Any]:
-    """Pause, warm up once, then time ``repeats`` calls; return the timing and the warm-up's result.
-
-    The pause lets the worker threads of the previous library go to sleep: OpenBLAS threads
-    busy-wait for about 0.1 s after each call and would steal the cores from the next peer.
-    With a ``budget_s``, a slow function gets fewer calls: as many as fit in the budget judging by
-    the warm-up, but at least one.
-    """
-    time.sleep(settle_s)
-    start = time.perf_counter()
-    result = fn()
-    warmup = time.perf_counter() - start
-    count = repeats
-    if budget_s is not None:
-        count = max(1, min(repeats, int(budget_s / max(warmup, 1e-9))))
-    times = []
-    for _ in range(count):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return Timing(times, warmup), result
-
-
 def gflops(n: int, m: int, d: int, seconds: float) -> float:
     """GFLOP/s of an n x m x d matrix product (2 n m d flops) done in ``seconds``."""
     return 2.0 * n * m * d / seconds / 1e9
@@ -346,35 +310,9 @@ def gflops(n: int, m: int, d: int, seconds: float) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def to_numpy(result: Any) -> Array:
-    """A NumPy view of a result (PyTorch tensors included)."""
-    return result.numpy() if hasattr(result, "numpy") else np.asarray(result)
-
-
-def max_abs_diff(a: Array, b: Array, rows_per_block: int = 512) -> float:
-    """``max |a - b|`` in float64, computed by row blocks to bound memory (NaN if any is NaN)."""
-    if a.shape != b.shape:
-        return float("inf")
-    worst = 0.0
-    for start in range(0, a.shape[0], rows_per_block):
-        block = np.abs(
-            a[start:start + rows_per_block].astype(np.float64)
-            - b[start:start + rows_per_block].astype(np.float64)
-        )
-        worst = max(worst, float(np.max(block, initial=0.0)))
-        if np.isnan(worst):
-            return worst
-    return worst
-
-
 def tolerance(dtype: str, reference: Array) -> float:
     """Allowed ``max |K - K_sklearn|``: 1e-4 (float32) or 1e-9 (float64) times max(1, max|K|)."""
     return TOLERANCE[dtype] * max(1.0, float(np.max(np.abs(reference), initial=0.0)))
-
-
-def within(diff: float, tol: float) -> bool:
-    """True when ``diff`` is a number no larger than ``tol``."""
-    return not np.isnan(diff) and diff <= tol
 
 
 # --------------------------------------------------------------------------------------------
@@ -576,102 +514,13 @@ def run_benchmark(cfg: Config, log: Callable[[str], None]) -> tuple[list[GemmCei
 # --------------------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (platform.processor() elsewhere)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def package_version(name: str) -> str:
-    """``name.__version__``, or "not installed"."""
-    module = optional_import(name)
-    return "not installed" if module is None else str(getattr(module, "__version__", "?"))
-
-
-def torch_blas() -> str | None:
-    """The BLAS PyTorch was built with (``BLAS_INFO`` of torch.__config__.show())."""
-    if torch is None:
-        return None
-    for item in torch.__config__.show().replace(",", "\n").splitlines():
-        if "BLAS_INFO=" in item:
-            return item.split("=", 1)[1].strip()
-    return "unknown"
-
-
-def describe_threadpool(info: dict[str, Any]) -> str:
-    """One line per threadpoolctl entry: library, version, kernel (architecture), owner, threads."""
-    owner = Path(info.get("filepath", "")).parent.name
-    library = f"{info.get('internal_api')} {info.get('version') or ''}".rstrip()
-    parts = [f"{info.get('user_api')}: {library}"]
-    if info.get("architecture"):
-        parts.append(f"kernel {info['architecture']}")
-    if info.get("threading_layer"):
-        parts.append(f"{info['threading_layer']} threads")
-    parts.append(f"num_threads={info.get('num_threads')}")
-    parts.append(f"from {owner}/{Path(info.get('filepath', '')).name}")
-    return ", ".join(parts)
-
-
-def openblas_env_warning() -> str | None:
-    """A warning when OpenBLAS tuning variables that slow NumPy down are set in the environment."""
-    present = [f"{name}={os.environ[name]}" for name in SLOW_OPENBLAS_VARS if name in os.environ]
-    if not present:
-        return None
-    return (
-        f"WARNING: {' '.join(present)} is set; it slows NumPy's OpenBLAS (and so every BLAS-based "
-        "peer and the GEMM ceiling). OpenBLAS reads it at load time, so it cannot be undone from "
-        "inside Python: rerun as\n"
-        "    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_gram.py"
-    )
-
-
-def load_warning() -> str | None:
-    """A warning when other processes keep the CPUs busy (the 1-minute load average)."""
-    if not hasattr(os, "getloadavg"):
-        return None
-    load = os.getloadavg()[0]
-    if load < 1.0:
-        return None
-    return (f"WARNING: load average {load:.2f} on {usable_cpus()} CPUs: other processes are "
-            "running, so every timing (and every ratio) is noisy; rerun on an idle machine")
-
-
 def environment(cfg: Config) -> dict[str, Any]:
     """Everything the header shows (call it inside threadpool_limits: it shows the limits)."""
-    kk = kernelkit.config()
     return {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "host": platform.node(),
-        "cpu": cpu_model(),
-        "usable_cpus": usable_cpus(),
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "threads": cfg.threads,
+        **base_environment(cfg.threads, torch),
         "mode": "distinct Y (--with-y)" if cfg.with_y else "symmetric (Y=None)",
-        "kernelkit": {key: kk.get(key) for key in (
-            "version", "simd", "simd_supported", "openmp_runtime", "compiler")},
-        "python": platform.python_version(),
-        "numpy": np.__version__,
         "scikit-learn": package_version("sklearn"),
         "scipy": package_version("scipy"),
-        "torch": package_version("torch"),
-        "torch_blas": torch_blas(),
-        "threadpools": threadpool_info(),
-        "load_warning": load_warning(),
-        "openblas_env": {k: os.environ[k] for k in SLOW_OPENBLAS_VARS if k in os.environ},
         "peers": cfg.peers,
         "repeats": cfg.repeats,
         "peer_budget_s": cfg.peer_budget_s,
@@ -681,52 +530,22 @@ def environment(cfg: Config) -> dict[str, Any]:
 
 def header_lines(env: dict[str, Any]) -> list[str]:
     """The header of the report, one fact per line."""
-    kk = env["kernelkit"]
-    load = env["load_average"]
-    lines = [
-        f"date: {env['date']} on {env['host']}",
-        f"cpu: {env['cpu']} ({env['usable_cpus']} usable CPUs"
-        + (f", load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})" if load else ")"),
-        f"threads: {env['threads']} for every peer (threadpool_limits, torch.set_num_threads, "
-        "kernelkit n_threads)",
-        f"mode: {env['mode']}",
-        f"kernelkit {kk['version']}: simd {kk['simd']} "
-        f"(supported {', '.join(kk['simd_supported'])}), "
-        f"OpenMP {kk['openmp_runtime']}, {kk['compiler']}",
-        f"python {env['python']}, numpy {env['numpy']}, scikit-learn {env['scikit-learn']}, "
-        f"scipy {env['scipy']}, torch {env['torch']}"
-        + (f" (BLAS {env['torch_blas']})" if env["torch_blas"] else ""),
-    ]
-    lines += [describe_threadpool(info) for info in env["threadpools"]]
-    lines.append(
-        f"timing: kernelkit min/median of {env['repeats']} calls after a warm-up; "
-        f"peers min of up to {env['repeats']} calls after a warm-up, "
-        f"fewer (>= 1) when that exceeds {env['peer_budget_s']:g} s; "
-        f"{env['settle_s']:g} s pause before each series"
+    lines = system_lines(
+        env, "threadpool_limits, torch.set_num_threads, kernelkit n_threads"
     )
+    lines += [
+        f"mode: {env['mode']}",
+        kernelkit_line(env),
+        versions_line(env, [("scikit-learn", "scikit-learn"), ("scipy", "scipy")]),
+    ]
+    lines += threadpool_lines(env)
+    lines.append(timing_line(env["repeats"], env["peer_budget_s"], env["settle_s"]))
     return lines
 
 
 # --------------------------------------------------------------------------------------------
 # Reporting
 # --------------------------------------------------------------------------------------------
-
-
-def fmt_ms(value: float | None) -> str:
-    """Milliseconds with three significant digits (a dash for a missing peer)."""
-    if value is None:
-        return "-"
-    if value >= 100:
-        return f"{value:.0f}"
-    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
-
-
-def fmt_ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
-
-
-def fmt_opt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def table_rows(results: Sequence[KernelResult], peers: Sequence[str]) -> tuple[list[str],
@@ -755,25 +574,6 @@ def gemm_rows(ceilings: Sequence[GemmCeiling]) -> tuple[list[str], list[list[str
     rows = [["sgemm" if c.dtype == "float32" else "dgemm", c.dtype, str(c.n), str(c.m), str(c.d),
              fmt_ms(c.timing.min_ms), f"{c.gflops:.1f}"] for c in ceilings]
     return titles, rows
-
-
-def text_table(titles: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A fixed-width table: text left-aligned in the first two columns, numbers right-aligned."""
-    widths = [max(len(t), *(len(r[i]) for r in rows)) if rows else len(t)
-              for i, t in enumerate(titles)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths)))
-
-    return "\n".join([line(titles), "  ".join("-" * w for w in widths), *map(line, rows)])
-
-
-def markdown_table(titles: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    align = ["---" if i < 2 else "---:" for i in range(len(titles))]
-    return "\n".join("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-                     for cells in [titles, align, *rows])
 
 
 def check_warnings(results: Sequence[KernelResult]) -> list[str]:
@@ -811,7 +611,7 @@ def render_text(env: dict[str, Any], ceilings: Sequence[GemmCeiling],
                 results: Sequence[KernelResult]) -> str:
     """The full plain-text report."""
     parts = ["# kernelkit Gram-kernel benchmark", *header_lines(env)]
-    parts += [w for w in (openblas_env_warning(), env["load_warning"]) if w is not None]
+    parts += report_warnings(env, SCRIPT)
     parts += ["", "OpenBLAS GEMM ceiling (X @ Y.T, distinct Y):", text_table(*gemm_rows(ceilings))]
     parts += ["", text_table(*table_rows(results, env["peers"])), ""]
     parts += [f"note: {n}" for n in notes(env)]
@@ -824,9 +624,8 @@ def render_markdown(env: dict[str, Any], ceilings: Sequence[GemmCeiling],
     """The full report as Markdown."""
     parts = ["# kernelkit Gram-kernel benchmark", ""]
     parts += [f"- {line}" for line in header_lines(env)]
-    for warning in (openblas_env_warning(), env["load_warning"]):
-        if warning is not None:
-            parts += ["", "```", warning, "```"]
+    for warning in report_warnings(env, SCRIPT):
+        parts += ["", "```", warning, "```"]
     parts += ["", "## OpenBLAS GEMM ceiling (X @ Y.T, distinct Y)", "",
               markdown_table(*gemm_rows(ceilings))]
     parts += ["", "## Gram kernels", "", markdown_table(*table_rows(results, env["peers"])), ""]
@@ -865,7 +664,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Time kernelkit's Gram kernels against scikit-learn, NumPy and PyTorch "
                     "with the same thread count, and the OpenBLAS GEMM ceiling, in one run.",
     )
-    parser.add_argument("--threads", type=int, default=2, help="threads for every peer (default 2)")
+    add_common_arguments(parser)
     parser.add_argument("--n", type=int, default=None,
                         help=f"rows of X and Y (default {DEFAULT_N}; {QUICK_N} with --quick)")
     parser.add_argument("--quick", action="store_true",
@@ -878,32 +677,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="feature counts d for every kernel (default: the issue's cases)")
     parser.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS),
                         help="peers to time (those not installed are skipped)")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed calls after the warm-up (default 7, 5 with --quick)")
-    parser.add_argument("--peer-budget", type=float, default=None, metavar="SECONDS",
-                        help="a peer gets fewer repeats (>= 1) when they would exceed this "
-                             "(default 2, 0.5 with --quick)")
-    parser.add_argument("--settle", type=float, default=None, metavar="SECONDS",
-                        help="pause before each series so the previous library's threads sleep "
-                             "(default 0.25, 0.1 with --quick)")
     parser.add_argument("--with-y", action="store_true",
                         help="pass a distinct Y instead of Y=None (like-for-like with X @ Y.T)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write Markdown here")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write raw timings here")
     args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error("--threads must be >= 1")
-    if args.repeats is not None and args.repeats < 1:
-        parser.error("--repeats must be >= 1")
+    check_common_arguments(parser, args)
     return args
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
     n = args.n if args.n is not None else (QUICK_N if args.quick else DEFAULT_N)
-    repeats = args.repeats if args.repeats is not None else (5 if args.quick else 7)
-    budget = args.peer_budget if args.peer_budget is not None else (0.5 if args.quick else 2.0)
-    settle = args.settle if args.settle is not None else (0.1 if args.quick else 0.25)
+    repeats, budget, settle = timing_settings(args, args.quick)
     kernels = [k for k in KERNELS if k in args.kernels]
     return Config(
         threads=args.threads, n=n,
@@ -913,14 +696,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
     )
 
 
-def log_stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = config_from_args(args)
-    for warning in (openblas_env_warning(), load_warning()):
+    for warning in (openblas_env_warning(SCRIPT), load_warning()):
         if warning is not None:
             log_stderr(warning)
     for peer in sorted(set(args.peers) - set(cfg.peers)):
@@ -936,11 +715,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    f"{len(cfg.shapes)} shapes with {cfg.threads} threads ...")
         ceilings, results = run_benchmark(cfg, log_stderr)
     print(render_text(env, ceilings, results))
-    if args.markdown is not None:
-        args.markdown.write_text(render_markdown(env, ceilings, results), encoding="utf-8")
-    if args.json is not None:
-        report = json_report(env, ceilings, results)
-        args.json.write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
+    write_reports(args.markdown, lambda: render_markdown(env, ceilings, results),
+                  args.json, lambda: json_report(env, ceilings, results))
     kernelkit_off = any(not within(r.diffs.get("kernelkit", 0.0), r.tol) for r in results)
     return 1 if kernelkit_off else 0
 

@@ -30,3 +30,11 @@ def check_out(
     if any(isinstance(a, np.ndarray) and np.shares_memory(out, a) for a in inputs):
         raise ValueError(f"out: must not share memory with {input_names}")
     return out
+
+
+def real_number(value: Any, name: str) -> float:
+    """``value`` as a float, or TypeError naming ``name``."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a real number, got {value!r}") from None

@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from ._threads import resolve_n_threads
-from ._validation import check_out
+from ._validation import check_out, real_number
 
 __all__ = ["conv2d", "conv2d_output_shape", "resolve_padding"]
 
@@ -106,6 +106,16 @@ def conv2d_output_shape(
     return oh, ow
 
 
+def _real_array(a: ArrayLike, name: str) -> NDArray[Any]:
+    """``a`` as an array of real numbers; complex or other data is refused, naming ``name``."""
+    arr = np.asarray(a)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name}: complex values are not supported")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected real numbers, got dtype {arr.dtype}")
+    return arr
+
+
 def _compute_dtype(x: NDArray[Any]) -> type[np.floating[Any]]:
     if x.dtype == np.float32 or x.dtype == np.float16:
         return np.float32
@@ -184,8 +194,9 @@ def conv2d(
     w_layout = ("HWIO" if nhwc else "OIHW") if weight_layout is None else str(weight_layout).upper()
     if w_layout not in _WEIGHT_LAYOUTS:
         raise ValueError(f"weight_layout: expected 'OIHW' or 'HWIO', got {weight_layout!r}")
-    if activation not in _ACTIVATIONS:
+    if not (activation is None or isinstance(activation, str)) or activation not in _ACTIVATIONS:
         raise ValueError(f"activation: expected None, 'relu' or 'leaky_relu', got {activation!r}")
+    alpha = real_number(alpha, "alpha")
 
     xa = np.asarray(x)
     if xa.ndim not in (3, 4):
@@ -198,13 +209,16 @@ def conv2d(
     n = xa.shape[0]
     c, h, w = (xa.shape[3], xa.shape[1], xa.shape[2]) if nhwc else xa.shape[1:]
 
-    wa = np.asarray(weight)
+    wa = _real_array(weight, "weight")
     if wa.ndim != 4:
         raise ValueError(f"weight: expected a 4-D array ({w_layout}), got shape {wa.shape}")
     wa = wa.astype(dtype, copy=False)
     o, cg, kh, kw = wa.shape if w_layout == "OIHW" else (wa.shape[3], wa.shape[2], *wa.shape[:2])
 
-    groups = operator.index(groups)
+    try:
+        groups = operator.index(groups)
+    except TypeError:
+        raise TypeError(f"groups: expected an int, got {groups!r}") from None
     if groups < 1:
         raise ValueError(f"groups: must be >= 1, got {groups}")
     if c % groups or o % groups:
@@ -228,7 +242,7 @@ def conv2d(
 
     ba = None
     if bias is not None:
-        ba = np.ascontiguousarray(bias, dtype=dtype)
+        ba = np.ascontiguousarray(_real_array(bias, "bias"), dtype=dtype)
         if ba.shape != (o,):
             raise ValueError(f"bias: expected shape ({o},), got {ba.shape}")
 
@@ -246,7 +260,7 @@ def conv2d(
             pads,
             nhwc,
             _ACTIVATIONS[activation],
-            float(alpha),
+            alpha,
             threads,
         )
     return result

@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from ._threads import resolve_n_threads
-from ._validation import check_out
+from ._validation import check_out, real_number
 
 __all__ = [
     "additive_chi2_kernel",
@@ -88,13 +88,6 @@ def _gamma(gamma: float | None, n_features: int) -> float:
         return float(gamma)
     except (TypeError, ValueError):
         raise TypeError(f"gamma: expected a real number or None, got {gamma!r}") from None
-
-
-def _real(value: Any, name: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a real number, got {value!r}") from None
 
 
 def _gram(
@@ -189,8 +182,8 @@ def polynomial_kernel(
         out=out,
         n_threads=n_threads,
         gamma=gamma,
-        coef0=_real(coef0, "coef0"),
-        degree=_real(degree, "degree"),
+        coef0=real_number(coef0, "coef0"),
+        degree=real_number(degree, "degree"),
     )
 
 
@@ -220,7 +213,7 @@ def sigmoid_kernel(
         out=out,
         n_threads=n_threads,
         gamma=gamma,
-        coef0=_real(coef0, "coef0"),
+        coef0=real_number(coef0, "coef0"),
     )
 
 

@@ -1,0 +1,377 @@
+"""Pieces shared by the kernelkit benchmarks (bench_gram.py, bench_conv.py).
+
+Timing (one warm-up, then timed calls after a pause that lets the previous library's threads go to
+sleep), the environment header (system, versions, threadpoolctl's view of every BLAS and OpenMP
+library), the OPENBLAS_* and load-average warnings, correctness helpers, fixed-width and Markdown
+tables, the command-line options every benchmark has, and writing the Markdown/JSON reports.
+
+The scripts are run as ``python bench/<script>.py``, which puts bench/ on ``sys.path``, so they
+import this module as ``_common``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from threadpoolctl import threadpool_info
+
+import kernelkit
+
+Array = NDArray[Any]
+
+SLOW_OPENBLAS_VARS: tuple[str, ...] = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def optional_import(name: str) -> ModuleType | None:
+    """The module ``name``, or None when it (or one of its dependencies) is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def package_version(name: str) -> str:
+    """``name.__version__``, or "not installed"."""
+    module = optional_import(name)
+    return "not installed" if module is None else str(getattr(module, "__version__", "?"))
+
+
+def log_stderr(message: str) -> None:
+    """Progress and warnings go to stderr (the report goes to stdout)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    """Wall-clock seconds of the timed calls (after one untimed warm-up call)."""
+
+    times_s: list[float]
+    warmup_s: float
+
+    @property
+    def min_ms(self) -> float:
+        return 1e3 * min(self.times_s)
+
+    @property
+    def median_ms(self) -> float:
+        return 1e3 * statistics.median(self.times_s)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "times_s": self.times_s, "warmup_s": self.warmup_s,
+            "min_ms": self.min_ms, "median_ms": self.median_ms,
+        }
+
+
+def measure(fn: Callable[[], Any], repeats: int, budget_s: float | None,
+            settle_s: float) -> tuple[Timing, Any]:
+    """Pause, warm up once, then time ``repeats`` calls; return the timing and the warm-up's result.
+
+    The pause lets the worker threads of the previous library go to sleep: OpenBLAS threads
+    busy-wait for about 0.1 s after each call and would steal the cores from the next peer.
+    With a ``budget_s``, a slow function gets fewer calls: as many as fit in the budget judging by
+    the warm-up, but at least one.
+    """
+    time.sleep(settle_s)
+    start = time.perf_counter()
+    result = fn()
+    warmup = time.perf_counter() - start
+    count = repeats
+    if budget_s is not None:
+        count = max(1, min(repeats, int(budget_s / max(warmup, 1e-9))))
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return Timing(times, warmup), result
+
+
+def timing_line(repeats: int, peer_budget_s: float, settle_s: float) -> str:
+    """The header line that says how the timings were taken."""
+    return (
+        f"timing: kernelkit min/median of {repeats} calls after a warm-up; "
+        f"peers min of up to {repeats} calls after a warm-up, "
+        f"fewer (>= 1) when that exceeds {peer_budget_s:g} s; "
+        f"{settle_s:g} s pause before each series"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Correctness
+# --------------------------------------------------------------------------------------------
+
+
+def to_numpy(result: Any) -> Array:
+    """A NumPy view of a result (PyTorch tensors included)."""
+    return result.numpy() if hasattr(result, "numpy") else np.asarray(result)
+
+
+def max_abs_diff(a: Array, b: Array, rows_per_block: int = 512) -> float:
+    """``max |a - b|`` in float64, computed by blocks of the first axis (NaN if any is NaN)."""
+    if a.shape != b.shape:
+        return float("inf")
+    worst = 0.0
+    for start in range(0, a.shape[0], rows_per_block):
+        block = np.abs(
+            a[start:start + rows_per_block].astype(np.float64)
+            - b[start:start + rows_per_block].astype(np.float64)
+        )
+        worst = max(worst, float(np.max(block, initial=0.0)))
+        if np.isnan(worst):
+            return worst
+    return worst
+
+
+def within(diff: float, tol: float) -> bool:
+    """True when ``diff`` is a number no larger than ``tol``."""
+    return not np.isnan(diff) and diff <= tol
+
+
+# --------------------------------------------------------------------------------------------
+# Environment description
+# --------------------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (platform.processor() elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def torch_blas(torch: ModuleType | None) -> str | None:
+    """The BLAS PyTorch was built with (``BLAS_INFO`` of torch.__config__.show())."""
+    if torch is None:
+        return None
+    for item in torch.__config__.show().replace(",", "\n").splitlines():
+        if "BLAS_INFO=" in item:
+            return item.split("=", 1)[1].strip()
+    return "unknown"
+
+
+def describe_threadpool(info: dict[str, Any]) -> str:
+    """One line per threadpoolctl entry: library, version, kernel (architecture), owner, threads."""
+    owner = Path(info.get("filepath", "")).parent.name
+    library = f"{info.get('internal_api')} {info.get('version') or ''}".rstrip()
+    parts = [f"{info.get('user_api')}: {library}"]
+    if info.get("architecture"):
+        parts.append(f"kernel {info['architecture']}")
+    if info.get("threading_layer"):
+        parts.append(f"{info['threading_layer']} threads")
+    parts.append(f"num_threads={info.get('num_threads')}")
+    parts.append(f"from {owner}/{Path(info.get('filepath', '')).name}")
+    return ", ".join(parts)
+
+
+def openblas_env_warning(script: str) -> str | None:
+    """A warning when OpenBLAS tuning variables that slow NumPy down are set in the environment."""
+    present = [f"{name}={os.environ[name]}" for name in SLOW_OPENBLAS_VARS if name in os.environ]
+    if not present:
+        return None
+    return (
+        f"WARNING: {' '.join(present)} is set; it slows NumPy's OpenBLAS (and so every BLAS-based "
+        "peer and the GEMM ceiling). OpenBLAS reads it at load time, so it cannot be undone from "
+        "inside Python: rerun as\n"
+        f"    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python {script}"
+    )
+
+
+def load_warning() -> str | None:
+    """A warning when other processes keep the CPUs busy (the 1-minute load average)."""
+    if not hasattr(os, "getloadavg"):
+        return None
+    load = os.getloadavg()[0]
+    if load < 1.0:
+        return None
+    return (f"WARNING: load average {load:.2f} on {usable_cpus()} CPUs: other processes are "
+            "running, so every timing (and every ratio) is noisy; rerun on an idle machine")
+
+
+def base_environment(threads: int, torch: ModuleType | None) -> dict[str, Any]:
+    """The facts every benchmark header shows (call it inside threadpool_limits: it shows them)."""
+    kk = kernelkit.config()
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "cpu": cpu_model(),
+        "usable_cpus": usable_cpus(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "threads": threads,
+        "kernelkit": {key: kk.get(key) for key in (
+            "version", "simd", "simd_supported", "openmp_runtime", "compiler")},
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": package_version("torch"),
+        "torch_blas": torch_blas(torch),
+        "threadpools": threadpool_info(),
+        "load_warning": load_warning(),
+        "openblas_env": {k: os.environ[k] for k in SLOW_OPENBLAS_VARS if k in os.environ},
+    }
+
+
+def system_lines(env: dict[str, Any], thread_setting: str) -> list[str]:
+    """Header lines: date and host, CPU and load, the thread count and how each peer got it."""
+    load = env["load_average"]
+    return [
+        f"date: {env['date']} on {env['host']}",
+        f"cpu: {env['cpu']} ({env['usable_cpus']} usable CPUs"
+        + (f", load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})" if load else ")"),
+        f"threads: {env['threads']} for every peer ({thread_setting})",
+    ]
+
+
+def kernelkit_line(env: dict[str, Any]) -> str:
+    """Header line: kernelkit's version, SIMD path, OpenMP runtime and compiler."""
+    kk = env["kernelkit"]
+    return (f"kernelkit {kk['version']}: simd {kk['simd']} "
+            f"(supported {', '.join(kk['simd_supported'])}), "
+            f"OpenMP {kk['openmp_runtime']}, {kk['compiler']}")
+
+
+def versions_line(env: dict[str, Any], names: Sequence[tuple[str, str]]) -> str:
+    """Header line: python, numpy, the (label, env key) packages, and torch with its BLAS."""
+    parts = [f"python {env['python']}", f"numpy {env['numpy']}"]
+    parts += [f"{label} {env[key]}" for label, key in names]
+    parts.append(f"torch {env['torch']}"
+                 + (f" (BLAS {env['torch_blas']})" if env["torch_blas"] else ""))
+    return ", ".join(parts)
+
+
+def threadpool_lines(env: dict[str, Any]) -> list[str]:
+    """Header lines: threadpoolctl's view of every BLAS and OpenMP library loaded."""
+    return [describe_threadpool(info) for info in env["threadpools"]]
+
+
+def report_warnings(env: dict[str, Any], script: str) -> list[str]:
+    """The OPENBLAS_* and load-average warnings that apply to this run."""
+    return [w for w in (openblas_env_warning(script), env["load_warning"]) if w is not None]
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting and tables
+# --------------------------------------------------------------------------------------------
+
+
+def fmt_ms(value: float | None) -> str:
+    """Milliseconds with three significant digits (a dash for a missing peer)."""
+    if value is None:
+        return "-"
+    if value >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def fmt_opt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def left_columns(left: int | Collection[int]) -> Collection[int]:
+    """Indexes of the left-aligned columns: the first ``left`` ones, or exactly those given."""
+    return range(left) if isinstance(left, int) else left
+
+
+def text_table(titles: Sequence[str], rows: Sequence[Sequence[str]],
+               left: int | Collection[int] = 2) -> str:
+    """A fixed-width table: text left-aligned in the ``left`` columns, numbers right-aligned."""
+    widths = [max(len(t), *(len(r[i]) for r in rows)) if rows else len(t)
+              for i, t in enumerate(titles)]
+    lefts = left_columns(left)
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) if i in lefts else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return "\n".join([line(titles), "  ".join("-" * w for w in widths), *map(line, rows)])
+
+
+def markdown_table(titles: Sequence[str], rows: Sequence[Sequence[str]],
+                   left: int | Collection[int] = 2) -> str:
+    """A GitHub-flavoured Markdown table (the ``left`` columns left-aligned, the rest right)."""
+    lefts = left_columns(left)
+    align = ["---" if i in lefts else "---:" for i in range(len(titles))]
+    return "\n".join("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+                     for cells in [titles, align, *rows])
+
+
+# --------------------------------------------------------------------------------------------
+# Command line and output files
+# --------------------------------------------------------------------------------------------
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """--threads, --repeats, --peer-budget, --settle, --seed, --markdown and --json."""
+    parser.add_argument("--threads", type=int, default=2, help="threads for every peer (default 2)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed calls after the warm-up (default 7, 5 with --quick)")
+    parser.add_argument("--peer-budget", type=float, default=None, metavar="SECONDS",
+                        help="a peer gets fewer repeats (>= 1) when they would exceed this "
+                             "(default 2, 0.5 with --quick)")
+    parser.add_argument("--settle", type=float, default=None, metavar="SECONDS",
+                        help="pause before each series so the previous library's threads sleep "
+                             "(default 0.25, 0.1 with --quick)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write Markdown here")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write raw timings here")
+
+
+def check_common_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Reject thread and repeat counts below 1."""
+    if args.threads < 1:
+        parser.error("--threads must be >= 1")
+    if args.repeats is not None and args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+
+
+def timing_settings(args: argparse.Namespace, quick: bool) -> tuple[int, float, float]:
+    """(repeats, peer budget s, settle s) from the options, with the --quick defaults."""
+    repeats = args.repeats if args.repeats is not None else (5 if quick else 7)
+    budget = args.peer_budget if args.peer_budget is not None else (0.5 if quick else 2.0)
+    settle = args.settle if args.settle is not None else (0.1 if quick else 0.25)
+    return repeats, budget, settle
+
+
+def write_reports(markdown_path: Path | None, markdown: Callable[[], str],
+                  json_path: Path | None, report: Callable[[], dict[str, Any]]) -> None:
+    """Write the Markdown report and the raw JSON when their files were asked for."""
+    if markdown_path is not None:
+        markdown_path.write_text(markdown(), encoding="utf-8")
+    if json_path is not None:
+        json_path.write_text(json.dumps(report(), indent=1, default=str) + "\n", encoding="utf-8")
