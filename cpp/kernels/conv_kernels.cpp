@@ -158,114 +158,6 @@ void conv_tile(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 pix1
   write_output<T>(p, image, group, pix0, rows, c, ldc);
 }
 
-// ---- NCHW with unit horizontal stride: rows = output channels, columns = output pixels. ----
-// The input side is then a copy of runs of consecutive values (no transposition), and each row of
-// the result tile is a contiguous run of one output channel.
-
-// Packs columns = output pixels [pix0, pix0 + npix) and depth [k0, k0 + kc) into panels of NR
-// columns (panel[k * NR + j]); padding and missing columns give zeros.
-template <class T>
-void pack_pixel_panels(const ConvProblem<T>& p, const T* x, i64 pix0, i64 npix, i64 k0, i64 kc, T* dst) {
-  constexpr int W = lanes<T>;
-  constexpr int NR = kPanelCols<T>;
-  struct Run {
-    i64 j, length, iy0, ix0;  // columns [j, j + length) read input row iy0 + ..., columns ix0 + t + ...
-  };
-  const i64 panels = ceil_div(npix, NR);
-  for (i64 q = 0; q < panels; ++q) {
-    T* panel = dst + q * NR * kc;
-    const i64 first = pix0 + q * NR, count = min_i64(NR, pix0 + npix - first);
-    // Consecutive pixels of one output row read consecutive input values: split the panel into such
-    // runs once, then copy each run at every depth index.
-    Run runs[NR];
-    int n_runs = 0;
-    for (i64 j = 0; j < count;) {
-      const i64 pix = first + j, oy = pix / p.ow, ox = pix % p.ow;
-      const i64 length = min_i64(count - j, p.ow - ox);
-      runs[n_runs++] = {j, length, oy * p.sh - p.pad_top, ox - p.pad_left};
-      j += length;
-    }
-    const bool whole = n_runs == 1 && count == NR;
-    DepthCursor at(k0, p.cg, p.kw);
-    for (i64 k = 0; k < kc; ++k) {
-      T* d = panel + k * NR;
-      const i64 dy = at.ky * p.dh, dx = at.kx * p.dw;
-      const T* plane = x + at.ci * p.h * p.w;
-      if (whole) {
-        const i64 iy = runs[0].iy0 + dy, ix = runs[0].ix0 + dx;
-        if (iy >= 0 && iy < p.h && ix >= 0 && ix + NR <= p.w) {
-#pragma GCC unroll 4
-          for (int v = 0; v < kVectorsPerRow; ++v) store<T>(d + v * W, load<T>(plane + iy * p.w + ix + v * W));
-          goto next;
-        }
-      }
-      for (i64 j = count; j < NR; ++j) d[j] = T(0);
-      for (int r = 0; r < n_runs; ++r) {
-        const Run& run = runs[r];
-        const i64 iy = run.iy0 + dy, ix = run.ix0 + dx;
-        const bool row_inside = iy >= 0 && iy < p.h;
-        const T* src = plane + iy * p.w;
-        for (i64 t = 0; t < run.length; ++t)
-          d[run.j + t] = row_inside && ix + t >= 0 && ix + t < p.w ? src[ix + t] : T(0);
-      }
-    next:
-      if (++at.ci == p.cg) {
-        at.ci = 0;
-        if (++at.kx == p.kw) {
-          at.kx = 0;
-          ++at.ky;
-        }
-      }
-    }
-  }
-}
-
-template <class T>
-void conv_tile_channel_rows(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 pix1, void* scratch) {
-  constexpr int MR = DotStep::rows;
-  constexpr int NR = kPanelCols<T>;
-  const i64 npix = pix1 - pix0, col_panels = ceil_div(npix, NR), ldc = col_panels * NR;
-  const i64 row_panels = ceil_div(p.og, MR);
-  const i64 depth = p.kh * p.kw * p.cg;
-  const T* x = p.x + (image * p.c + group * p.cg) * p.h * p.w;
-  T* c = static_cast<T*>(scratch);
-  T* b_packed = c + ceil_div(row_panels * MR * ldc, 64) * 64;
-  const T* weights = p.packed_weights + group * p.packed_group_stride;
-  for (i64 k0 = 0; k0 < depth; k0 += kDepthBlock<T>) {
-    const i64 kc = min_i64(kDepthBlock<T>, depth - k0);
-    pack_pixel_panels<T>(p, x, pix0, npix, k0, kc, b_packed);
-    for (i64 jp = 0; jp < col_panels; ++jp)
-      for (i64 ip = 0; ip < row_panels; ++ip)
-        register_tile<T, DotStep, MR>(kc, weights + ip * MR * depth + k0 * MR, b_packed + jp * NR * kc,
-                                      c + ip * MR * ldc + jp * NR, ldc, k0 == 0);
-  }
-  const T* bias = p.packed_bias != nullptr ? p.packed_bias + group * p.packed_bias_stride : nullptr;
-  const i64 pixels = p.oh * p.ow;
-  for (i64 r = 0; r < p.og; ++r) {
-    T* row = c + r * ldc;
-    const vec<T> b = splat<T>(bias != nullptr ? bias[r] : T(0));
-    for (i64 j = 0; j < ldc; j += lanes<T>) store<T>(row + j, activate<T>(load<T>(row + j) + b, p.activation, p.alpha));
-    copy_row<T>(p.out + (image * p.o + group * p.og + r) * pixels + pix0, row, npix, p.stream_output);
-  }
-  if (p.stream_output) store_fence();
-}
-
-// weights (groups, depth, og) -> per group, panels of MR output channels: [panel][depth][MR].
-template <class T>
-void pack_weight_rows(const T* weights, i64 groups, i64 depth, i64 og, T* packed) {
-  constexpr int MR = DotStep::rows;
-  const i64 row_panels = ceil_div(og, MR);
-  for (i64 g = 0; g < groups; ++g)
-    for (i64 ip = 0; ip < row_panels; ++ip) {
-      T* panel = packed + (g * row_panels + ip) * depth * MR;
-      for (i64 k = 0; k < depth; ++k)
-        for (int r = 0; r < MR; ++r) {
-          const i64 o = ip * MR + r;
-          panel[k * MR + r] = o < og ? weights[(g * depth + k) * og + o] : T(0);
-        }
-    }
-}
-
 // weights (groups, depth, og) -> per group, panels of NR output channels: [panel][depth][NR].
 template <class T>
 void pack_weights(const T* weights, i64 groups, i64 depth, i64 og, T* packed) {
@@ -282,8 +174,7 @@ void pack_weights(const T* weights, i64 groups, i64 depth, i64 og, T* packed) {
     }
 }
 
-// The tile buffer (whole register tiles either way round) and one packed depth block of input
-// rows or columns, plus slack.
+// The tile buffer (whole register tiles) and one packed depth block of input rows, plus slack.
 std::size_t conv_scratch_bytes(std::int64_t og) {
   return std::size_t((kConvTile + 64) * (og + 64) * 8 + (kConvTile + 64) * 1024 + 8 * 64 * 8);
 }
@@ -299,11 +190,6 @@ void fill_conv_entries(KernelTable& table) {
   table.conv_tile_f64 = &conv_tile<double>;
   table.conv_pack_f32 = &pack_weights<float>;
   table.conv_pack_f64 = &pack_weights<double>;
-  table.conv_row_panel = DotStep::rows;
-  table.conv_tile_channel_rows_f32 = &conv_tile_channel_rows<float>;
-  table.conv_tile_channel_rows_f64 = &conv_tile_channel_rows<double>;
-  table.conv_pack_rows_f32 = &pack_weight_rows<float>;
-  table.conv_pack_rows_f64 = &pack_weight_rows<double>;
 }
 
 }  // namespace KK_ISA

@@ -79,16 +79,12 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
   const i64 cg = s.c / s.groups, og = s.o / s.groups, depth = s.kh * s.kw * cg;
   if (cg == 1 && og == 1) return depthwise(s, x, weights, bias, out, act, alpha, n_threads);
   const KernelTable& table = kernels();
-  // NCHW with unit horizontal stride reads runs of consecutive input values as output-pixel columns;
-  // otherwise output pixels are rows and the input is gathered per pixel.
-  const bool channel_rows = !s.nhwc && s.sw == 1;
-  const i64 panel = channel_rows ? table.conv_row_panel : TableEntry<T>::conv_panel_cols(table);
-  const i64 og_padded = ceil_div(og, panel) * panel;
+  const i64 panel_cols = TableEntry<T>::conv_panel_cols(table);
+  const i64 og_padded = ceil_div(og, panel_cols) * panel_cols;
 
   const i64 group_stride = og_padded * depth;
   Buffer packed_weights = aligned_buffer(sizeof(T) * static_cast<std::size_t>(s.groups * group_stride));
-  const ConvPackFn<T> pack = channel_rows ? TableEntry<T>::conv_pack_rows(table) : TableEntry<T>::conv_pack(table);
-  pack(weights, s.groups, depth, og, static_cast<T*>(packed_weights.get()));
+  TableEntry<T>::conv_pack(table)(weights, s.groups, depth, og, static_cast<T*>(packed_weights.get()));
   std::vector<T> packed_bias;
   if (bias != nullptr) {
     packed_bias.assign(static_cast<std::size_t>(s.groups * og_padded), T(0));
@@ -107,8 +103,7 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
   const i64 tasks = s.n * s.groups * tiles_per_image;
   const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
   const std::vector<Buffer> scratch = thread_scratch(threads, table.conv_scratch_bytes(og));
-  const ConvTileFn<T> tile_fn =
-      channel_rows ? TableEntry<T>::conv_tile_channel_rows(table) : TableEntry<T>::conv_tile(table);
+  const ConvTileFn<T> tile_fn = TableEntry<T>::conv_tile(table);
 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (i64 t = 0; t < tasks; ++t) {

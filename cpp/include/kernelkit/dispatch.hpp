@@ -35,13 +35,6 @@ struct KernelTable {
   ConvTileFn<double> conv_tile_f64;
   ConvPackFn<float> conv_pack_f32;
   ConvPackFn<double> conv_pack_f64;
-  // NCHW with unit horizontal stride: tiles of output channels x pixels, weights packed as
-  // panels of conv_row_panel output channels.
-  std::int64_t conv_row_panel;
-  ConvTileFn<float> conv_tile_channel_rows_f32;
-  ConvTileFn<double> conv_tile_channel_rows_f64;
-  ConvPackFn<float> conv_pack_rows_f32;
-  ConvPackFn<double> conv_pack_rows_f64;
   DepthwiseFn<float> depthwise_f32;
   DepthwiseFn<double> depthwise_f64;
 };
@@ -58,8 +51,6 @@ struct TableEntry<float> {
   static ConvPackFn<float> conv_pack(const KernelTable& t) { return t.conv_pack_f32; }
   static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f32; }
   static DepthwiseFn<float> depthwise(const KernelTable& t) { return t.depthwise_f32; }
-  static ConvTileFn<float> conv_tile_channel_rows(const KernelTable& t) { return t.conv_tile_channel_rows_f32; }
-  static ConvPackFn<float> conv_pack_rows(const KernelTable& t) { return t.conv_pack_rows_f32; }
 };
 template <>
 struct TableEntry<double> {
@@ -70,8 +61,6 @@ struct TableEntry<double> {
   static ConvPackFn<double> conv_pack(const KernelTable& t) { return t.conv_pack_f64; }
   static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f64; }
   static DepthwiseFn<double> depthwise(const KernelTable& t) { return t.depthwise_f64; }
-  static ConvTileFn<double> conv_tile_channel_rows(const KernelTable& t) { return t.conv_tile_channel_rows_f64; }
-  static ConvPackFn<double> conv_pack_rows(const KernelTable& t) { return t.conv_pack_rows_f64; }
 };
 
 #define KK_DECLARE_ISA_TABLE(isa) \
