@@ -4,50 +4,19 @@
 #include "kernelkit/conv_driver.hpp"
 
 #include <algorithm>
-#include <cstdlib>
-#include <memory>
-#include <new>
 #include <vector>
 
 #include "kernelkit/dispatch.hpp"
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
+#include "kernelkit/scratch.hpp"
 
 namespace kk {
 namespace {
 
 using i64 = std::int64_t;
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-using Buffer = std::unique_ptr<void, FreeDeleter>;
-
-Buffer aligned_buffer(std::size_t bytes) {
-  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-  if (p == nullptr) throw std::bad_alloc();
-  return Buffer(p);
-}
-
 i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 
-int thread_index() {
-#if defined(_OPENMP)
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
 constexpr i64 kStreamingOutputBytes = 32 << 20;
-
-std::vector<Buffer> thread_scratch(int threads, std::size_t bytes) {
-  std::vector<Buffer> scratch;
-  for (int t = 0; t < threads; ++t) scratch.push_back(aligned_buffer(bytes));
-  return scratch;
-}
 
 // groups == channels with one output channel each: the memory-bound direct path.
 template <class T>
@@ -64,7 +33,7 @@ void depthwise(const ConvShape& s, const T* x, const T* weights, const T* bias, 
                          false};
   const i64 tasks = s.nhwc ? s.n * p.oh : s.n * s.c;
   const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
-  const std::vector<Buffer> scratch =
+  const std::vector<ScratchBuffer> scratch =
       thread_scratch(threads, sizeof(T) * static_cast<std::size_t>(depthwise_scratch_elements(p)));
   const DepthwiseFn<T> task_fn = TableEntry<T>::depthwise(table);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
@@ -83,7 +52,7 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
   const i64 og_padded = ceil_div(og, panel_cols) * panel_cols;
 
   const i64 group_stride = og_padded * depth;
-  Buffer packed_weights = aligned_buffer(sizeof(T) * static_cast<std::size_t>(s.groups * group_stride));
+  ScratchBuffer packed_weights = aligned_scratch(sizeof(T) * static_cast<std::size_t>(s.groups * group_stride));
   TableEntry<T>::conv_pack(table)(weights, s.groups, depth, og, static_cast<T*>(packed_weights.get()));
   std::vector<T> packed_bias;
   if (bias != nullptr) {
@@ -102,7 +71,7 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
   const i64 tiles_per_image = ceil_div(pixels, tile);
   const i64 tasks = s.n * s.groups * tiles_per_image;
   const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
-  const std::vector<Buffer> scratch = thread_scratch(threads, table.conv_scratch_bytes(og));
+  const std::vector<ScratchBuffer> scratch = thread_scratch(threads, table.conv_scratch_bytes(og));
   const ConvTileFn<T> tile_fn = TableEntry<T>::conv_tile(table);
 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)

@@ -5,16 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <memory>
-#include <new>
 #include <vector>
 
 #include "kernelkit/dispatch.hpp"
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
+#include "kernelkit/scratch.hpp"
 
 namespace kk {
 namespace {
@@ -25,18 +19,6 @@ using i64 = std::int64_t;
 constexpr i64 kRowTermPadding = 64;
 // Outputs beyond this size (well past any L2 + L3 share) are written with streaming stores.
 constexpr i64 kStreamingOutputBytes = 32 << 20;
-
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
-using ScratchBuffer = std::unique_ptr<void, FreeDeleter>;
-
-ScratchBuffer aligned_scratch(std::size_t bytes) {
-  const std::size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (p == nullptr) throw std::bad_alloc();
-  return ScratchBuffer(p);
-}
 
 // Mean of the finite values of each feature over the rows of x and y together: subtracting it makes
 // |x - y|^2 = |x|^2 + |y|^2 - 2 x.y free of the cancellation a large common offset would cause.
@@ -113,14 +95,6 @@ std::vector<Tile> output_tiles(i64 n, i64 m, i64 tile, bool upper_only) {
   return tiles;
 }
 
-int thread_index() {
-#if defined(_OPENMP)
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
-}
-
 }  // namespace
 
 template <class T>
@@ -152,8 +126,7 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
   const GramTileFn<T> tile_fn = TableEntry<T>::gram_tile(table);
   const std::vector<Tile> tiles = output_tiles(n, m, table.gram_tile, symmetric);
   const int threads = static_cast<int>(std::min<i64>(n_threads, static_cast<i64>(tiles.size())));
-  std::vector<ScratchBuffer> scratch;
-  for (int t = 0; t < threads; ++t) scratch.push_back(aligned_scratch(table.gram_scratch_bytes));
+  const std::vector<ScratchBuffer> scratch = thread_scratch(threads, table.gram_scratch_bytes);
 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (i64 t = 0; t < static_cast<i64>(tiles.size()); ++t) {

@@ -1,0 +1,42 @@
+// Per-thread scratch for the drivers (compiled for the baseline ISA only): 64-byte aligned buffers
+// allocated before an OpenMP region, so nothing inside it allocates or throws.
+#pragma once
+#include <cstddef>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace kk {
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+using ScratchBuffer = std::unique_ptr<void, FreeDeleter>;
+
+inline ScratchBuffer aligned_scratch(std::size_t bytes) {
+  void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+  if (p == nullptr) throw std::bad_alloc();
+  return ScratchBuffer(p);
+}
+
+// One buffer of `bytes` for each of `threads` threads, indexed by thread_index().
+inline std::vector<ScratchBuffer> thread_scratch(int threads, std::size_t bytes) {
+  std::vector<ScratchBuffer> scratch;
+  for (int t = 0; t < threads; ++t) scratch.push_back(aligned_scratch(bytes));
+  return scratch;
+}
+
+inline int thread_index() {
+#if defined(_OPENMP)
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+}  // namespace kk
