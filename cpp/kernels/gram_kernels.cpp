@@ -212,7 +212,9 @@ void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, boo
     pack_panels<T, NR>(p.y, p.d, j0, cols, k0, kc, p.centre, b_packed);
     for (i64 jp = 0; jp < col_panels; ++jp) {
       const T* b = b_packed + jp * NR * kc;
-      for (i64 ip = 0; ip < row_panels; ++ip)
+      // On the diagonal of a mirrored result, register tiles wholly below it are never read.
+      const i64 row_panels_needed = mirror && i0 == j0 ? min_i64(row_panels, ceil_div((jp + 1) * NR, MR)) : row_panels;
+      for (i64 ip = 0; ip < row_panels_needed; ++ip)
         register_tile<T, Step, MR>(kc, a_packed + ip * MR * kc, b, c + ip * MR * ldc + jp * NR, ldc, first);
     }
   }
