@@ -158,6 +158,73 @@ void conv_tile(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 pix1
   write_output<T>(p, image, group, pix0, rows, c, ldc);
 }
 
+// Indirect GEMM over channel-contiguous (NHWC) input, as XNNPACK's igemm: for every register tile of
+// MR output pixels, one input pointer per pixel and kernel position (or a row of zeros where it
+// falls in the padding); the micro-kernel broadcasts straight from those rows, so nothing of the
+// input is packed or duplicated.
+template <class T>
+void conv_tile_indirect(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 pix1, void* scratch) {
+  constexpr int MR = DotStep::rows;
+  constexpr int NR = kPanelCols<T>;
+  constexpr int W = lanes<T>;
+  const i64 rows = pix1 - pix0, row_panels = ceil_div(rows, MR);
+  const i64 col_panels = ceil_div(p.og, NR), ldc = col_panels * NR;
+  const i64 taps = p.kh * p.kw, depth = taps * p.cg;
+  const T* x = (p.x_nhwc_image != nullptr ? p.x_nhwc_image : p.x + image * p.h * p.w * p.c) + group * p.cg;
+  T* c = static_cast<T*>(scratch);
+  // rows_at[(ip * taps + t) * MR + r]: the input row of pixel r of row panel ip at kernel position t.
+  const T** rows_at = reinterpret_cast<const T**>(c + ceil_div(row_panels * MR * ldc, 64) * 64);
+  T* zeros = reinterpret_cast<T*>(rows_at + ceil_div(row_panels * taps * MR, 8) * 8);
+  for (i64 k = 0; k < p.cg; ++k) zeros[k] = T(0);
+  const T* weights = p.packed_weights + group * p.packed_group_stride;
+  for (i64 ip = 0; ip < row_panels; ++ip) {
+    for (int r = 0; r < MR; ++r) {
+      const i64 row = ip * MR + r, pix = pix0 + row;
+      const i64 iy0 = pix / p.ow * p.sh - p.pad_top, ix0 = pix % p.ow * p.sw - p.pad_left;
+      for (i64 t = 0; t < taps; ++t) {
+        const i64 iy = iy0 + t / p.kw * p.dh, ix = ix0 + t % p.kw * p.dw;
+        const bool inside = row < rows && iy >= 0 && iy < p.h && ix >= 0 && ix < p.w;
+        rows_at[(ip * taps + t) * MR + r] = inside ? x + (iy * p.w + ix) * p.c : zeros;
+      }
+    }
+  }
+  // Every register tile accumulates its whole depth in registers: the indirect path is used only
+  // where the weight panel (depth x NR) stays in L1/L2 (see conv_driver.cpp).
+  for (i64 ip = 0; ip < row_panels; ++ip)
+    for (i64 jp = 0; jp < col_panels; ++jp) {
+      vec<T> acc[MR][kVectorsPerRow];
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < kVectorsPerRow; ++v) acc[r][v] = splat<T>(T(0));
+      const T* b = weights + jp * NR * depth;
+      for (i64 t = 0; t < taps; ++t) {
+        const T* a[MR];
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) a[r] = rows_at[(ip * taps + t) * MR + r];
+        for (i64 k = 0; k < p.cg; ++k) {
+          vec<T> bv[kVectorsPerRow];
+#pragma GCC unroll 4
+          for (int v = 0; v < kVectorsPerRow; ++v) bv[v] = load<T>(b + v * W);
+#pragma GCC unroll 16
+          for (int r = 0; r < MR; ++r) {
+            const vec<T> av = splat<T>(a[r][k]);
+#pragma GCC unroll 4
+            for (int v = 0; v < kVectorsPerRow; ++v) acc[r][v] = DotStep::step<T>(acc[r][v], av, bv[v]);
+          }
+          b += NR;
+        }
+      }
+      T* tile = c + ip * MR * ldc + jp * NR;
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+        for (int v = 0; v < kVectorsPerRow; ++v) store<T>(tile + r * ldc + v * W, acc[r][v]);
+    }
+  bias_and_activation<T>(p, group, c, ldc, rows);
+  write_output<T>(p, image, group, pix0, rows, c, ldc);
+}
+
 // weights (groups, depth, og) -> per group, panels of NR output channels: [panel][depth][NR].
 template <class T>
 void pack_weights(const T* weights, i64 groups, i64 depth, i64 og, T* packed) {
@@ -188,6 +255,8 @@ void fill_conv_entries(KernelTable& table) {
   table.conv_panel_cols_f64 = kPanelCols<double>;
   table.conv_tile_f32 = &conv_tile<float>;
   table.conv_tile_f64 = &conv_tile<double>;
+  table.conv_tile_indirect_f32 = &conv_tile_indirect<float>;
+  table.conv_tile_indirect_f64 = &conv_tile_indirect<double>;
   table.conv_pack_f32 = &pack_weights<float>;
   table.conv_pack_f64 = &pack_weights<double>;
 }

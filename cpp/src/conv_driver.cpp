@@ -17,6 +17,8 @@ using i64 = std::int64_t;
 i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 
 constexpr i64 kStreamingOutputBytes = 32 << 20;
+constexpr i64 kIndirectMinChannels = 8;
+constexpr i64 kIndirectMaxPanelBytes = 48 << 10;
 
 // groups == channels with one output channel each: the memory-bound direct path.
 template <class T>
@@ -30,7 +32,7 @@ void depthwise(const ConvShape& s, const T* x, const T* weights, const T* bias, 
       for (i64 k = 0; k < s.kh * s.kw; ++k) taps[k * s.c + ch] = weights[ch * s.kh * s.kw + k];
   const ConvProblem<T> p{x, s.nhwc, s.c, s.h, s.w, s.groups, 1, 1, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
                          s.pad_top, s.pad_left, s.out_h(), s.out_w(), taps.data(), 0, bias, 0, act, T(alpha), out,
-                         false};
+                         false, nullptr};
   const i64 tasks = s.nhwc ? s.n * p.oh : s.n * s.c;
   const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
   const std::vector<ScratchBuffer> scratch =
@@ -64,22 +66,52 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
                    s.pad_top, s.pad_left, s.out_h(), s.out_w(),
                    static_cast<const T*>(packed_weights.get()), group_stride,
                    bias != nullptr ? packed_bias.data() : nullptr, og_padded, act, T(alpha), out,
-                   s.n * s.o * s.out_h() * s.out_w() * static_cast<i64>(sizeof(T)) > kStreamingOutputBytes};
+                   s.n * s.o * s.out_h() * s.out_w() * static_cast<i64>(sizeof(T)) > kStreamingOutputBytes,
+                   nullptr};
 
+  // Indirect GEMM reads channel runs straight from the input and keeps a register tile's whole depth
+  // in registers. It wins where there are enough channels per group to amortise the row pointers and
+  // the weight panel (depth x panel width) stays in cache; elsewhere the packed path's depth blocks win
+  // (measured on the bench_conv.py cases).
+  const bool indirect =
+      cg >= kIndirectMinChannels && depth * panel_cols * static_cast<i64>(sizeof(T)) <= kIndirectMaxPanelBytes;
+  const ConvTileFn<T> tile_fn = indirect ? TableEntry<T>::conv_tile_indirect(table) : TableEntry<T>::conv_tile(table);
   const i64 pixels = p.oh * p.ow;
   const i64 tile = table.conv_tile_pixels;
   const i64 tiles_per_image = ceil_div(pixels, tile);
-  const i64 tasks = s.n * s.groups * tiles_per_image;
-  const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
-  const std::vector<ScratchBuffer> scratch = thread_scratch(threads, table.conv_scratch_bytes(og));
-  const ConvTileFn<T> tile_fn = TableEntry<T>::conv_tile(table);
+  const i64 tasks_per_image = s.groups * tiles_per_image;
+  const int threads = static_cast<int>(std::min<i64>(n_threads, s.n * tasks_per_image));
+  // Indirect tiles also hold one input pointer per pixel and kernel position and a row of zeros.
+  const std::size_t indirect_bytes = sizeof(void*) * static_cast<std::size_t>((tile + 64) * s.kh * s.kw + 64) +
+                                     sizeof(T) * static_cast<std::size_t>(cg + 64);
+  const std::vector<ScratchBuffer> scratch =
+      thread_scratch(threads, table.conv_scratch_bytes(og) + (indirect ? indirect_bytes : 0));
 
+  auto run_tiles = [&](i64 first_image, i64 images) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (i64 t = 0; t < tasks; ++t) {
-    const i64 image = t / (s.groups * tiles_per_image);
-    const i64 group = t / tiles_per_image % s.groups;
-    const i64 pix0 = t % tiles_per_image * tile;
-    tile_fn(p, image, group, pix0, std::min(pix0 + tile, pixels), scratch[thread_index()].get());
+    for (i64 t = 0; t < images * tasks_per_image; ++t) {
+      const i64 image = first_image + t / tasks_per_image;
+      const i64 group = t / tiles_per_image % s.groups;
+      const i64 pix0 = t % tiles_per_image * tile;
+      tile_fn(p, image, group, pix0, std::min(pix0 + tile, pixels), scratch[thread_index()].get());
+    }
+  };
+  if (!indirect || s.nhwc) return run_tiles(0, s.n);
+  // NCHW input on the indirect path: one image at a time, transposed to (H, W, C).
+  ScratchBuffer image_hwc = aligned_scratch(sizeof(T) * static_cast<std::size_t>(s.c * s.h * s.w));
+  T* hwc = static_cast<T*>(image_hwc.get());
+  p.x_nhwc_image = hwc;
+  for (i64 image = 0; image < s.n; ++image) {
+    const T* chw = x + image * s.c * s.h * s.w;
+    constexpr i64 B = 16;  // squares of 16 channels x 16 columns: both sides stay in cache lines
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (i64 y = 0; y < s.h; ++y)
+      for (i64 x0 = 0; x0 < s.w; x0 += B)
+        for (i64 c0 = 0; c0 < s.c; c0 += B)
+          for (i64 xx = x0; xx < std::min(x0 + B, s.w); ++xx)
+            for (i64 ch = c0; ch < std::min(c0 + B, s.c); ++ch)
+              hwc[(y * s.w + xx) * s.c + ch] = chw[(ch * s.h + y) * s.w + xx];
+    run_tiles(image, 1);
   }
 }
 

@@ -26,6 +26,8 @@ struct ConvProblem {
   T alpha;
   T* out;  // N x O x OH x OW or N x OH x OW x O
   bool stream_output;
+  // For NCHW input on the indirect path: the current image transposed to (H, W, C), else nullptr.
+  const T* x_nhwc_image;
 };
 
 // Computes output pixels [pix0, pix1) (row-major over OH x OW) of image `image`, group `group`.

@@ -33,6 +33,10 @@ struct KernelTable {
   std::int64_t conv_panel_cols_f64;
   ConvTileFn<float> conv_tile_f32;
   ConvTileFn<double> conv_tile_f64;
+  // The same tiles by indirect GEMM over channel-contiguous input (scratch: conv_scratch_bytes plus
+  // conv_indirect_extra_bytes).
+  ConvTileFn<float> conv_tile_indirect_f32;
+  ConvTileFn<double> conv_tile_indirect_f64;
   ConvPackFn<float> conv_pack_f32;
   ConvPackFn<double> conv_pack_f64;
   DepthwiseFn<float> depthwise_f32;
@@ -48,6 +52,7 @@ struct TableEntry<float> {
   static ElementwiseFn<float> exp(const KernelTable& t) { return t.exp_f32; }
   static ElementwiseFn<float> tanh(const KernelTable& t) { return t.tanh_f32; }
   static ConvTileFn<float> conv_tile(const KernelTable& t) { return t.conv_tile_f32; }
+  static ConvTileFn<float> conv_tile_indirect(const KernelTable& t) { return t.conv_tile_indirect_f32; }
   static ConvPackFn<float> conv_pack(const KernelTable& t) { return t.conv_pack_f32; }
   static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f32; }
   static DepthwiseFn<float> depthwise(const KernelTable& t) { return t.depthwise_f32; }
@@ -58,6 +63,7 @@ struct TableEntry<double> {
   static ElementwiseFn<double> exp(const KernelTable& t) { return t.exp_f64; }
   static ElementwiseFn<double> tanh(const KernelTable& t) { return t.tanh_f64; }
   static ConvTileFn<double> conv_tile(const KernelTable& t) { return t.conv_tile_f64; }
+  static ConvTileFn<double> conv_tile_indirect(const KernelTable& t) { return t.conv_tile_indirect_f64; }
   static ConvPackFn<double> conv_pack(const KernelTable& t) { return t.conv_pack_f64; }
   static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f64; }
   static DepthwiseFn<double> depthwise(const KernelTable& t) { return t.depthwise_f64; }
