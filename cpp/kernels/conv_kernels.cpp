@@ -25,23 +25,27 @@ struct DepthCursor {
   DepthCursor(i64 k, i64 cg, i64 kw) : ky(k / cg / kw), kx(k / cg % kw), ci(k % cg) {}
 };
 
-// NCHW, stride 1, MR pixels of one output row: at each depth index the panel column is MR
-// consecutive input values, copied in one go when they are all inside the image.
+// NCHW, MR pixels of one output row: at each depth index the panel column is MR input values
+// sw apart, copied without bounds checks when they are all inside the image.
 template <class T, int MR>
 void pack_contiguous_panel(const ConvProblem<T>& p, const T* x, i64 oy, i64 ox0, i64 k0, i64 kc, T* panel) {
   DepthCursor at(k0, p.cg, p.kw);
   for (i64 k = 0; k < kc; ++k) {
     const i64 iy = oy * p.sh - p.pad_top + at.ky * p.dh;
-    const i64 ix = ox0 - p.pad_left + at.kx * p.dw;
+    const i64 ix = ox0 * p.sw - p.pad_left + at.kx * p.dw;
     T* dst = panel + k * MR;
     if (iy < 0 || iy >= p.h) {
       for (int r = 0; r < MR; ++r) dst[r] = T(0);
     } else {
       const T* src = x + (at.ci * p.h + iy) * p.w;
-      if (ix >= 0 && ix + MR <= p.w) {
-        std::memcpy(dst, src + ix, sizeof(T) * MR);
+      if (ix >= 0 && ix + (MR - 1) * p.sw < p.w) {
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) dst[r] = src[ix + r * p.sw];
       } else {
-        for (int r = 0; r < MR; ++r) dst[r] = ix + r >= 0 && ix + r < p.w ? src[ix + r] : T(0);
+        for (int r = 0; r < MR; ++r) {
+          const i64 at_x = ix + r * p.sw;
+          dst[r] = at_x >= 0 && at_x < p.w ? src[at_x] : T(0);
+        }
       }
     }
     if (++at.ci == p.cg) {
@@ -65,7 +69,7 @@ void pack_input_rows(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i6
   for (i64 q = 0; q < panels; ++q) {
     T* panel = dst + q * MR * kc;
     const i64 first = pix0 + q * MR;
-    if (!p.nhwc && p.sw == 1 && (q + 1) * MR <= rows && first % p.ow + MR <= p.ow) {
+    if (!p.nhwc && (q + 1) * MR <= rows && first % p.ow + MR <= p.ow) {
       pack_contiguous_panel<T, MR>(p, x, first / p.ow, first % p.ow, k0, kc, panel);
       continue;
     }

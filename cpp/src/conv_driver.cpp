@@ -35,7 +35,7 @@ void depthwise(const ConvShape& s, const T* x, const T* weights, const T* bias, 
                          false, nullptr};
   const i64 tasks = s.nhwc ? s.n * p.oh : s.n * s.c;
   const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
-  const std::vector<ScratchBuffer> scratch =
+  const std::vector<ScratchBuffer>& scratch =
       thread_scratch(threads, sizeof(T) * static_cast<std::size_t>(depthwise_scratch_elements(p)));
   const DepthwiseFn<T> task_fn = TableEntry<T>::depthwise(table);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
@@ -84,7 +84,7 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
   // Indirect tiles also hold one input pointer per pixel and kernel position and a row of zeros.
   const std::size_t indirect_bytes = sizeof(void*) * static_cast<std::size_t>((tile + 64) * s.kh * s.kw + 64) +
                                      sizeof(T) * static_cast<std::size_t>(cg + 64);
-  const std::vector<ScratchBuffer> scratch =
+  const std::vector<ScratchBuffer>& scratch =
       thread_scratch(threads, table.conv_scratch_bytes(og) + (indirect ? indirect_bytes : 0));
 
   auto run_tiles = [&](i64 first_image, i64 images) {

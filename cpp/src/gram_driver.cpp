@@ -126,7 +126,7 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
   const GramTileFn<T> tile_fn = TableEntry<T>::gram_tile(table);
   const std::vector<Tile> tiles = output_tiles(n, m, table.gram_tile, symmetric);
   const int threads = static_cast<int>(std::min<i64>(n_threads, static_cast<i64>(tiles.size())));
-  const std::vector<ScratchBuffer> scratch = thread_scratch(threads, table.gram_scratch_bytes);
+  const std::vector<ScratchBuffer>& scratch = thread_scratch(threads, table.gram_scratch_bytes);
 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (i64 t = 0; t < static_cast<i64>(tiles.size()); ++t) {

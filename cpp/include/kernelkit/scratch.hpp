@@ -24,11 +24,21 @@ inline ScratchBuffer aligned_scratch(std::size_t bytes) {
   return ScratchBuffer(p);
 }
 
-// One buffer of `bytes` for each of `threads` threads, indexed by thread_index().
-inline std::vector<ScratchBuffer> thread_scratch(int threads, std::size_t bytes) {
-  std::vector<ScratchBuffer> scratch;
-  for (int t = 0; t < threads; ++t) scratch.push_back(aligned_scratch(bytes));
-  return scratch;
+// At least `bytes` for each of `threads` threads, indexed by thread_index(). The buffers are kept
+// for the next call from the same calling thread (a fresh allocation of this size costs page faults
+// that small calls notice); each calling thread has its own, so concurrent calls never share one.
+inline const std::vector<ScratchBuffer>& thread_scratch(int threads, std::size_t bytes) {
+  struct Cache {
+    std::vector<ScratchBuffer> buffers;
+    std::size_t bytes = 0;
+  };
+  thread_local Cache cache;
+  if (bytes > cache.bytes) {
+    cache.buffers.clear();
+    cache.bytes = bytes;
+  }
+  while (static_cast<int>(cache.buffers.size()) < threads) cache.buffers.push_back(aligned_scratch(cache.bytes));
+  return cache.buffers;
 }
 
 inline int thread_index() {
