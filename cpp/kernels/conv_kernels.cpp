@@ -81,10 +81,15 @@ void pack_input_rows(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i6
       }
       const i64 iy0 = pix / p.ow * p.sh - p.pad_top, ix0 = pix % p.ow * p.sw - p.pad_left;
       DepthCursor at(k0, p.cg, p.kw);
+      // NHWC without groups or horizontal dilation: the rest of a kernel row, (kx, c), is one
+      // contiguous run of the input row when it lies inside the image.
+      const bool row_runs = p.nhwc && p.cg == p.c && p.dw == 1;
       for (i64 k = 0; k < kc;) {
         // One run of channels at a fixed kernel position: contiguous (NHWC) or strided (NCHW).
-        const i64 run = min_i64(p.cg - at.ci, kc - k);
+        i64 run = min_i64(p.cg - at.ci, kc - k);
         const i64 iy = iy0 + at.ky * p.dh, ix = ix0 + at.kx * p.dw;
+        const bool whole_row = row_runs && ix >= 0 && ix0 + p.kw <= p.w;
+        if (whole_row) run = min_i64((p.kw - at.kx) * p.cg - at.ci, kc - k);
         if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w) {
           for (i64 t = 0; t < run; ++t) panel[(k + t) * MR + r] = T(0);
         } else {
@@ -92,11 +97,7 @@ void pack_input_rows(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i6
           for (i64 t = 0; t < run; ++t) panel[(k + t) * MR + r] = src[t * channel_stride];
         }
         k += run;
-        at.ci = 0;
-        if (++at.kx == p.kw) {
-          at.kx = 0;
-          ++at.ky;
-        }
+        at = DepthCursor(k0 + k, p.cg, p.kw);
       }
     }
   }
