@@ -1,10 +1,9 @@
-"""Shared fixtures: every supported SIMD path, thread-count restoration, optional scikit-learn."""
+"""Shared fixtures: every supported SIMD path, thread-count restoration."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from types import ModuleType
 
 import pytest
 
@@ -47,17 +46,3 @@ def restore_num_threads() -> Iterator[int]:
         yield previous
     finally:
         kernelkit.set_num_threads(previous)
-
-
-def require_sklearn_pairwise() -> ModuleType:
-    """``sklearn.metrics.pairwise``, or skip the calling test when scikit-learn is not installed."""
-    pytest.importorskip("sklearn")
-    from sklearn.metrics import pairwise
-
-    return pairwise
-
-
-@pytest.fixture
-def skl_pairwise() -> ModuleType:
-    """``sklearn.metrics.pairwise`` (the test is skipped when scikit-learn is missing)."""
-    return require_sklearn_pairwise()
