@@ -78,13 +78,16 @@ class Timing:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "times_s": self.times_s, "warmup_s": self.warmup_s,
-            "min_ms": self.min_ms, "median_ms": self.median_ms,
+            "times_s": self.times_s,
+            "warmup_s": self.warmup_s,
+            "min_ms": self.min_ms,
+            "median_ms": self.median_ms,
         }
 
 
-def measure(fn: Callable[[], Any], repeats: int, budget_s: float | None,
-            settle_s: float) -> tuple[Timing, Any]:
+def measure(
+    fn: Callable[[], Any], repeats: int, budget_s: float | None, settle_s: float
+) -> tuple[Timing, Any]:
     """Pause, warm up once, then time ``repeats`` calls; return the timing and the warm-up's result.
 
     The pause lets the worker threads of the previous library go to sleep: OpenBLAS threads
@@ -134,8 +137,8 @@ def max_abs_diff(a: Array, b: Array, rows_per_block: int = 512) -> float:
     worst = 0.0
     for start in range(0, a.shape[0], rows_per_block):
         block = np.abs(
-            a[start:start + rows_per_block].astype(np.float64)
-            - b[start:start + rows_per_block].astype(np.float64)
+            a[start : start + rows_per_block].astype(np.float64)
+            - b[start : start + rows_per_block].astype(np.float64)
         )
         worst = max(worst, float(np.max(block, initial=0.0)))
         if np.isnan(worst):
@@ -217,8 +220,10 @@ def load_warning() -> str | None:
     load = os.getloadavg()[0]
     if load < 1.0:
         return None
-    return (f"WARNING: load average {load:.2f} on {usable_cpus()} CPUs: other processes are "
-            "running, so every timing (and every ratio) is noisy; rerun on an idle machine")
+    return (
+        f"WARNING: load average {load:.2f} on {usable_cpus()} CPUs: other processes are "
+        "running, so every timing (and every ratio) is noisy; rerun on an idle machine"
+    )
 
 
 def base_environment(threads: int, torch: ModuleType | None) -> dict[str, Any]:
@@ -231,8 +236,10 @@ def base_environment(threads: int, torch: ModuleType | None) -> dict[str, Any]:
         "usable_cpus": usable_cpus(),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "threads": threads,
-        "kernelkit": {key: kk.get(key) for key in (
-            "version", "simd", "simd_supported", "openmp_runtime", "compiler")},
+        "kernelkit": {
+            key: kk.get(key)
+            for key in ("version", "simd", "simd_supported", "openmp_runtime", "compiler")
+        },
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": package_version("torch"),
@@ -257,17 +264,20 @@ def system_lines(env: dict[str, Any], thread_setting: str) -> list[str]:
 def kernelkit_line(env: dict[str, Any]) -> str:
     """Header line: kernelkit's version, SIMD path, OpenMP runtime and compiler."""
     kk = env["kernelkit"]
-    return (f"kernelkit {kk['version']}: simd {kk['simd']} "
-            f"(supported {', '.join(kk['simd_supported'])}), "
-            f"OpenMP {kk['openmp_runtime']}, {kk['compiler']}")
+    return (
+        f"kernelkit {kk['version']}: simd {kk['simd']} "
+        f"(supported {', '.join(kk['simd_supported'])}), "
+        f"OpenMP {kk['openmp_runtime']}, {kk['compiler']}"
+    )
 
 
 def versions_line(env: dict[str, Any], names: Sequence[tuple[str, str]]) -> str:
     """Header line: python, numpy, the (label, env key) packages, and torch with its BLAS."""
     parts = [f"python {env['python']}", f"numpy {env['numpy']}"]
     parts += [f"{label} {env[key]}" for label, key in names]
-    parts.append(f"torch {env['torch']}"
-                 + (f" (BLAS {env['torch_blas']})" if env["torch_blas"] else ""))
+    parts.append(
+        f"torch {env['torch']}" + (f" (BLAS {env['torch_blas']})" if env["torch_blas"] else "")
+    )
     return ", ".join(parts)
 
 
@@ -308,27 +318,33 @@ def left_columns(left: int | Collection[int]) -> Collection[int]:
     return range(left) if isinstance(left, int) else left
 
 
-def text_table(titles: Sequence[str], rows: Sequence[Sequence[str]],
-               left: int | Collection[int] = 2) -> str:
+def text_table(
+    titles: Sequence[str], rows: Sequence[Sequence[str]], left: int | Collection[int] = 2
+) -> str:
     """A fixed-width table: text left-aligned in the ``left`` columns, numbers right-aligned."""
-    widths = [max(len(t), *(len(r[i]) for r in rows)) if rows else len(t)
-              for i, t in enumerate(titles)]
+    widths = [
+        max(len(t), *(len(r[i]) for r in rows)) if rows else len(t) for i, t in enumerate(titles)
+    ]
     lefts = left_columns(left)
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i in lefts else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.ljust(w) if i in lefts else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     return "\n".join([line(titles), "  ".join("-" * w for w in widths), *map(line, rows)])
 
 
-def markdown_table(titles: Sequence[str], rows: Sequence[Sequence[str]],
-                   left: int | Collection[int] = 2) -> str:
+def markdown_table(
+    titles: Sequence[str], rows: Sequence[Sequence[str]], left: int | Collection[int] = 2
+) -> str:
     """A GitHub-flavoured Markdown table (the ``left`` columns left-aligned, the rest right)."""
     lefts = left_columns(left)
     align = ["---" if i in lefts else "---:" for i in range(len(titles))]
-    return "\n".join("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-                     for cells in [titles, align, *rows])
+    return "\n".join(
+        "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        for cells in [titles, align, *rows]
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,14 +355,28 @@ def markdown_table(titles: Sequence[str], rows: Sequence[Sequence[str]],
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """--threads, --repeats, --peer-budget, --settle, --seed, --markdown and --json."""
     parser.add_argument("--threads", type=int, default=2, help="threads for every peer (default 2)")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed calls after the warm-up (default 7, 5 with --quick)")
-    parser.add_argument("--peer-budget", type=float, default=None, metavar="SECONDS",
-                        help="a peer gets fewer repeats (>= 1) when they would exceed this "
-                             "(default 2, 0.5 with --quick)")
-    parser.add_argument("--settle", type=float, default=None, metavar="SECONDS",
-                        help="pause before each series so the previous library's threads sleep "
-                             "(default 0.25, 0.1 with --quick)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed calls after the warm-up (default 7, 5 with --quick)",
+    )
+    parser.add_argument(
+        "--peer-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="a peer gets fewer repeats (>= 1) when they would exceed this "
+        "(default 2, 0.5 with --quick)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="pause before each series so the previous library's threads sleep "
+        "(default 0.25, 0.1 with --quick)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write Markdown here")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write raw timings here")
@@ -368,8 +398,12 @@ def timing_settings(args: argparse.Namespace, quick: bool) -> tuple[int, float, 
     return repeats, budget, settle
 
 
-def write_reports(markdown_path: Path | None, markdown: Callable[[], str],
-                  json_path: Path | None, report: Callable[[], dict[str, Any]]) -> None:
+def write_reports(
+    markdown_path: Path | None,
+    markdown: Callable[[], str],
+    json_path: Path | None,
+    report: Callable[[], dict[str, Any]],
+) -> None:
     """Write the Markdown report and the raw JSON when their files were asked for."""
     if markdown_path is not None:
         markdown_path.write_text(markdown(), encoding="utf-8")

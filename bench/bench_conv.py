@@ -134,8 +134,11 @@ class ConvCase:
     @property
     def gemm_shape(self) -> tuple[int, int, int]:
         """(M, N, K) of the im2col GEMM of one group: N OH OW, Cout/groups, Cin/groups KH KW."""
-        return (self.n * self.out_hw**2, self.cout // self.groups,
-                self.cin // self.groups * self.k**2)
+        return (
+            self.n * self.out_hw**2,
+            self.cout // self.groups,
+            self.cin // self.groups * self.k**2,
+        )
 
     def x_shape(self, layout: str) -> tuple[int, ...]:
         if layout == "NHWC":
@@ -177,24 +180,65 @@ class ConvCase:
 
 NP4 = Target("numpy", 4.0)  # >= 4x NumPy on every row
 CASES: tuple[ConvCase, ...] = (
-    ConvCase(1, "stem3-b1", 1, 3, 16, 3, 1, 0, 128,
-             targets=(Target("best", 1.5), NP4), quick=(1, 64)),
-    ConvCase(2, "stem3-b32", 32, 3, 16, 3, 1, 1, 128,
-             targets=(Target("best", 1.5), NP4), quick=(4, 64)),
-    ConvCase(3, "c64-56", 8, 64, 64, 3, 1, 1, 56,
-             targets=(Target("best", 0.9), Target("gemm", 85.0), NP4), quick=(2, 28)),
-    ConvCase(4, "c128-28", 8, 128, 128, 3, 1, 1, 28,
-             targets=(Target("best", 0.9), NP4), quick=(2, 28)),
-    ConvCase(5, "c256-14", 8, 256, 256, 3, 1, 1, 14,
-             targets=(Target("best", 0.9), NP4), quick=(2, 14)),
-    ConvCase(6, "stem7-s2", 4, 3, 64, 7, 2, 3, 224,
-             targets=(Target("best", 1.0), NP4), quick=(1, 112)),
-    ConvCase(7, "pw256-64", 8, 256, 64, 1, 1, 0, 28,
-             targets=(Target("best", 1.0), NP4), quick=(2, 28)),
-    ConvCase(8, "dw128-56", 8, 128, 128, 3, 1, 1, 56, groups=128,
-             targets=(Target("best", 2.0), NP4), quick=(2, 28)),
-    ConvCase(9, "f64-c64-56", 8, 64, 64, 3, 1, 1, 56, dtype="float64",
-             targets=(Target("torch", 3.0), Target("gemm", 75.0), NP4), quick=(2, 28)),
+    ConvCase(
+        1, "stem3-b1", 1, 3, 16, 3, 1, 0, 128, targets=(Target("best", 1.5), NP4), quick=(1, 64)
+    ),
+    ConvCase(
+        2, "stem3-b32", 32, 3, 16, 3, 1, 1, 128, targets=(Target("best", 1.5), NP4), quick=(4, 64)
+    ),
+    ConvCase(
+        3,
+        "c64-56",
+        8,
+        64,
+        64,
+        3,
+        1,
+        1,
+        56,
+        targets=(Target("best", 0.9), Target("gemm", 85.0), NP4),
+        quick=(2, 28),
+    ),
+    ConvCase(
+        4, "c128-28", 8, 128, 128, 3, 1, 1, 28, targets=(Target("best", 0.9), NP4), quick=(2, 28)
+    ),
+    ConvCase(
+        5, "c256-14", 8, 256, 256, 3, 1, 1, 14, targets=(Target("best", 0.9), NP4), quick=(2, 14)
+    ),
+    ConvCase(
+        6, "stem7-s2", 4, 3, 64, 7, 2, 3, 224, targets=(Target("best", 1.0), NP4), quick=(1, 112)
+    ),
+    ConvCase(
+        7, "pw256-64", 8, 256, 64, 1, 1, 0, 28, targets=(Target("best", 1.0), NP4), quick=(2, 28)
+    ),
+    ConvCase(
+        8,
+        "dw128-56",
+        8,
+        128,
+        128,
+        3,
+        1,
+        1,
+        56,
+        groups=128,
+        targets=(Target("best", 2.0), NP4),
+        quick=(2, 28),
+    ),
+    ConvCase(
+        9,
+        "f64-c64-56",
+        8,
+        64,
+        64,
+        3,
+        1,
+        1,
+        56,
+        dtype="float64",
+        targets=(Target("torch", 3.0), Target("gemm", 75.0), NP4),
+        quick=(2, 28),
+    ),
 )
 
 
@@ -254,12 +298,18 @@ def ort_call(x: Array, w: Array, case: ConvCase, threads: int) -> Callable[[], A
     """
     elem = onnx.TensorProto.FLOAT if case.dtype == "float32" else onnx.TensorProto.DOUBLE
     node = onnx_helper.make_node(
-        "Conv", ["x", "w"], ["y"], kernel_shape=[case.k, case.k],
-        strides=[case.stride, case.stride], pads=[case.pad] * 4, dilations=[1, 1],
+        "Conv",
+        ["x", "w"],
+        ["y"],
+        kernel_shape=[case.k, case.k],
+        strides=[case.stride, case.stride],
+        pads=[case.pad] * 4,
+        dilations=[1, 1],
         group=case.groups,
     )
     graph = onnx_helper.make_graph(
-        [node], "conv2d",
+        [node],
+        "conv2d",
         [onnx_helper.make_tensor_value_info("x", elem, list(x.shape))],
         [onnx_helper.make_tensor_value_info("y", elem, None)],
         [onnx_numpy_helper.from_array(w, "w")],
@@ -270,8 +320,9 @@ def ort_call(x: Array, w: Array, case: ConvCase, threads: int) -> Callable[[], A
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    session = ort.InferenceSession(model.SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
     feed = {"x": x}
 
     def call() -> Any:
@@ -472,14 +523,24 @@ def memory_probe(case: ConvCase, layout: str, threads: int) -> Memory:
     """Extra memory of one kernelkit call on ``case`` (a fresh subprocess; see MEMORY_PROBE)."""
     memory = Memory(case.memory_limit())
     spec = {
-        "dtype": case.dtype, "layout": layout, "threads": threads,
-        "x_shape": case.x_shape(layout), "w_shape": case.w_shape(layout),
+        "dtype": case.dtype,
+        "layout": layout,
+        "threads": threads,
+        "x_shape": case.x_shape(layout),
+        "w_shape": case.w_shape(layout),
         "out_shape": case.out_shape(layout),
-        "stride": case.stride, "padding": case.pad, "groups": case.groups,
+        "stride": case.stride,
+        "padding": case.pad,
+        "groups": case.groups,
     }
     try:
-        proc = subprocess.run([sys.executable, "-c", MEMORY_PROBE, json.dumps(spec)],
-                              capture_output=True, text=True, timeout=300, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", MEMORY_PROBE, json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         memory.error = f"probe did not run: {exc}"
         return memory
@@ -531,12 +592,15 @@ def kernelkit_inputs(x: Array, w: Array, layout: str) -> tuple[Array, Array]:
     """x and weights in kernelkit's layout: as they are (NCHW/OIHW) or NHWC/HWIO copies."""
     if layout == "NCHW":
         return x, w
-    return (np.ascontiguousarray(x.transpose(0, 2, 3, 1)),
-            np.ascontiguousarray(w.transpose(2, 3, 1, 0)))
+    return (
+        np.ascontiguousarray(x.transpose(0, 2, 3, 1)),
+        np.ascontiguousarray(w.transpose(2, 3, 1, 0)),
+    )
 
 
-def measure_gemm(dtype: str, m: int, n: int, k: int, cfg: Config,
-                 rng: np.random.Generator) -> GemmCeiling:
+def measure_gemm(
+    dtype: str, m: int, n: int, k: int, cfg: Config, rng: np.random.Generator
+) -> GemmCeiling:
     """OpenBLAS ``A @ B`` (M x K times K x N) through NumPy, every repeat (no budget)."""
     a = rng.standard_normal((m, k), dtype=DTYPES[dtype])
     b = rng.standard_normal((k, n), dtype=DTYPES[dtype])
@@ -544,8 +608,7 @@ def measure_gemm(dtype: str, m: int, n: int, k: int, cfg: Config,
     return GemmCeiling(dtype, m, n, k, timing)
 
 
-def peer_call(peer: str, x: Array, w: Array, case: ConvCase,
-              threads: int) -> Callable[[], Any]:
+def peer_call(peer: str, x: Array, w: Array, case: ConvCase, threads: int) -> Callable[[], Any]:
     """A no-argument call of the convolution by ``peer`` on the NCHW/OIHW arrays."""
     if peer == "numpy":
         return lambda: np_conv2d(x, w, case)
@@ -559,12 +622,22 @@ def run_case(case: ConvCase, cfg: Config, ceilings: dict[str, GemmCeiling]) -> C
     x, w = make_data(case, cfg.seed)
     xk, wk = kernelkit_inputs(x, w, cfg.layout)
     kk_timing, kk_out = measure(
-        lambda: kernelkit.conv2d(xk, wk, None, case.stride, case.pad, 1, case.groups,
-                                 layout=cfg.layout, n_threads=cfg.threads),
-        cfg.repeats, None, cfg.settle_s,
+        lambda: kernelkit.conv2d(
+            xk,
+            wk,
+            None,
+            case.stride,
+            case.pad,
+            1,
+            case.groups,
+            layout=cfg.layout,
+            n_threads=cfg.threads,
+        ),
+        cfg.repeats,
+        None,
+        cfg.settle_s,
     )
-    result = CaseResult(case, cfg.layout, kk_timing,
-                        ceiling_gflops=ceilings[case.dtype].gflops)
+    result = CaseResult(case, cfg.layout, kk_timing, ceiling_gflops=ceilings[case.dtype].gflops)
     kk_nchw = kk_out if cfg.layout == "NCHW" else kk_out.transpose(0, 3, 1, 2)
     outputs: dict[str, Array] = {"kernelkit": kk_nchw}
     for peer in cfg.peers:
@@ -599,22 +672,27 @@ def check_outputs(result: CaseResult, outputs: dict[str, Array]) -> None:
             result.diffs[name] = max_abs_diff(output, reference)
 
 
-def run_benchmark(cfg: Config, log: Callable[[str], None]) -> tuple[dict[str, GemmCeiling],
-                                                                    list[CaseResult]]:
+def run_benchmark(
+    cfg: Config, log: Callable[[str], None]
+) -> tuple[dict[str, GemmCeiling], list[CaseResult]]:
     """The square GEMM ceiling of each dtype, every case, then the memory probes."""
     ceilings: dict[str, GemmCeiling] = {}
     size = cfg.gemm_size
     for dtype in sorted({c.dtype for c in cfg.cases}):
         rng = np.random.default_rng([cfg.seed, size])
         ceilings[dtype] = measure_gemm(dtype, size, size, size, cfg, rng)
-        log(f"  {'sgemm' if dtype == 'float32' else 'dgemm'} {size}^3: "
-            f"{ceilings[dtype].timing.min_ms:.1f} ms ({ceilings[dtype].gflops:.1f} GFLOP/s)")
+        log(
+            f"  {'sgemm' if dtype == 'float32' else 'dgemm'} {size}^3: "
+            f"{ceilings[dtype].timing.min_ms:.1f} ms ({ceilings[dtype].gflops:.1f} GFLOP/s)"
+        )
     results = []
     for case in cfg.cases:
         result = run_case(case, cfg, ceilings)
         results.append(result)
-        log(f"  {case.index} {case.name:<11} kernelkit {result.kernelkit.min_ms:8.2f} ms  "
-            + "  ".join(f"{PEER_LABELS[p]} {fmt_ms(result.peer_ms(p))}" for p in result.peers))
+        log(
+            f"  {case.index} {case.name:<11} kernelkit {result.kernelkit.min_ms:8.2f} ms  "
+            + "  ".join(f"{PEER_LABELS[p]} {fmt_ms(result.peer_ms(p))}" for p in result.peers)
+        )
     if cfg.memory:
         log("  memory: one kernelkit call per case in a fresh subprocess ...")
         for result in results:
@@ -645,21 +723,25 @@ def environment(cfg: Config) -> dict[str, Any]:
 
 def layout_line(layout: str) -> str:
     if layout == "NHWC":
-        return ("layout: kernelkit NHWC input, HWIO weights (layout='NHWC'); the peers run their "
-                "native NCHW/OIHW on the same values")
+        return (
+            "layout: kernelkit NHWC input, HWIO weights (layout='NHWC'); the peers run their "
+            "native NCHW/OIHW on the same values"
+        )
     return "layout: NCHW input, OIHW weights for kernelkit and every peer"
 
 
 def header_lines(env: dict[str, Any]) -> list[str]:
     """The header of the report, one fact per line."""
     lines = system_lines(
-        env, "threadpool_limits, torch.set_num_threads, onnxruntime intra_op_num_threads "
+        env,
+        "threadpool_limits, torch.set_num_threads, onnxruntime intra_op_num_threads "
         "(inter_op 1, sequential), kernelkit n_threads",
     )
     lines += [
         layout_line(env["layout"]),
         "shapes: --quick (smaller N and H=W than the issue's cases; PASS/MISS only indicative)"
-        if env["quick"] else "shapes: the issue's cases",
+        if env["quick"]
+        else "shapes: the issue's cases",
         kernelkit_line(env),
         versions_line(env, [("onnx", "onnx"), ("onnxruntime", "onnxruntime")]),
     ]
@@ -686,24 +768,51 @@ def fmt_memory(memory: Memory | None) -> str:
 
 def ceiling_rows(ceilings: dict[str, GemmCeiling]) -> tuple[list[str], list[list[str]]]:
     titles = ["gemm", "dtype", "M x N x K", "min ms", "GFLOP/s"]
-    rows = [["sgemm" if c.dtype == "float32" else "dgemm", c.dtype, f"{c.m}x{c.n}x{c.k}",
-             fmt_ms(c.timing.min_ms), f"{c.gflops:.1f}"] for c in ceilings.values()]
+    rows = [
+        [
+            "sgemm" if c.dtype == "float32" else "dgemm",
+            c.dtype,
+            f"{c.m}x{c.n}x{c.k}",
+            fmt_ms(c.timing.min_ms),
+            f"{c.gflops:.1f}",
+        ]
+        for c in ceilings.values()
+    ]
     return titles, rows
 
 
-def timing_rows(results: Sequence[CaseResult],
-                peers: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+def timing_rows(
+    results: Sequence[CaseResult], peers: Sequence[str]
+) -> tuple[list[str], list[list[str]]]:
     """Column titles and cells of the timing table."""
-    titles = ["#", "case", "shape", "dtype", "GFLOP", "kk min ms", "kk med ms", "GFLOP/s",
-              "% gemm", "gemm@shape GFLOP/s"]
+    titles = [
+        "#",
+        "case",
+        "shape",
+        "dtype",
+        "GFLOP",
+        "kk min ms",
+        "kk med ms",
+        "GFLOP/s",
+        "% gemm",
+        "gemm@shape GFLOP/s",
+    ]
     titles += [f"{PEER_LABELS[p]} ms" for p in peers]
     rows = []
     for r in results:
         c = r.case
-        cells = [str(c.index), c.name, c.describe(), c.dtype, f"{c.flops / 1e9:.3f}",
-                 fmt_ms(r.kernelkit.min_ms), fmt_ms(r.kernelkit.median_ms), f"{r.gflops:.1f}",
-                 fmt_opt(r.pct_gemm, ".0f"),
-                 fmt_opt(r.shape_gemm.gflops if r.shape_gemm else None, ".1f")]
+        cells = [
+            str(c.index),
+            c.name,
+            c.describe(),
+            c.dtype,
+            f"{c.flops / 1e9:.3f}",
+            fmt_ms(r.kernelkit.min_ms),
+            fmt_ms(r.kernelkit.median_ms),
+            f"{r.gflops:.1f}",
+            fmt_opt(r.pct_gemm, ".0f"),
+            fmt_opt(r.shape_gemm.gflops if r.shape_gemm else None, ".1f"),
+        ]
         cells += [fmt_ms(r.peer_ms(p)) for p in peers]
         rows.append(cells)
     return titles, rows
@@ -712,12 +821,21 @@ def timing_rows(results: Sequence[CaseResult],
 TIMING_LEFT = (1, 2, 3)
 
 
-def target_rows(results: Sequence[CaseResult],
-                peers: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+def target_rows(
+    results: Sequence[CaseResult], peers: Sequence[str]
+) -> tuple[list[str], list[list[str]]]:
     """Column titles and cells of the target/memory/correctness table."""
     titles = ["#", "case"] + [f"vs {PEER_LABELS[p]}" for p in peers]
-    titles += ["vs best", "% gemm", "target", "extra MiB", "limit MiB", "max|diff|", "rel diff",
-               "status"]
+    titles += [
+        "vs best",
+        "% gemm",
+        "target",
+        "extra MiB",
+        "limit MiB",
+        "max|diff|",
+        "rel diff",
+        "status",
+    ]
     rows = []
     for r in results:
         best = r.best_peer
@@ -725,11 +843,16 @@ def target_rows(results: Sequence[CaseResult],
         limit = r.memory.limit_bytes if r.memory else r.case.memory_limit()
         cells = [str(r.case.index), r.case.name]
         cells += [fmt_ratio(r.speedup(p)) for p in peers]
-        cells += [vs_best, fmt_opt(r.pct_gemm, ".0f"),
-                  " ".join(t.label for t in r.case.targets),
-                  fmt_memory(r.memory), fmt_mib(limit),
-                  fmt_opt(r.diffs.get("kernelkit"), ".1e"), fmt_opt(r.rel_diff, ".1e"),
-                  r.status()]
+        cells += [
+            vs_best,
+            fmt_opt(r.pct_gemm, ".0f"),
+            " ".join(t.label for t in r.case.targets),
+            fmt_memory(r.memory),
+            fmt_mib(limit),
+            fmt_opt(r.diffs.get("kernelkit"), ".1e"),
+            fmt_opt(r.rel_diff, ".1e"),
+            r.status(),
+        ]
         rows.append(cells)
     return titles, rows
 
@@ -787,43 +910,61 @@ def notes(env: dict[str, Any], results: Sequence[CaseResult]) -> list[str]:
         + (f" [method: {'; '.join(methods)}]" if methods else ""),
     ]
     if env["layout"] == "NHWC":
-        lines.append("--layout NHWC: only kernelkit runs NHWC/HWIO; numpy, torch and ort still "
-                     "run NCHW/OIHW (their native layout), so the ratios compare kernelkit's "
-                     "NHWC path with the peers' NCHW paths; outputs compared after a transpose")
+        lines.append(
+            "--layout NHWC: only kernelkit runs NHWC/HWIO; numpy, torch and ort still "
+            "run NCHW/OIHW (their native layout), so the ratios compare kernelkit's "
+            "NHWC path with the peers' NCHW paths; outputs compared after a transpose"
+        )
     if env["quick"]:
-        lines.append("--quick: smaller shapes than the issue's cases and a smaller GEMM "
-                     "ceiling; the PASS/MISS column is only indicative")
+        lines.append(
+            "--quick: smaller shapes than the issue's cases and a smaller GEMM "
+            "ceiling; the PASS/MISS column is only indicative"
+        )
     return lines
 
 
-def render_text(env: dict[str, Any], ceilings: dict[str, GemmCeiling],
-                results: Sequence[CaseResult]) -> str:
+def render_text(
+    env: dict[str, Any], ceilings: dict[str, GemmCeiling], results: Sequence[CaseResult]
+) -> str:
     """The full plain-text report."""
     peers = env["peers"]
     parts = ["# kernelkit conv2d benchmark", *header_lines(env), *report_warnings(env, SCRIPT)]
     parts += ["", "OpenBLAS GEMM ceiling (NumPy A @ B):", text_table(*ceiling_rows(ceilings))]
     parts += ["", "Timings:", text_table(*timing_rows(results, peers), left=TIMING_LEFT)]
-    parts += ["", "Targets, memory and correctness:",
-              text_table(*target_rows(results, peers), left=target_left(peers)), ""]
+    parts += [
+        "",
+        "Targets, memory and correctness:",
+        text_table(*target_rows(results, peers), left=target_left(peers)),
+        "",
+    ]
     parts += [f"note: {n}" for n in notes(env, results)]
     parts += check_warnings(results)
     return "\n".join(parts)
 
 
-def render_markdown(env: dict[str, Any], ceilings: dict[str, GemmCeiling],
-                    results: Sequence[CaseResult]) -> str:
+def render_markdown(
+    env: dict[str, Any], ceilings: dict[str, GemmCeiling], results: Sequence[CaseResult]
+) -> str:
     """The full report as Markdown."""
     peers = env["peers"]
     parts = ["# kernelkit conv2d benchmark", ""]
     parts += [f"- {line}" for line in header_lines(env)]
     for warning in report_warnings(env, SCRIPT):
         parts += ["", "```", warning, "```"]
-    parts += ["", "## OpenBLAS GEMM ceiling (NumPy A @ B)", "",
-              markdown_table(*ceiling_rows(ceilings))]
-    parts += ["", "## Timings", "",
-              markdown_table(*timing_rows(results, peers), left=TIMING_LEFT)]
-    parts += ["", "## Targets, memory and correctness", "",
-              markdown_table(*target_rows(results, peers), left=target_left(peers)), ""]
+    parts += [
+        "",
+        "## OpenBLAS GEMM ceiling (NumPy A @ B)",
+        "",
+        markdown_table(*ceiling_rows(ceilings)),
+    ]
+    parts += ["", "## Timings", "", markdown_table(*timing_rows(results, peers), left=TIMING_LEFT)]
+    parts += [
+        "",
+        "## Targets, memory and correctness",
+        "",
+        markdown_table(*target_rows(results, peers), left=target_left(peers)),
+        "",
+    ]
     parts += [f"- {n}" for n in notes(env, results)]
     if warnings := check_warnings(results):
         parts += ["", *[f"**{w}**" for w in warnings]]
@@ -831,33 +972,52 @@ def render_markdown(env: dict[str, Any], ceilings: dict[str, GemmCeiling],
 
 
 def ceiling_dict(c: GemmCeiling) -> dict[str, Any]:
-    return {"dtype": c.dtype, "m": c.m, "n": c.n, "k": c.k, "gflops": c.gflops,
-            **c.timing.as_dict()}
+    return {
+        "dtype": c.dtype,
+        "m": c.m,
+        "n": c.n,
+        "k": c.k,
+        "gflops": c.gflops,
+        **c.timing.as_dict(),
+    }
 
 
-def json_report(env: dict[str, Any], ceilings: dict[str, GemmCeiling],
-                results: Sequence[CaseResult]) -> dict[str, Any]:
+def json_report(
+    env: dict[str, Any], ceilings: dict[str, GemmCeiling], results: Sequence[CaseResult]
+) -> dict[str, Any]:
     """Raw timings and the environment, for later analysis."""
     return {
         "environment": env,
         "gemm": [ceiling_dict(c) for c in ceilings.values()],
-        "results": [{
-            "case": {**dataclasses.asdict(r.case), "shape": r.case.describe(),
-                     "flops": r.case.flops, "targets": [t.label for t in r.case.targets]},
-            "layout": r.layout,
-            "kernelkit": r.kernelkit.as_dict(),
-            "gflops": r.gflops, "pct_gemm": r.pct_gemm,
-            "shape_gemm": ceiling_dict(r.shape_gemm) if r.shape_gemm else None,
-            "peers": {p: (t.as_dict() if t else None) for p, t in r.peers.items()},
-            "peer_notes": r.peer_notes,
-            "speedup": {p: r.speedup(p) for p in r.peers},
-            "best_peer": r.best_peer, "vs_best": r.vs_best(),
-            "targets": {t.label: r.target_value(t) for t in r.case.targets},
-            "reference": r.reference, "max_abs_diff": r.diffs, "ref_max_abs": r.ref_scale,
-            "rel_diff": r.rel_diff, "rtol": RTOL[r.case.dtype],
-            "memory": dataclasses.asdict(r.memory) if r.memory else None,
-            "status": r.status(),
-        } for r in results],
+        "results": [
+            {
+                "case": {
+                    **dataclasses.asdict(r.case),
+                    "shape": r.case.describe(),
+                    "flops": r.case.flops,
+                    "targets": [t.label for t in r.case.targets],
+                },
+                "layout": r.layout,
+                "kernelkit": r.kernelkit.as_dict(),
+                "gflops": r.gflops,
+                "pct_gemm": r.pct_gemm,
+                "shape_gemm": ceiling_dict(r.shape_gemm) if r.shape_gemm else None,
+                "peers": {p: (t.as_dict() if t else None) for p, t in r.peers.items()},
+                "peer_notes": r.peer_notes,
+                "speedup": {p: r.speedup(p) for p in r.peers},
+                "best_peer": r.best_peer,
+                "vs_best": r.vs_best(),
+                "targets": {t.label: r.target_value(t) for t in r.case.targets},
+                "reference": r.reference,
+                "max_abs_diff": r.diffs,
+                "ref_max_abs": r.ref_scale,
+                "rel_diff": r.rel_diff,
+                "rtol": RTOL[r.case.dtype],
+                "memory": dataclasses.asdict(r.memory) if r.memory else None,
+                "status": r.status(),
+            }
+            for r in results
+        ],
     }
 
 
@@ -870,26 +1030,50 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     case_list = ", ".join(f"{c.index}={c.name}" for c in CASES)
     parser = argparse.ArgumentParser(
         description="Time kernelkit.conv2d against NumPy, PyTorch and onnxruntime with the same "
-                    "thread count, with the OpenBLAS GEMM ceiling, in one run.",
+        "thread count, with the OpenBLAS GEMM ceiling, in one run.",
     )
     add_common_arguments(parser)
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: smaller N and H=W, a 1024^3 GEMM ceiling, 5 repeats, "
-                             "shorter budget and pauses unless given")
-    parser.add_argument("--cases", nargs="+", default=None, metavar="CASE",
-                        help=f"subset by index or name: {case_list}")
-    parser.add_argument("--layout", type=str.upper, choices=["NCHW", "NHWC"], default="NCHW",
-                        help="kernelkit's input layout (NHWC: HWIO weights); the peers always "
-                             "run NCHW")
-    parser.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS),
-                        help="peers to time (those not installed are skipped)")
-    parser.add_argument("--gemm-size", type=int, default=None, metavar="S",
-                        help=f"the square GEMM ceiling S x S x S (default {DEFAULT_GEMM_SIZE}, "
-                             f"{QUICK_GEMM_SIZE} with --quick)")
-    parser.add_argument("--no-shape-gemm", action="store_true",
-                        help="skip the GEMM on each case's im2col shape")
-    parser.add_argument("--no-memory", action="store_true",
-                        help="skip the memory probes (one subprocess per case)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: smaller N and H=W, a 1024^3 GEMM ceiling, 5 repeats, "
+        "shorter budget and pauses unless given",
+    )
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        default=None,
+        metavar="CASE",
+        help=f"subset by index or name: {case_list}",
+    )
+    parser.add_argument(
+        "--layout",
+        type=str.upper,
+        choices=["NCHW", "NHWC"],
+        default="NCHW",
+        help="kernelkit's input layout (NHWC: HWIO weights); the peers always run NCHW",
+    )
+    parser.add_argument(
+        "--peers",
+        nargs="+",
+        choices=PEERS,
+        default=list(PEERS),
+        help="peers to time (those not installed are skipped)",
+    )
+    parser.add_argument(
+        "--gemm-size",
+        type=int,
+        default=None,
+        metavar="S",
+        help=f"the square GEMM ceiling S x S x S (default {DEFAULT_GEMM_SIZE}, "
+        f"{QUICK_GEMM_SIZE} with --quick)",
+    )
+    parser.add_argument(
+        "--no-shape-gemm", action="store_true", help="skip the GEMM on each case's im2col shape"
+    )
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the memory probes (one subprocess per case)"
+    )
     args = parser.parse_args(argv)
     check_common_arguments(parser, args)
     try:
@@ -904,10 +1088,18 @@ def config_from_args(args: argparse.Namespace) -> Config:
     cases = [c.quick_variant() for c in args.selected] if args.quick else args.selected
     gemm_size = args.gemm_size or (QUICK_GEMM_SIZE if args.quick else DEFAULT_GEMM_SIZE)
     return Config(
-        threads=args.threads, layout=args.layout, cases=cases, quick=args.quick,
-        peers=available_peers(args.peers), repeats=repeats, peer_budget_s=budget,
-        settle_s=settle, gemm_size=gemm_size, shape_gemm=not args.no_shape_gemm,
-        memory=not args.no_memory, seed=args.seed,
+        threads=args.threads,
+        layout=args.layout,
+        cases=cases,
+        quick=args.quick,
+        peers=available_peers(args.peers),
+        repeats=repeats,
+        peer_budget_s=budget,
+        settle_s=settle,
+        gemm_size=gemm_size,
+        shape_gemm=not args.no_shape_gemm,
+        memory=not args.no_memory,
+        seed=args.seed,
     )
 
 
@@ -923,12 +1115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(cfg.threads)
     with threadpool_limits(limits=cfg.threads):
         env = environment(cfg)
-        log_stderr(f"running {len(cfg.cases)} cases ({cfg.layout}) with {cfg.threads} "
-                   "threads ...")
+        log_stderr(f"running {len(cfg.cases)} cases ({cfg.layout}) with {cfg.threads} threads ...")
         ceilings, results = run_benchmark(cfg, log_stderr)
     print(render_text(env, ceilings, results))
-    write_reports(args.markdown, lambda: render_markdown(env, ceilings, results),
-                  args.json, lambda: json_report(env, ceilings, results))
+    write_reports(
+        args.markdown,
+        lambda: render_markdown(env, ceilings, results),
+        args.json,
+        lambda: json_report(env, ceilings, results),
+    )
     return 1 if any(r.correct is False for r in results) else 0
 
 

@@ -62,7 +62,13 @@ KernelParams = dict[str, float]
 PeerFunction = Callable[[Any, Any, KernelParams], Any]
 
 KERNELS: tuple[str, ...] = (
-    "linear", "rbf", "polynomial", "sigmoid", "laplacian", "cosine", "chi2",
+    "linear",
+    "rbf",
+    "polynomial",
+    "sigmoid",
+    "laplacian",
+    "cosine",
+    "chi2",
 )
 PRODUCT_KERNELS: tuple[str, ...] = ("linear", "rbf", "polynomial", "sigmoid", "cosine")
 DISTANCE_KERNELS: tuple[str, ...] = ("laplacian", "chi2")
@@ -367,8 +373,9 @@ class KernelResult:
         return None if timing is None else timing.min_ms / self.kernelkit.min_ms
 
 
-def default_shapes(kernels: Sequence[str], dtypes: Sequence[str],
-                   dims: Sequence[int] | None, n: int) -> list[Shape]:
+def default_shapes(
+    kernels: Sequence[str], dtypes: Sequence[str], dims: Sequence[int] | None, n: int
+) -> list[Shape]:
     """The issue's target cases, restricted to ``kernels`` and ``dtypes`` (``dims`` overrides d)."""
     shapes = []
     for dtype in dtypes:
@@ -421,8 +428,9 @@ def available_peers(requested: Sequence[str]) -> list[str]:
     return [peer for peer in requested if not missing[peer]]
 
 
-def peer_call(peer: str, kernel: str, x: Array, y: Array | None,
-              params: KernelParams) -> Callable[[], Any] | None:
+def peer_call(
+    peer: str, kernel: str, x: Array, y: Array | None, params: KernelParams
+) -> Callable[[], Any] | None:
     """A no-argument call of ``kernel`` by ``peer`` on (x, y), or None if the peer lacks it."""
     if peer == "sklearn":
         fn = getattr(sklearn_pairwise, SKLEARN_NAMES[kernel])
@@ -444,8 +452,9 @@ def measure_gemm(x: Array, y: Array, shape: Shape, cfg: Config) -> GemmCeiling:
     return GemmCeiling(shape.dtype, shape.n, y.shape[0], shape.d, timing)
 
 
-def run_kernel(kernel: str, x: Array, y: Array | None, shape: Shape, cfg: Config,
-               gemm: GemmCeiling) -> KernelResult:
+def run_kernel(
+    kernel: str, x: Array, y: Array | None, shape: Shape, cfg: Config, gemm: GemmCeiling
+) -> KernelResult:
     """Time kernelkit and every peer on one kernel and shape; check results against sklearn."""
     params = kernel_params(kernel, shape.d)
     kk_fn = KERNELKIT_FUNCTIONS[kernel]
@@ -488,8 +497,9 @@ def check_outputs(result: KernelResult, outputs: dict[str, Array]) -> None:
             result.diffs[name] = max_abs_diff(output, reference)
 
 
-def run_benchmark(cfg: Config, log: Callable[[str], None]) -> tuple[list[GemmCeiling],
-                                                                    list[KernelResult]]:
+def run_benchmark(
+    cfg: Config, log: Callable[[str], None]
+) -> tuple[list[GemmCeiling], list[KernelResult]]:
     """Every shape: the GEMM ceiling, then each kernel with kernelkit and the peers."""
     ceilings: list[GemmCeiling] = []
     results: list[KernelResult] = []
@@ -497,15 +507,20 @@ def run_benchmark(cfg: Config, log: Callable[[str], None]) -> tuple[list[GemmCei
         x, y_distinct = make_data(shape, cfg.seed)
         gemm = measure_gemm(x, y_distinct, shape, cfg)
         ceilings.append(gemm)
-        log(f"  {shape.dtype} n={shape.n} d={shape.d}: gemm {gemm.timing.min_ms:.2f} ms "
-            f"({gemm.gflops:.1f} GFLOP/s)")
+        log(
+            f"  {shape.dtype} n={shape.n} d={shape.d}: gemm {gemm.timing.min_ms:.2f} ms "
+            f"({gemm.gflops:.1f} GFLOP/s)"
+        )
         y = y_distinct if cfg.with_y else None
         for kernel in shape.kernels:
             result = run_kernel(kernel, x, y, shape, cfg, gemm)
             results.append(result)
-            log(f"    {kernel:<10} kernelkit {result.kernelkit.min_ms:8.2f} ms  " + "  ".join(
-                f"{peer} {fmt_ms(t.min_ms if t else None)}" for peer, t in result.peers.items()
-            ))
+            log(
+                f"    {kernel:<10} kernelkit {result.kernelkit.min_ms:8.2f} ms  "
+                + "  ".join(
+                    f"{peer} {fmt_ms(t.min_ms if t else None)}" for peer, t in result.peers.items()
+                )
+            )
     return ceilings, results
 
 
@@ -530,9 +545,7 @@ def environment(cfg: Config) -> dict[str, Any]:
 
 def header_lines(env: dict[str, Any]) -> list[str]:
     """The header of the report, one fact per line."""
-    lines = system_lines(
-        env, "threadpool_limits, torch.set_num_threads, kernelkit n_threads"
-    )
+    lines = system_lines(env, "threadpool_limits, torch.set_num_threads, kernelkit n_threads")
     lines += [
         f"mode: {env['mode']}",
         kernelkit_line(env),
@@ -548,8 +561,9 @@ def header_lines(env: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def table_rows(results: Sequence[KernelResult], peers: Sequence[str]) -> tuple[list[str],
-                                                                                list[list[str]]]:
+def table_rows(
+    results: Sequence[KernelResult], peers: Sequence[str]
+) -> tuple[list[str], list[list[str]]]:
     """Column titles and cells of the main table."""
     titles = ["kernel", "dtype", "n", "d", "kk min ms", "kk med ms"]
     titles += [f"{peer} ms" for peer in peers]
@@ -557,8 +571,14 @@ def table_rows(results: Sequence[KernelResult], peers: Sequence[str]) -> tuple[l
     titles += ["GFLOP/s", "% gemm", "max|diff|", "ok"]
     rows = []
     for r in results:
-        cells = [r.kernel, r.dtype, str(r.n), str(r.d),
-                 fmt_ms(r.kernelkit.min_ms), fmt_ms(r.kernelkit.median_ms)]
+        cells = [
+            r.kernel,
+            r.dtype,
+            str(r.n),
+            str(r.d),
+            fmt_ms(r.kernelkit.min_ms),
+            fmt_ms(r.kernelkit.median_ms),
+        ]
         cells += [fmt_ms(t.min_ms if (t := r.peers.get(peer)) else None) for peer in peers]
         cells += [fmt_ratio(r.speedup(peer)) for peer in peers]
         kk_diff = r.diffs.get("kernelkit")
@@ -571,8 +591,18 @@ def table_rows(results: Sequence[KernelResult], peers: Sequence[str]) -> tuple[l
 def gemm_rows(ceilings: Sequence[GemmCeiling]) -> tuple[list[str], list[list[str]]]:
     """Column titles and cells of the GEMM-ceiling table."""
     titles = ["gemm", "dtype", "n", "m", "d", "min ms", "GFLOP/s"]
-    rows = [["sgemm" if c.dtype == "float32" else "dgemm", c.dtype, str(c.n), str(c.m), str(c.d),
-             fmt_ms(c.timing.min_ms), f"{c.gflops:.1f}"] for c in ceilings]
+    rows = [
+        [
+            "sgemm" if c.dtype == "float32" else "dgemm",
+            c.dtype,
+            str(c.n),
+            str(c.m),
+            str(c.d),
+            fmt_ms(c.timing.min_ms),
+            f"{c.gflops:.1f}",
+        ]
+        for c in ceilings
+    ]
     return titles, rows
 
 
@@ -597,8 +627,12 @@ def notes(env: dict[str, Any]) -> list[str]:
         "allocation included; 'vs peer' = peer min / kernelkit min (> 1: kernelkit is faster)",
         "GFLOP/s = 2 n m d / kernelkit min time (nominal flops of the n x m x d product); "
         "% gemm = that / OpenBLAS X @ Y.T GFLOP/s on the same shape and dtype"
-        + (" (with Y=None only the triangle is needed, so > 100% is possible; use --with-y to "
-           "compare with the GEMM like for like)" if sym else ""),
+        + (
+            " (with Y=None only the triangle is needed, so > 100% is possible; use --with-y to "
+            "compare with the GEMM like for like)"
+            if sym
+            else ""
+        ),
         "max|diff| = max |K_kernelkit - K_sklearn| of this run (K_numpy without "
         "scikit-learn); ok = within 1e-4 (float32) / "
         "1e-9 (float64) times max(1, max|K_sklearn|)",
@@ -607,8 +641,9 @@ def notes(env: dict[str, Any]) -> list[str]:
     ]
 
 
-def render_text(env: dict[str, Any], ceilings: Sequence[GemmCeiling],
-                results: Sequence[KernelResult]) -> str:
+def render_text(
+    env: dict[str, Any], ceilings: Sequence[GemmCeiling], results: Sequence[KernelResult]
+) -> str:
     """The full plain-text report."""
     parts = ["# kernelkit Gram-kernel benchmark", *header_lines(env)]
     parts += report_warnings(env, SCRIPT)
@@ -619,15 +654,20 @@ def render_text(env: dict[str, Any], ceilings: Sequence[GemmCeiling],
     return "\n".join(parts)
 
 
-def render_markdown(env: dict[str, Any], ceilings: Sequence[GemmCeiling],
-                    results: Sequence[KernelResult]) -> str:
+def render_markdown(
+    env: dict[str, Any], ceilings: Sequence[GemmCeiling], results: Sequence[KernelResult]
+) -> str:
     """The full report as Markdown."""
     parts = ["# kernelkit Gram-kernel benchmark", ""]
     parts += [f"- {line}" for line in header_lines(env)]
     for warning in report_warnings(env, SCRIPT):
         parts += ["", "```", warning, "```"]
-    parts += ["", "## OpenBLAS GEMM ceiling (X @ Y.T, distinct Y)", "",
-              markdown_table(*gemm_rows(ceilings))]
+    parts += [
+        "",
+        "## OpenBLAS GEMM ceiling (X @ Y.T, distinct Y)",
+        "",
+        markdown_table(*gemm_rows(ceilings)),
+    ]
     parts += ["", "## Gram kernels", "", markdown_table(*table_rows(results, env["peers"])), ""]
     parts += [f"- {n}" for n in notes(env)]
     if warnings := check_warnings(results):
@@ -635,22 +675,42 @@ def render_markdown(env: dict[str, Any], ceilings: Sequence[GemmCeiling],
     return "\n".join(parts) + "\n"
 
 
-def json_report(env: dict[str, Any], ceilings: Sequence[GemmCeiling],
-                results: Sequence[KernelResult]) -> dict[str, Any]:
+def json_report(
+    env: dict[str, Any], ceilings: Sequence[GemmCeiling], results: Sequence[KernelResult]
+) -> dict[str, Any]:
     """Raw timings and the environment, for later analysis."""
     return {
         "environment": env,
-        "gemm": [{"dtype": c.dtype, "n": c.n, "m": c.m, "d": c.d, "gflops": c.gflops,
-                  **c.timing.as_dict()} for c in ceilings],
-        "results": [{
-            "kernel": r.kernel, "dtype": r.dtype, "n": r.n, "m": r.m, "d": r.d,
-            "params": kernel_params(r.kernel, r.d),
-            "kernelkit": r.kernelkit.as_dict(),
-            "peers": {p: (t.as_dict() if t else None) for p, t in r.peers.items()},
-            "speedup": {p: r.speedup(p) for p in r.peers},
-            "reference": r.reference, "max_abs_diff": r.diffs, "tolerance": r.tol,
-            "gflops": r.gflops, "pct_gemm": r.pct_gemm,
-        } for r in results],
+        "gemm": [
+            {
+                "dtype": c.dtype,
+                "n": c.n,
+                "m": c.m,
+                "d": c.d,
+                "gflops": c.gflops,
+                **c.timing.as_dict(),
+            }
+            for c in ceilings
+        ],
+        "results": [
+            {
+                "kernel": r.kernel,
+                "dtype": r.dtype,
+                "n": r.n,
+                "m": r.m,
+                "d": r.d,
+                "params": kernel_params(r.kernel, r.d),
+                "kernelkit": r.kernelkit.as_dict(),
+                "peers": {p: (t.as_dict() if t else None) for p, t in r.peers.items()},
+                "speedup": {p: r.speedup(p) for p in r.peers},
+                "reference": r.reference,
+                "max_abs_diff": r.diffs,
+                "tolerance": r.tol,
+                "gflops": r.gflops,
+                "pct_gemm": r.pct_gemm,
+            }
+            for r in results
+        ],
     }
 
 
@@ -662,23 +722,48 @@ def json_report(env: dict[str, Any], ceilings: Sequence[GemmCeiling],
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Time kernelkit's Gram kernels against scikit-learn, NumPy and PyTorch "
-                    "with the same thread count, and the OpenBLAS GEMM ceiling, in one run.",
+        "with the same thread count, and the OpenBLAS GEMM ceiling, in one run.",
     )
     add_common_arguments(parser)
-    parser.add_argument("--n", type=int, default=None,
-                        help=f"rows of X and Y (default {DEFAULT_N}; {QUICK_N} with --quick)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke run: n={QUICK_N}, 5 repeats, shorter budget and pauses "
-                             "unless given")
-    parser.add_argument("--kernels", nargs="+", choices=KERNELS, default=list(KERNELS),
-                        metavar="KERNEL", help=f"subset of {', '.join(KERNELS)}")
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help=f"rows of X and Y (default {DEFAULT_N}; {QUICK_N} with --quick)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: n={QUICK_N}, 5 repeats, shorter budget and pauses unless given",
+    )
+    parser.add_argument(
+        "--kernels",
+        nargs="+",
+        choices=KERNELS,
+        default=list(KERNELS),
+        metavar="KERNEL",
+        help=f"subset of {', '.join(KERNELS)}",
+    )
     parser.add_argument("--dtypes", nargs="+", choices=list(DTYPES), default=list(DTYPES))
-    parser.add_argument("--dims", nargs="+", type=int, default=None,
-                        help="feature counts d for every kernel (default: the issue's cases)")
-    parser.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS),
-                        help="peers to time (those not installed are skipped)")
-    parser.add_argument("--with-y", action="store_true",
-                        help="pass a distinct Y instead of Y=None (like-for-like with X @ Y.T)")
+    parser.add_argument(
+        "--dims",
+        nargs="+",
+        type=int,
+        default=None,
+        help="feature counts d for every kernel (default: the issue's cases)",
+    )
+    parser.add_argument(
+        "--peers",
+        nargs="+",
+        choices=PEERS,
+        default=list(PEERS),
+        help="peers to time (those not installed are skipped)",
+    )
+    parser.add_argument(
+        "--with-y",
+        action="store_true",
+        help="pass a distinct Y instead of Y=None (like-for-like with X @ Y.T)",
+    )
     args = parser.parse_args(argv)
     check_common_arguments(parser, args)
     return args
@@ -689,10 +774,15 @@ def config_from_args(args: argparse.Namespace) -> Config:
     repeats, budget, settle = timing_settings(args, args.quick)
     kernels = [k for k in KERNELS if k in args.kernels]
     return Config(
-        threads=args.threads, n=n,
+        threads=args.threads,
+        n=n,
         shapes=default_shapes(kernels, args.dtypes, args.dims, n),
-        peers=available_peers(args.peers), repeats=repeats,
-        peer_budget_s=budget, settle_s=settle, with_y=args.with_y, seed=args.seed,
+        peers=available_peers(args.peers),
+        repeats=repeats,
+        peer_budget_s=budget,
+        settle_s=settle,
+        with_y=args.with_y,
+        seed=args.seed,
     )
 
 
@@ -711,12 +801,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(cfg.threads)
     with threadpool_limits(limits=cfg.threads):
         env = environment(cfg)
-        log_stderr(f"running {sum(len(s.kernels) for s in cfg.shapes)} cases on "
-                   f"{len(cfg.shapes)} shapes with {cfg.threads} threads ...")
+        log_stderr(
+            f"running {sum(len(s.kernels) for s in cfg.shapes)} cases on "
+            f"{len(cfg.shapes)} shapes with {cfg.threads} threads ..."
+        )
         ceilings, results = run_benchmark(cfg, log_stderr)
     print(render_text(env, ceilings, results))
-    write_reports(args.markdown, lambda: render_markdown(env, ceilings, results),
-                  args.json, lambda: json_report(env, ceilings, results))
+    write_reports(
+        args.markdown,
+        lambda: render_markdown(env, ceilings, results),
+        args.json,
+        lambda: json_report(env, ceilings, results),
+    )
     kernelkit_off = any(not within(r.diffs.get("kernelkit", 0.0), r.tol) for r in results)
     return 1 if kernelkit_off else 0
 
