@@ -17,8 +17,10 @@ void conv2d_typed(const ConvShape& s, const py::array& x, const py::array& w, co
               w.shape(4) == s.o / s.groups,
           "weight: must be C-contiguous (groups, kh, kw, c/groups, o/groups) of x's dtype");
   const T* bias_data = nullptr;
+  py::array b;  // outlives the computation below
   if (!bias.is_none()) {
-    const py::array b = bias.cast<py::array>();
+    require(py::isinstance<py::array>(bias), "bias: expected a numpy array or None");
+    b = bias.cast<py::array>();
     require(has_dtype<T>(b) && is_c_contiguous(b) && b.ndim() == 1 && b.shape(0) == s.o,
             "bias: must be a C-contiguous (O,) array of x's dtype");
     bias_data = static_cast<const T*>(b.data());
@@ -56,7 +58,8 @@ void conv2d(const py::array& x, const py::array& w, const py::object& bias, py::
               w.shape(1),
               w.shape(2),
               stride[0], stride[1], dilation[0], dilation[1], pads[0], pads[1], pads[2], pads[3], nhwc};
-  require(groups >= 1 && s.c % groups == 0, "groups: must divide the input channels");
+  require(groups >= 1 && s.c % groups == 0 && s.c >= groups, "groups: must divide the (non-zero) input channels");
+  require(s.kh >= 1 && s.kw >= 1 && s.o >= 1, "weight: kernel and output channels must not be empty");
   require(s.out_h() >= 1 && s.out_w() >= 1, "weight: larger than the padded input");
   const auto act = static_cast<Activation>(activation);
   if (has_dtype<float>(x)) return conv2d_typed<float>(s, x, w, bias, out, act, alpha, n_threads);

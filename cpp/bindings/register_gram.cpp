@@ -25,8 +25,10 @@ void gram_typed(const GramParams& params, const py::array& x, const py::object& 
   check_array<T>(x, "X", n, d, false);
   const T* y_data = nullptr;
   std::int64_t m = n;
+  py::array ya;  // outlives the computation below
   if (!y.is_none()) {
-    const py::array ya = y.cast<py::array>();
+    require(py::isinstance<py::array>(y), "Y: expected a numpy array or None");
+    ya = y.cast<py::array>();
     m = ya.ndim() == 2 ? ya.shape(0) : -1;
     check_array<T>(ya, "Y", m, d, false);
     y_data = static_cast<const T*>(ya.data());
@@ -40,7 +42,7 @@ void gram_typed(const GramParams& params, const py::array& x, const py::object& 
 
 void gram(const std::string& kind, const py::array& x, const py::object& y, py::array& out, double gamma,
           double coef0, double degree, int n_threads) {
-  require(x.ndim() == 2, "X: expected a 2-D array");
+  require(x.ndim() == 2 && x.shape(1) >= 1, "X: expected a 2-D array with at least one feature");
   require(n_threads >= 1, "n_threads: must be >= 1");
   const GramParams params{kind_from_name(kind), gamma, coef0, degree, n_threads};
   if (has_dtype<float>(x)) return gram_typed<float>(params, x, y, out);

@@ -4,6 +4,7 @@
 
 #include "bindings.hpp"
 #include "kernelkit/dispatch.hpp"
+#include "kernelkit/table_entry.hpp"
 
 namespace kk::bindings {
 namespace {

@@ -36,7 +36,7 @@ struct Chi2Step {
   static vec<T> step(vec<T> acc, vec<T> a, vec<T> b) {
     const vec<T> diff = a - b;
     const vec<T> sum = max_keep_nan<T>(a + b, splat<T>(std::numeric_limits<T>::min()));
-    return (diff * diff) * reciprocal(sum) + acc;
+    return diff * (diff * reciprocal(sum)) + acc;  // |diff| <= sum: no overflow of diff^2
   }
 };
 
@@ -66,8 +66,9 @@ struct Polynomial {
       : gamma(T(p.gamma)),
         coef0(T(p.coef0)),
         degree(p.degree),
-        integer_degree(static_cast<long long>(p.degree)),
-        is_integer(double(static_cast<long long>(p.degree)) == p.degree) {}
+        integer_degree(is_small_integer(p.degree) ? static_cast<long long>(p.degree) : 0),
+        is_integer(is_small_integer(p.degree)) {}
+  static bool is_small_integer(double v) { return v > -1e15 && v < 1e15 && __builtin_floor(v) == v; }
   vec<T> operator()(vec<T> s, i64, i64) const {
     const vec<T> base = s * gamma + coef0;
     if (is_integer) return pow_integer<T>(base, integer_degree);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernelkit/dispatch.hpp"
+#include "kernelkit/table_entry.hpp"
 #include "kernelkit/scratch.hpp"
 
 namespace kk {
@@ -19,6 +20,16 @@ i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 constexpr i64 kStreamingOutputBytes = 32 << 20;
 constexpr i64 kIndirectMinChannels = 8;
 constexpr i64 kIndirectMaxPanelBytes = 48 << 10;
+
+// A zero-padded copy of one input plane with room for whole strips of 64 outputs, or a row / the
+// channels of one pixel, whichever is larger.
+template <class T>
+i64 depthwise_scratch_elements(const ConvProblem<T>& p) {
+  const i64 padded_w = p.ow + (p.kw - 1) * p.dw + 64;
+  const i64 padded_h = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+  const i64 plane = padded_w * padded_h;
+  return plane > p.c ? plane : p.c;
+}
 
 // groups == channels with one output channel each: the memory-bound direct path.
 template <class T>

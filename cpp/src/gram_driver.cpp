@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "kernelkit/dispatch.hpp"
+#include "kernelkit/table_entry.hpp"
 #include "kernelkit/scratch.hpp"
 
 namespace kk {
@@ -19,6 +21,11 @@ using i64 = std::int64_t;
 constexpr i64 kRowTermPadding = 64;
 // Outputs beyond this size (well past any L2 + L3 share) are written with streaming stores.
 constexpr i64 kStreamingOutputBytes = 32 << 20;
+
+// At most one thread per work item.
+int threads_for(int n_threads, i64 items) {
+  return static_cast<int>(std::max<i64>(1, std::min<i64>(n_threads, items)));
+}
 
 // Mean of the finite values of each feature over the rows of x and y together: subtracting it makes
 // |x - y|^2 = |x|^2 + |y|^2 - 2 x.y free of the cancellation a large common offset would cause.
@@ -47,7 +54,7 @@ std::vector<T> common_centre(const T* x, i64 n, const T* y, i64 m, i64 d) {
 template <class T>
 std::vector<T> centred_sq_norms(const T* a, i64 rows, i64 d, const T* centre, int n_threads) {
   std::vector<T> norms(static_cast<std::size_t>(rows + kRowTermPadding), T(0));
-#pragma omp parallel for schedule(static) num_threads(n_threads)
+#pragma omp parallel for schedule(static) num_threads(threads_for(n_threads, rows))
   for (i64 i = 0; i < rows; ++i) {
     double s = 0.0;
     for (i64 k = 0; k < d; ++k) {
@@ -63,11 +70,13 @@ std::vector<T> centred_sq_norms(const T* a, i64 rows, i64 d, const T* centre, in
 template <class T>
 std::vector<T> inverse_norms(const T* a, i64 rows, i64 d, int n_threads) {
   std::vector<T> inv(static_cast<std::size_t>(rows + kRowTermPadding), T(0));
-#pragma omp parallel for schedule(static) num_threads(n_threads)
+#pragma omp parallel for schedule(static) num_threads(threads_for(n_threads, rows))
   for (i64 i = 0; i < rows; ++i) {
     double s = 0.0;
     for (i64 k = 0; k < d; ++k) s += double(a[i * d + k]) * double(a[i * d + k]);
-    inv[i] = s == 0.0 ? T(0) : T(1.0 / std::sqrt(s));
+    // A norm so small that its inverse overflows T counts as zero, as scikit-learn's normalize does.
+    const double r = 1.0 / std::sqrt(s);
+    inv[i] = s == 0.0 || r > double(std::numeric_limits<T>::max()) ? T(0) : T(r);
   }
   return inv;
 }

@@ -214,6 +214,12 @@ def conv2d(
         raise ValueError(f"weight: expected a 4-D array ({w_layout}), got shape {wa.shape}")
     wa = wa.astype(dtype, copy=False)
     o, cg, kh, kw = wa.shape if w_layout == "OIHW" else (wa.shape[3], wa.shape[2], *wa.shape[:2])
+    if min(o, kh, kw) < 1:
+        raise ValueError(
+            f"weight: the kernel and the output channels must not be empty, got {wa.shape}"
+        )
+    if c < 1:
+        raise ValueError(f"x: at least one input channel is required, got shape {xa.shape}")
 
     try:
         groups = operator.index(groups)
@@ -248,7 +254,8 @@ def conv2d(
 
     threads = resolve_n_threads(n_threads)
     shape = (n, oh, ow, o) if nhwc else (n, o, oh, ow)
-    result = check_out(out, shape[1:] if single else shape, dtype, [x, xa], "x")
+    inputs = [x, xa, weight, wa, bias, ba]
+    result = check_out(out, shape[1:] if single else shape, dtype, inputs, "x, weight or bias")
     if n > 0:
         _core.conv2d(
             xa,

@@ -42,18 +42,8 @@ using ConvPackFn = void (*)(const T* weights, std::int64_t groups, std::int64_t 
 
 // Depthwise (groups == channels, one output channel each): one task is a plane (NCHW) or an output row
 // (NHWC). packed_weights holds (kh, kw, c) for NHWC and (c, kh, kw) for NCHW; packed_bias is the plain
-// bias or nullptr. Scratch: depthwise_scratch_elements(...) elements.
+// bias or nullptr.
 template <class T>
 using DepthwiseFn = void (*)(const ConvProblem<T>&, std::int64_t task, void* scratch);
-
-// A zero-padded copy of one input plane with room for whole strips of 64 outputs, or a row / the
-// channels of one pixel, whichever is larger.
-template <class T>
-inline std::int64_t depthwise_scratch_elements(const ConvProblem<T>& p) {
-  const std::int64_t padded_w = p.ow + (p.kw - 1) * p.dw + 64;
-  const std::int64_t padded_h = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
-  const std::int64_t plane = padded_w * padded_h;
-  return plane > p.c ? plane : p.c;
-}
 
 }  // namespace kk

@@ -43,32 +43,6 @@ struct KernelTable {
   DepthwiseFn<double> depthwise_f64;
 };
 
-// The entry for element type T.
-template <class T>
-struct TableEntry;
-template <>
-struct TableEntry<float> {
-  static GramTileFn<float> gram_tile(const KernelTable& t) { return t.gram_tile_f32; }
-  static ElementwiseFn<float> exp(const KernelTable& t) { return t.exp_f32; }
-  static ElementwiseFn<float> tanh(const KernelTable& t) { return t.tanh_f32; }
-  static ConvTileFn<float> conv_tile(const KernelTable& t) { return t.conv_tile_f32; }
-  static ConvTileFn<float> conv_tile_indirect(const KernelTable& t) { return t.conv_tile_indirect_f32; }
-  static ConvPackFn<float> conv_pack(const KernelTable& t) { return t.conv_pack_f32; }
-  static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f32; }
-  static DepthwiseFn<float> depthwise(const KernelTable& t) { return t.depthwise_f32; }
-};
-template <>
-struct TableEntry<double> {
-  static GramTileFn<double> gram_tile(const KernelTable& t) { return t.gram_tile_f64; }
-  static ElementwiseFn<double> exp(const KernelTable& t) { return t.exp_f64; }
-  static ElementwiseFn<double> tanh(const KernelTable& t) { return t.tanh_f64; }
-  static ConvTileFn<double> conv_tile(const KernelTable& t) { return t.conv_tile_f64; }
-  static ConvTileFn<double> conv_tile_indirect(const KernelTable& t) { return t.conv_tile_indirect_f64; }
-  static ConvPackFn<double> conv_pack(const KernelTable& t) { return t.conv_pack_f64; }
-  static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f64; }
-  static DepthwiseFn<double> depthwise(const KernelTable& t) { return t.depthwise_f64; }
-};
-
 #define KK_DECLARE_ISA_TABLE(isa) \
   namespace isa {                 \
   const KernelTable& kernel_table(); \
