@@ -1,0 +1,74 @@
+"""Edge cases found in review: empty kernels, extreme magnitudes, private-core misuse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kernelkit
+from kernelkit import _core
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "match"),
+    [
+        ((1, 2, 5, 5), (3, 2, 0, 3), "^weight:"),
+        ((1, 2, 5, 5), (3, 2, 3, 0), "^weight:"),
+        ((1, 2, 5, 5), (0, 2, 3, 3), "^weight:"),
+        ((1, 0, 5, 5), (3, 0, 3, 3), "^x:"),
+    ],
+)
+def test_conv2d_rejects_empty_kernels_and_channels(x_shape, w_shape, match):
+    with pytest.raises(ValueError, match=match):
+        kernelkit.conv2d(np.ones(x_shape), np.ones(w_shape))
+
+
+def test_conv2d_out_must_not_alias_weight():
+    w = np.ones((1, 1, 1, 1))
+    out = w.reshape(1, 1, 1, 1)
+    with pytest.raises(ValueError, match=r"^out:"):
+        kernelkit.conv2d(np.ones((1, 1, 1, 1)), w, out=out)
+
+
+def test_core_refuses_non_array_y_and_bias():
+    x = np.random.default_rng(0).random((8, 4))
+    with pytest.raises(ValueError, match=r"^Y:"):
+        _core.gram("linear", x, x.tolist(), np.empty((8, 8)), 0.0, 0.0, 1.0, 1)
+    with pytest.raises(ValueError, match=r"^bias:"):
+        _core.conv2d(
+            np.ones((1, 1, 1, 1)),
+            np.ones((1, 1, 1, 1, 2)),
+            [0.0, 1.0],
+            np.empty((1, 2, 1, 1)),
+            (1, 1),
+            (1, 1),
+            (0, 0, 0, 0),
+            False,
+            0,
+            0.0,
+            1,
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_additive_chi2_large_differences_stay_finite(dtype, simd_path):
+    x = np.array([[1e20, 1.0]], dtype=dtype)
+    y = np.array([[0.0, 2.0]], dtype=dtype)
+    expected = -((1e20 - 0.0) ** 2 / 1e20 + 1.0 / 3.0)
+    result = kernelkit.additive_chi2_kernel(x, y)
+    np.testing.assert_allclose(result, [[expected]], rtol=1e-5)
+
+
+def test_cosine_of_rows_with_subnormal_norms_is_zero_like_zero_rows(simd_path):
+    x = np.array([[1e-39, 0.0], [2e-39, 0.0]], dtype=np.float32)
+    np.testing.assert_array_equal(kernelkit.cosine_similarity(x), np.zeros((2, 2), np.float32))
+
+
+@pytest.mark.parametrize("degree", [np.nan, np.inf, 1e300])
+def test_polynomial_with_non_integer_extreme_degree_matches_numpy_power(degree):
+    x = np.full((2, 2), 0.5)
+    base = 1.0 * (x @ x.T) + 1.0
+    with np.errstate(over="ignore"):
+        expected = base**degree
+    result = kernelkit.polynomial_kernel(x, degree=degree, gamma=1.0)
+    np.testing.assert_array_equal(result, expected)
