@@ -1,0 +1,24 @@
+"""The examples in the public docstrings run and print what they show."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "kernelkit",
+    "kernelkit.pairwise",
+    "kernelkit.conv",
+    "kernelkit._threads",
+    "kernelkit._config",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name, restore_num_threads):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0
