@@ -23,6 +23,13 @@ constexpr i64 kConvTile = 240;
 struct DepthCursor {
   i64 ky, kx, ci;
   DepthCursor(i64 k, i64 cg, i64 kw) : ky(k / cg / kw), kx(k / cg % kw), ci(k % cg) {}
+  void next(i64 cg, i64 kw) {
+    if (++ci < cg) return;
+    ci = 0;
+    if (++kx < kw) return;
+    kx = 0;
+    ++ky;
+  }
 };
 
 // NCHW, MR pixels of one output row: at each depth index the panel column is MR input values
@@ -48,13 +55,7 @@ void pack_contiguous_panel(const ConvProblem<T>& p, const T* x, i64 oy, i64 ox0,
         }
       }
     }
-    if (++at.ci == p.cg) {
-      at.ci = 0;
-      if (++at.kx == p.kw) {
-        at.kx = 0;
-        ++at.ky;
-      }
-    }
+    at.next(p.cg, p.kw);
   }
 }
 
@@ -171,7 +172,6 @@ template <class T>
 void conv_tile_indirect(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 pix1, void* scratch) {
   constexpr int MR = DotStep::rows;
   constexpr int NR = kPanelCols<T>;
-  constexpr int W = lanes<T>;
   const i64 rows = pix1 - pix0, row_panels = ceil_div(rows, MR);
   const i64 col_panels = ceil_div(p.og, NR), ldc = col_panels * NR;
   const i64 taps = p.kh * p.kw, depth = taps * p.cg;
@@ -197,34 +197,14 @@ void conv_tile_indirect(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0,
   // where the weight panel (depth x NR) stays in L1/L2 (see conv_driver.cpp).
   for (i64 ip = 0; ip < row_panels; ++ip)
     for (i64 jp = 0; jp < col_panels; ++jp) {
-      vec<T> acc[MR][kVectorsPerRow];
-#pragma GCC unroll 16
-      for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 4
-        for (int v = 0; v < kVectorsPerRow; ++v) acc[r][v] = splat<T>(T(0));
+      Accumulators<T, MR> acc;
+      zero<T, MR>(acc);
       const T* b = weights + jp * NR * depth;
       for (i64 t = 0; t < taps; ++t) {
-        const T* a[MR];
-#pragma GCC unroll 16
-        for (int r = 0; r < MR; ++r) a[r] = rows_at[(ip * taps + t) * MR + r];
-        for (i64 k = 0; k < p.cg; ++k) {
-          vec<T> bv[kVectorsPerRow];
-#pragma GCC unroll 4
-          for (int v = 0; v < kVectorsPerRow; ++v) bv[v] = load<T>(b + v * W);
-#pragma GCC unroll 16
-          for (int r = 0; r < MR; ++r) {
-            const vec<T> av = splat<T>(a[r][k]);
-#pragma GCC unroll 4
-            for (int v = 0; v < kVectorsPerRow; ++v) acc[r][v] = DotStep::step<T>(acc[r][v], av, bv[v]);
-          }
-          b += NR;
-        }
+        const T* const* a = rows_at + (ip * taps + t) * MR;
+        b = accumulate<T, DotStep, MR>(acc, p.cg, [a](int r, i64 k) { return a[r][k]; }, b);
       }
-      T* tile = c + ip * MR * ldc + jp * NR;
-#pragma GCC unroll 16
-      for (int r = 0; r < MR; ++r)
-#pragma GCC unroll 4
-        for (int v = 0; v < kVectorsPerRow; ++v) store<T>(tile + r * ldc + v * W, acc[r][v]);
+      store_tile<T, MR>(acc, c + ip * MR * ldc + jp * NR, ldc, true);
     }
   bias_and_activation<T>(p, group, c, ldc, rows);
   write_output<T>(p, image, group, pix0, rows, c, ldc);

@@ -42,30 +42,42 @@ struct DotStep {
   }
 };
 
-// c (row stride ldc) = sum over the depth block of Step(a_k, b_k), added to what c holds unless this
-// is the first depth block. The MR x NR accumulators stay in registers for the whole block.
-template <class T, class Step, int MR>
-KK_ALWAYS_INLINE inline void register_tile(i64 kc, const T* __restrict a, const T* __restrict b, T* c, i64 ldc,
-                                           bool first) {
-  constexpr int W = lanes<T>;
-  vec<T> acc[MR][kVectorsPerRow];
+// A register tile: MR rows x (kVectorsPerRow * lanes) columns of accumulators.
+template <class T, int MR>
+using Accumulators = vec<T>[MR][kVectorsPerRow];
+
+template <class T, int MR>
+KK_ALWAYS_INLINE inline void zero(Accumulators<T, MR>& acc) {
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < kVectorsPerRow; ++v) acc[r][v] = splat<T>(T(0));
+}
+
+// acc += sum over k < kc of Step(a(r, k), b_k) for a packed panel b (kc x NR); returns b advanced
+// past it. `a(r, k)` reads row r of the left operand: a packed panel or rows read in place.
+template <class T, class Step, int MR, class RowValue>
+KK_ALWAYS_INLINE inline const T* accumulate(Accumulators<T, MR>& acc, i64 kc, RowValue a, const T* b) {
+  constexpr int W = lanes<T>;
   for (i64 k = 0; k < kc; ++k) {
     vec<T> bv[kVectorsPerRow];
 #pragma GCC unroll 4
     for (int v = 0; v < kVectorsPerRow; ++v) bv[v] = load<T>(b + v * W);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
-      const vec<T> av = splat<T>(a[r]);
+      const vec<T> av = splat<T>(a(r, k));
 #pragma GCC unroll 4
       for (int v = 0; v < kVectorsPerRow; ++v) acc[r][v] = Step::template step<T>(acc[r][v], av, bv[v]);
     }
-    a += MR;
     b += kPanelCols<T>;
   }
+  return b;
+}
+
+// c (row stride ldc) = acc, or c + acc unless `first`.
+template <class T, int MR>
+KK_ALWAYS_INLINE inline void store_tile(const Accumulators<T, MR>& acc, T* c, i64 ldc, bool first) {
+  constexpr int W = lanes<T>;
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
@@ -73,6 +85,18 @@ KK_ALWAYS_INLINE inline void register_tile(i64 kc, const T* __restrict a, const 
       T* dst = c + r * ldc + v * W;
       store<T>(dst, first ? acc[r][v] : acc[r][v] + load<T>(dst));
     }
+}
+
+// c (row stride ldc) = sum over the depth block of Step(a_k, b_k) for packed panels a (kc x MR) and
+// b (kc x NR), added to what c holds unless this is the first depth block. The accumulators stay in
+// registers for the whole block.
+template <class T, class Step, int MR>
+KK_ALWAYS_INLINE inline void register_tile(i64 kc, const T* __restrict a, const T* __restrict b, T* c, i64 ldc,
+                                           bool first) {
+  Accumulators<T, MR> acc;
+  zero<T, MR>(acc);
+  accumulate<T, Step, MR>(acc, kc, [a](int r, i64 k) { return a[k * MR + r]; }, b);
+  store_tile<T, MR>(acc, c, ldc, first);
 }
 
 // Stage H of an in-register W x W transpose (W = lanes): swaps the off-diagonal H x H blocks of
