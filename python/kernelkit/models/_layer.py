@@ -1,0 +1,338 @@
+"""The model objects every reader returns: :class:`ConvModel`, :class:`ConvLayer`, and the
+error a malformed file raises, :class:`WeightFileError`.
+
+A layer keeps its weights exactly as the file stores them (``weight`` + ``weight_layout``) and
+converts on request (:meth:`ConvLayer.oihw`, :meth:`ConvLayer.hwio`), so that what users see is
+what the framework wrote.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Union, cast
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..conv import Padding, conv2d
+
+__all__ = ["ConvLayer", "ConvModel", "WeightFileError"]
+
+FusedActivation = Optional[Literal["relu", "leaky_relu"]]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Layer kinds that ``ConvLayer.__call__`` can run with kernelkit.conv2d.
+RUNNABLE_KINDS = ("conv2d", "depthwise", "separable")
+
+#: Stored weight layouts: PyTorch/ONNX OIHW, Keras HWIO, and Keras' depthwise kernel
+#: (kh, kw, in_channels, depth_multiplier), here "HWCM".
+WEIGHT_LAYOUTS = ("OIHW", "HWIO", "HWCM")
+
+
+class WeightFileError(ValueError):
+    """A model or weight file that cannot be read: truncated, wrong format, inconsistent.
+
+    The message names the file and what is wrong with it.
+    """
+
+    def __init__(self, path: PathLike, problem: str) -> None:
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def _numpy_activation(name: str, alpha: float) -> Callable[[NDArray[Any]], NDArray[Any]]:
+    """The activations conv2d cannot fuse, as NumPy functions applied after the convolution."""
+    table: dict[str, Callable[[NDArray[Any]], NDArray[Any]]] = {
+        "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)),
+        "tanh": np.tanh,
+        "relu6": lambda v: np.clip(v, 0.0, 6.0),
+        "elu": lambda v: np.where(v > 0, v, alpha * np.expm1(np.minimum(v, 0))),
+        "softplus": lambda v: np.logaddexp(0.0, v),
+        "swish": lambda v: v / (1.0 + np.exp(-v)),
+        "silu": lambda v: v / (1.0 + np.exp(-v)),
+    }
+    try:
+        return table[name]
+    except KeyError:
+        supported = ", ".join(sorted([*table, "relu", "leaky_relu", "linear"]))
+        raise ValueError(
+            f"activation {name!r} cannot be run by kernelkit (supported: {supported})"
+        ) from None
+
+
+@dataclass(eq=False)
+class ConvLayer:
+    """One convolution-like layer of a model file: its weights and, where known, its configuration.
+
+    ``weight`` is the array as the file stores it, laid out as ``weight_layout`` says ("OIHW" for
+    PyTorch/ONNX, "HWIO" for Keras, "HWCM" for Keras' depthwise kernels). ``stride``, ``padding``,
+    ``dilation`` and ``groups`` are in the forms :func:`kernelkit.conv2d` accepts. Where the file
+    stores weights only (``config_known`` is False, e.g. a PyTorch state dict) they are defaults
+    (stride 1, padding 0, no activation) that may differ from the model's.
+
+    Calling the layer runs it with :func:`kernelkit.conv2d`: convolution, bias and the layer's own
+    activation, in the framework's data format unless ``layout=`` says otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelkit.models import ConvLayer
+    >>> w = np.zeros((3, 3, 1, 2), np.float32)   # Keras HWIO: 2 filters over 1 channel
+    >>> layer = ConvLayer("conv1", "conv2d", w, "HWIO", bias=np.ones(2, np.float32),
+    ...                   activation="relu", data_format="NHWC")
+    >>> layer(np.ones((1, 5, 5, 1), np.float32)).shape
+    (1, 3, 3, 2)
+    >>> layer.oihw().shape
+    (2, 1, 3, 3)
+    """
+
+    name: str
+    kind: str
+    weight: NDArray[Any]
+    weight_layout: str
+    bias: NDArray[Any] | None = None
+    stride: tuple[int, int] = (1, 1)
+    padding: Padding = 0
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    activation: str | None = None
+    data_format: str = "NCHW"
+    config_known: bool = True
+    #: SeparableConv2D only: the 1x1 pointwise kernel that follows the depthwise one (HWIO).
+    pointwise: NDArray[Any] | None = None
+    #: Slope of "leaky_relu" or the alpha of "elu", where the layer has one.
+    alpha: float = 0.01
+    #: Anything else the file records about the layer (e.g. the Keras class name).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.weight_layout not in WEIGHT_LAYOUTS:
+            raise ValueError(
+                f"weight_layout: expected one of {WEIGHT_LAYOUTS}, got {self.weight_layout!r}"
+            )
+        if self.data_format not in ("NCHW", "NHWC"):
+            raise ValueError(f"data_format: expected 'NCHW' or 'NHWC', got {self.data_format!r}")
+        if self.activation in ("linear", "identity", "none"):
+            self.activation = None
+        if self.weight_layout == "HWCM":
+            self.groups = int(self.weight.shape[2])
+
+    # -- weights in the layouts conv2d takes -------------------------------------------------
+    def _check_2d(self, what: str) -> None:
+        if self.weight.ndim != 4:
+            raise ValueError(
+                f"layer {self.name!r} ({self.kind}) has a {self.weight.ndim}-D kernel; "
+                f"{what} needs a 2-D convolution"
+            )
+
+    def hwio(self) -> NDArray[Any]:
+        """The (depthwise part of the) kernel as conv2d's groups-aware HWIO: (KH, KW, C/groups, O).
+
+        For a depthwise kernel (KH, KW, C, M) that is (KH, KW, 1, C·M), output channel c·M + m,
+        the order Keras and PyTorch use.
+        """
+        self._check_2d("hwio()")
+        if self.weight_layout == "HWIO":
+            return self.weight
+        if self.weight_layout == "OIHW":
+            return np.ascontiguousarray(self.weight.transpose(2, 3, 1, 0))
+        kh, kw, c, m = self.weight.shape
+        return self.weight.reshape(kh, kw, 1, c * m)
+
+    def oihw(self) -> NDArray[Any]:
+        """The (depthwise part of the) kernel as groups-aware OIHW: (O, C/groups, KH, KW)."""
+        self._check_2d("oihw()")
+        if self.weight_layout == "OIHW":
+            return self.weight
+        return np.ascontiguousarray(self.hwio().transpose(3, 2, 0, 1))
+
+    @property
+    def in_channels(self) -> int:
+        """Input channels the layer expects."""
+        if self.weight_layout == "HWCM":
+            return int(self.weight.shape[2])
+        per_group = self.weight.shape[1] if self.weight_layout == "OIHW" else self.weight.shape[-2]
+        return int(per_group) * self.groups
+
+    @property
+    def out_channels(self) -> int:
+        """Output channels (filters) the layer produces."""
+        if self.pointwise is not None:
+            return int(self.pointwise.shape[-1])
+        if self.weight_layout == "HWCM":
+            return int(self.weight.shape[2] * self.weight.shape[3])
+        return int(self.weight.shape[0] if self.weight_layout == "OIHW" else self.weight.shape[-1])
+
+    @property
+    def kernel_size(self) -> tuple[int, ...]:
+        """Spatial size of the kernel, e.g. (3, 3)."""
+        spatial = self.weight.shape[2:] if self.weight_layout == "OIHW" else self.weight.shape[:-2]
+        return tuple(int(s) for s in spatial)
+
+    @property
+    def parameter_count(self) -> int:
+        """Number of weights, bias and pointwise kernel included."""
+        arrays = (self.weight, self.bias, self.pointwise)
+        return sum(int(a.size) for a in arrays if a is not None)
+
+    # -- running the layer ---------------------------------------------------------------------
+    def __call__(
+        self, x: ArrayLike, layout: str | None = None, *, n_threads: int | None = None
+    ) -> NDArray[Any]:
+        """Run the layer on ``x`` (N, C, H, W) / (N, H, W, C), or one image without the batch axis.
+
+        ``layout`` defaults to the layer's ``data_format`` (NHWC for Keras, NCHW for PyTorch/ONNX).
+        """
+        if self.kind not in RUNNABLE_KINDS:
+            raise ValueError(
+                f"layer {self.name!r} is a {self.kind} layer; kernelkit runs {RUNNABLE_KINDS}"
+            )
+        layout = self.data_format if layout is None else layout
+        if layout not in ("NCHW", "NHWC"):
+            raise ValueError(f"layout: expected 'NCHW' or 'NHWC', got {layout!r}")
+        data_layout = cast(Literal["NCHW", "NHWC"], layout)
+        fused: FusedActivation = None
+        if self.activation in ("relu", "leaky_relu"):
+            fused = cast(FusedActivation, self.activation)
+        after = (
+            None
+            if fused or self.activation is None
+            else _numpy_activation(self.activation, self.alpha)
+        )
+
+        def run(
+            inputs: ArrayLike,
+            weight: NDArray[Any],
+            bias: NDArray[Any] | None,
+            last: bool,
+            stride: tuple[int, int] = (1, 1),
+            padding: Padding = 0,
+            dilation: tuple[int, int] = (1, 1),
+            groups: int = 1,
+        ) -> NDArray[Any]:
+            return conv2d(
+                inputs,
+                weight,
+                bias,
+                stride,
+                padding,
+                dilation,
+                groups,
+                layout=data_layout,
+                weight_layout="HWIO",
+                activation=fused if last else None,
+                alpha=self.alpha,
+                n_threads=n_threads,
+            )
+
+        spatial = (self.stride, self.padding, self.dilation, self.groups)
+        if self.pointwise is None:
+            y = run(x, self.hwio(), self.bias, True, *spatial)
+        else:
+            y = run(run(x, self.hwio(), None, False, *spatial), self.pointwise, self.bias, True)
+        return y if after is None else after(y).astype(y.dtype, copy=False)
+
+    def __repr__(self) -> str:
+        kernel = "x".join(map(str, self.kernel_size))
+        config = "" if self.config_known else ", config unknown"
+        return (
+            f"ConvLayer({self.name!r}, {self.kind}, {self.in_channels}->{self.out_channels}, "
+            f"kernel {kernel}, stride {self.stride}, padding {self.padding!r}, "
+            f"dilation {self.dilation}, groups {self.groups}, activation {self.activation}, "
+            f"{self.weight_layout}{config})"
+        )
+
+
+class ConvModel(Sequence[ConvLayer]):
+    """The convolution-like layers of one model file, in the model's own order.
+
+    Index by position or by layer name; ``format`` says which reader produced it ("keras3",
+    "keras-legacy-h5", "npz", "torch", "safetensors", "onnx", ...) and ``framework_version`` the
+    version the file records, if any.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[ConvLayer],
+        *,
+        format: str,
+        path: PathLike | None = None,
+        framework_version: str | None = None,
+    ) -> None:
+        self.layers: list[ConvLayer] = list(layers)
+        self.format = format
+        self.path = None if path is None else os.fspath(path)
+        self.framework_version = framework_version
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[ConvLayer]:
+        return iter(self.layers)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            for layer in self.layers:
+                if layer.name == key:
+                    return layer
+            raise KeyError(f"no layer named {key!r}; the layers are: {', '.join(self.names)}")
+        return self.layers[key]
+
+    @property
+    def names(self) -> list[str]:
+        """The layer names, in order."""
+        return [layer.name for layer in self.layers]
+
+    def summary(self) -> str:
+        """A table of the layers: name, kind, kernel shape, stride, padding, dilation, groups,
+        activation, parameter count and whether the configuration is known."""
+        header = (
+            "name",
+            "kind",
+            "kernel",
+            "stride",
+            "padding",
+            "dilation",
+            "groups",
+            "activation",
+            "params",
+            "config",
+        )
+        rows = [header] + [
+            (
+                layer.name,
+                layer.kind,
+                "x".join(map(str, layer.weight.shape)),
+                _fmt(layer.stride),
+                _fmt(layer.padding),
+                _fmt(layer.dilation),
+                str(layer.groups),
+                str(layer.activation),
+                f"{layer.parameter_count:,}",
+                "known" if layer.config_known else "defaults",
+            )
+            for layer in self.layers
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+        total = sum(layer.parameter_count for layer in self.layers)
+        version = f" {self.framework_version}" if self.framework_version else ""
+        title = (
+            f"{self.path or '<model>'}: {self.format}{version}, {len(self)} conv layers, "
+            f"{total:,} parameters"
+        )
+        return "\n".join([title, *lines])
+
+    def __repr__(self) -> str:
+        return f"ConvModel({self.format!r}, {len(self)} layers: {', '.join(self.names)})"
+
+
+def _fmt(value: Any) -> str:
+    """Compact text for table cells: (1, 1) -> 1x1, 'same' -> same."""
+    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
+        return "x".join(map(str, value)) if len(set(value)) > 1 else str(value[0])
+    return str(value)
