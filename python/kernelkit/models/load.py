@@ -1,0 +1,159 @@
+"""load_model: recognise a model file's format from its content and hand it to that reader.
+
+Each reader is a module of this package with ``read(path: pathlib.Path, format: str) -> ConvModel``
+(``format`` tells a module that reads several variants which one it was given). The
+format is decided by the first bytes (zip, HDF5, pickle, safetensors header, JSON); the suffix
+only breaks ties the content cannot (ONNX's protobuf has no magic number).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pathlib
+import struct
+import zipfile
+
+from ._layer import ConvModel, PathLike, WeightFileError
+
+__all__ = ["FORMATS", "detect_format", "load_model"]
+
+#: format name -> reader module (relative to kernelkit.models)
+FORMATS: dict[str, str] = {
+    "keras3": "keras3",
+    "keras3-weights": "keras3",
+    "keras3-sharded": "keras3",
+    "keras-legacy-h5": "keras_legacy_h5",
+    "npz": "npz",
+    "torch": "torch_file",
+    "torch-legacy": "torch_file",
+    "safetensors": "safetensors_file",
+    "onnx": "onnx_file",
+}
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_PROTOCOL_2_PLUS = b"\x80"
+
+
+def _zip_format(path: pathlib.Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise WeightFileError(path, f"damaged zip archive ({exc})") from None
+    if "config.json" in names and any(
+        n.endswith(".weights.h5") or n == "model.weights.h5" for n in names
+    ):
+        return "keras3"
+    if any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
+        return "torch"
+    if names and all(n.endswith(".npy") for n in names):
+        return "npz"
+    raise WeightFileError(
+        path, "a zip archive that is neither a Keras .keras file, a PyTorch file nor an .npz"
+    )
+
+
+def _hdf5_format(path: pathlib.Path) -> str:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            legacy = "model_weights" in f or "layer_names" in f.attrs or "model_config" in f.attrs
+            keras3 = "layers" in f or "_layer_checkpoint_dependencies" in f
+    except OSError as exc:
+        raise WeightFileError(path, f"unreadable HDF5 file ({exc})") from None
+    if legacy:
+        return "keras-legacy-h5"
+    if keras3:
+        return "keras3-weights"
+    raise WeightFileError(
+        path, "an HDF5 file without Keras weights (no 'layers' or 'model_weights')"
+    )
+
+
+def _is_safetensors(head: bytes, size: int) -> bool:
+    if len(head) < 9:
+        return False
+    (header_len,) = struct.unpack("<Q", head[:8])
+    return 8 + header_len <= size and head[8:9] == b"{"
+
+
+def detect_format(path: PathLike) -> str:
+    """The format name of a model file, decided from its content (see :data:`FORMATS`)."""
+    p = pathlib.Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such file")
+    if p.is_dir():
+        raise WeightFileError(p, "a directory, not a model file")
+    size = p.stat().st_size
+    with open(p, "rb") as f:
+        head = f.read(16)
+    if not head:
+        raise WeightFileError(p, "empty file")
+    if head.startswith(_ZIP_MAGIC):
+        return _zip_format(p)
+    if head.startswith(_HDF5_MAGIC):
+        return _hdf5_format(p)
+    if _is_safetensors(head, size):
+        return "safetensors"
+    if head.startswith(_PICKLE_PROTOCOL_2_PLUS):
+        return "torch-legacy"
+    if head.lstrip().startswith(b"{") and p.name.endswith(".json"):
+        return _json_format(p)
+    if p.suffix.lower() == ".onnx":
+        return "onnx"
+    raise WeightFileError(
+        p,
+        "unknown format: not a zip (.keras/.pt/.npz), HDF5 (.h5), pickle (.pt), "
+        "safetensors or ONNX (.onnx) file",
+    )
+
+
+def _json_format(path: pathlib.Path) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WeightFileError(path, f"invalid JSON ({exc})") from None
+    if isinstance(doc, dict) and "weight_map" in doc:
+        return "keras3-sharded"
+    raise WeightFileError(path, "a JSON file that is not a sharded Keras weights index")
+
+
+def load_model(path: PathLike, *, format: str | None = None) -> ConvModel:
+    """Read the convolution layers of a trained model file without its framework.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A Keras ``.keras``, ``.weights.h5`` or sharded ``.weights.json``, a legacy Keras ``.h5``,
+        an ``.npz``, a PyTorch ``.pt``/``.pth`` state dict, a ``.safetensors`` or an ``.onnx``
+        file. The format is recognised from the content; the suffix is only a hint.
+    format : str, optional
+        Force a format, one of :data:`FORMATS`.
+
+    Returns
+    -------
+    ConvModel
+        The conv-like layers in the model's own order.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    kernelkit.WeightFileError
+        The file is damaged, of an unknown format, or inconsistent; the message says which.
+    """
+    p = pathlib.Path(os.fspath(path))
+    if format is None:
+        format = detect_format(p)
+    elif format not in FORMATS:
+        raise ValueError(f"format: expected one of {sorted(FORMATS)}, got {format!r}")
+    elif not p.exists():
+        raise FileNotFoundError(f"{p}: no such file")
+    reader = importlib.import_module(f".{FORMATS[format]}", __package__)
+    model: ConvModel = reader.read(p, format)
+    return model
