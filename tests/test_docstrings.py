@@ -11,6 +11,7 @@ MODULES = [
     "kernelkit",
     "kernelkit.pairwise",
     "kernelkit.conv",
+    "kernelkit.kernels",
     "kernelkit._threads",
     "kernelkit._config",
 ]

@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+from . import kernels
 from ._config import config, set_simd_path, show_config, simd_path
 from ._threads import get_num_threads, set_num_threads
 from .conv import conv2d
@@ -39,6 +40,7 @@ __all__ = [
     "conv2d",
     "cosine_similarity",
     "get_num_threads",
+    "kernels",
     "laplacian_kernel",
     "linear_kernel",
     "pairwise_kernels",
