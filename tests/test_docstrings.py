@@ -14,6 +14,7 @@ MODULES = [
     "kernelkit.kernels",
     "kernelkit._threads",
     "kernelkit._config",
+    "kernelkit.plotting",
 ]
 
 

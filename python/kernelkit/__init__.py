@@ -29,6 +29,7 @@ from .pairwise import (
     rbf_kernel,
     sigmoid_kernel,
 )
+from .plotting import filter_grid, plot_feature_maps, plot_filters
 
 __version__: str = config()["version"]
 
@@ -39,11 +40,14 @@ __all__ = [
     "config",
     "conv2d",
     "cosine_similarity",
+    "filter_grid",
     "get_num_threads",
     "kernels",
     "laplacian_kernel",
     "linear_kernel",
     "pairwise_kernels",
+    "plot_feature_maps",
+    "plot_filters",
     "polynomial_kernel",
     "rbf_kernel",
     "set_num_threads",
