@@ -972,3 +972,55 @@ def test_valid_baseline_for_error_cases() -> None:
     got = kernelkit.conv2d(X, W, np.ones(6), groups=2)
     assert got.shape == (2, 6, 4, 3)
     assert_array_equal(got, np.full((2, 6, 4, 3), 2 * 9 + 1.0))
+
+
+@pytest.mark.parametrize(
+    ("c", "o", "k", "stride", "dilation", "pads", "groups"),
+    [
+        (3, 16, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1),  # the classic RGB first layer
+        (1, 5, (3, 3), (1, 1), (1, 1), (0, 0, 0, 0), 1),  # gray, a partial channel block
+        (3, 17, (7, 7), (2, 2), (1, 1), (3, 3, 3, 3), 1),  # ResNet's stem, one channel over
+        (4, 9, (5, 3), (3, 2), (2, 1), (2, 0, 1, 3), 1),  # strides, dilation, uneven pads
+        (2, 6, (1, 4), (1, 3), (1, 2), (0, 1, 2, 2), 1),
+        (4, 10, (3, 3), (2, 1), (1, 3), (1, 1, 3, 3), 2),  # two groups of 2 channels
+        (3, 3, (2, 2), (1, 1), (1, 1), (0, 0, 0, 0), 3),  # depthwise stays on its own path
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=DTYPE_IDS.get)
+@pytest.mark.parametrize("width", [1, 7, 37, 61])
+def test_few_input_channels(
+    c: int,
+    o: int,
+    k: Pair,
+    stride: Pair,
+    dilation: Pair,
+    pads: Sides,
+    groups: int,
+    dtype: type,
+    width: int,
+    simd_path: str,
+) -> None:
+    """First layers (C <= 4, NCHW) run a direct kernel: strips of output pixels in registers, every
+    strip tail width (1, 7, 37, 61 input columns), partial channel blocks, stride phases, bias and
+    leaky ReLU, against the float64 reference."""
+    rng = np.random.default_rng(width * 31 + c)
+    h = 9
+    top, bottom, left, right = pads
+    width = max(width, dilation[1] * (k[1] - 1) + 1 - left - right)  # at least one output column
+    x = rng.standard_normal((2, c, h, width)).astype(dtype)
+    w = rng.standard_normal((o, c // groups, *k)).astype(dtype)
+    bias = rng.standard_normal(o).astype(dtype)
+    got = kernelkit.conv2d(
+        x,
+        w,
+        bias,
+        stride,
+        ((top, bottom), (left, right)),
+        dilation,
+        groups,
+        activation="leaky_relu",
+        alpha=0.1,
+    )
+    ref = ref_conv2d(x, w, bias, stride, pads, dilation, groups, "leaky_relu", 0.1)
+    assert got.shape == ref.shape
+    assert rel_err(got, ref) <= TOL[dtype]

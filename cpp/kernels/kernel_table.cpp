@@ -11,6 +11,7 @@ void fill_gram_entries(KernelTable& table);
 void fill_math_entries(KernelTable& table);
 void fill_conv_entries(KernelTable& table);
 void fill_depthwise_entries(KernelTable& table);
+void fill_conv_direct_entries(KernelTable& table);
 
 namespace {
 KernelTable build_table() {
@@ -27,6 +28,7 @@ KernelTable build_table() {
   fill_math_entries(table);
   fill_conv_entries(table);
   fill_depthwise_entries(table);
+  fill_conv_direct_entries(table);
   return table;
 }
 }  // namespace

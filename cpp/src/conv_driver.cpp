@@ -20,6 +20,9 @@ i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 constexpr i64 kStreamingOutputBytes = 32 << 20;
 constexpr i64 kIndirectMinChannels = 8;
 constexpr i64 kIndirectMaxPanelBytes = 48 << 10;
+// Up to this many input channels per group the implicit GEMM's depth (cg x kh x kw) is too small to
+// amortise its packing and transposed NCHW stores; the direct kernel wins (bench_conv.py stem cases).
+constexpr i64 kDirectMaxChannels = 4;
 
 // A zero-padded copy of one input plane with room for whole strips of 64 outputs, or a row / the
 // channels of one pixel, whichever is larger.
@@ -48,7 +51,58 @@ void depthwise(const ConvShape& s, const T* x, const T* weights, const T* bias, 
   const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
   const std::vector<ScratchBuffer>& scratch =
       thread_scratch(threads, sizeof(T) * static_cast<std::size_t>(depthwise_scratch_elements(p)));
-  const DepthwiseFn<T> task_fn = TableEntry<T>::depthwise(table);
+  const ConvTaskFn<T> task_fn = TableEntry<T>::depthwise(table);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (i64 t = 0; t < tasks; ++t) task_fn(p, t, scratch[thread_index()].get());
+}
+
+// The bias per group zero-padded to `padded` entries (all zeros without a bias).
+template <class T>
+std::vector<T> padded_bias(const T* bias, i64 groups, i64 og, i64 padded) {
+  std::vector<T> out(static_cast<std::size_t>(groups * padded), T(0));
+  if (bias != nullptr)
+    for (i64 g = 0; g < groups; ++g) std::copy(bias + g * og, bias + (g + 1) * og, &out[g * padded]);
+  return out;
+}
+
+bool stream_output(const ConvShape& s, std::size_t element_bytes) {
+  return s.n * s.o * s.out_h() * s.out_w() * static_cast<i64>(element_bytes) > kStreamingOutputBytes;
+}
+
+// weights (groups, (kh, kw, cg), og) -> per group, blocks of `block` output channels,
+// [block][cg][kh][kw][channel in block], zero-padded to whole blocks.
+template <class T>
+std::vector<T> pack_direct_weights(const ConvShape& s, const T* weights, i64 block) {
+  const i64 cg = s.c / s.groups, og = s.o / s.groups, taps = s.kh * s.kw, depth = taps * cg;
+  const i64 blocks = ceil_div(og, block);
+  std::vector<T> packed(static_cast<std::size_t>(s.groups * blocks * depth * block), T(0));
+  for (i64 g = 0; g < s.groups; ++g)
+    for (i64 oc = 0; oc < og; ++oc)
+      for (i64 ci = 0; ci < cg; ++ci)
+        for (i64 t = 0; t < taps; ++t)
+          packed[((g * blocks + oc / block) * depth + ci * taps + t) * block + oc % block] =
+              weights[(g * depth + t * cg + ci) * og + oc];
+  return packed;
+}
+
+// NCHW with few input channels per group: output rows computed directly, no GEMM.
+template <class T>
+void direct(const ConvShape& s, const T* x, const T* weights, const T* bias, T* out, Activation act,
+            double alpha, int n_threads) {
+  const KernelTable& table = kernels();
+  const i64 cg = s.c / s.groups, og = s.o / s.groups;
+  const i64 block = table.conv_direct_block, og_padded = ceil_div(og, block) * block;
+  const std::vector<T> packed = pack_direct_weights(s, weights, block);
+  const std::vector<T> bias_padded = padded_bias(bias, s.groups, og, og_padded);
+  const i64 group_stride = static_cast<i64>(packed.size()) / s.groups;
+  const ConvProblem<T> p{x, false, s.c, s.h, s.w, s.groups, cg, og, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
+                         s.pad_top, s.pad_left, s.out_h(), s.out_w(), packed.data(), group_stride,
+                         bias_padded.data(), og_padded, act, T(alpha), out, stream_output(s, sizeof(T)), nullptr};
+  const i64 tasks = s.n * s.groups * ceil_div(p.oh, kDirectRowsPerTask);
+  const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
+  const std::vector<ScratchBuffer>& scratch =
+      thread_scratch(threads, sizeof(T) * static_cast<std::size_t>(TableEntry<T>::conv_direct_scratch(table, p)));
+  const ConvTaskFn<T> task_fn = TableEntry<T>::conv_direct(table);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (i64 t = 0; t < tasks; ++t) task_fn(p, t, scratch[thread_index()].get());
 }
@@ -60,6 +114,7 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
                     double alpha, int n_threads) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups, depth = s.kh * s.kw * cg;
   if (cg == 1 && og == 1) return depthwise(s, x, weights, bias, out, act, alpha, n_threads);
+  if (!s.nhwc && cg <= kDirectMaxChannels) return direct(s, x, weights, bias, out, act, alpha, n_threads);
   const KernelTable& table = kernels();
   const i64 panel_cols = TableEntry<T>::conv_panel_cols(table);
   const i64 og_padded = ceil_div(og, panel_cols) * panel_cols;
@@ -67,18 +122,13 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
   const i64 group_stride = og_padded * depth;
   ScratchBuffer packed_weights = aligned_scratch(sizeof(T) * static_cast<std::size_t>(s.groups * group_stride));
   TableEntry<T>::conv_pack(table)(weights, s.groups, depth, og, static_cast<T*>(packed_weights.get()));
-  std::vector<T> packed_bias;
-  if (bias != nullptr) {
-    packed_bias.assign(static_cast<std::size_t>(s.groups * og_padded), T(0));
-    for (i64 g = 0; g < s.groups; ++g) std::copy(bias + g * og, bias + (g + 1) * og, &packed_bias[g * og_padded]);
-  }
+  const std::vector<T> packed_bias = padded_bias(bias, s.groups, og, og_padded);
 
   ConvProblem<T> p{x,  s.nhwc, s.c,  s.h,  s.w,  s.groups, cg, og, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
                    s.pad_top, s.pad_left, s.out_h(), s.out_w(),
                    static_cast<const T*>(packed_weights.get()), group_stride,
                    bias != nullptr ? packed_bias.data() : nullptr, og_padded, act, T(alpha), out,
-                   s.n * s.o * s.out_h() * s.out_w() * static_cast<i64>(sizeof(T)) > kStreamingOutputBytes,
-                   nullptr};
+                   stream_output(s, sizeof(T)), nullptr};
 
   // Indirect GEMM reads channel runs straight from the input and keeps a register tile's whole depth
   // in registers. It wins where there are enough channels per group to amortise the row pointers and

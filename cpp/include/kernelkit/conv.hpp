@@ -40,10 +40,23 @@ template <class T>
 using ConvPackFn = void (*)(const T* weights, std::int64_t groups, std::int64_t depth, std::int64_t og,
                             T* packed);
 
-// Depthwise (groups == channels, one output channel each): one task is a plane (NCHW) or an output row
-// (NHWC). packed_weights holds (kh, kw, c) for NHWC and (c, kh, kw) for NCHW; packed_bias is the plain
-// bias or nullptr.
+// Kernels that split the work into numbered tasks themselves:
+// - depthwise (groups == channels, one output channel each): one task is a plane (NCHW) or an output
+//   row (NHWC); packed_weights holds (kh, kw, c) for NHWC and (c, kh, kw) for NCHW; packed_bias is
+//   the plain bias or nullptr.
+// - direct (NCHW, few input channels per group): one task is kDirectRowsPerTask output rows of one
+//   (image, group); packed_weights holds per group blocks of the ISA's conv_direct_block output
+//   channels, [block][cg][kh][kw][channel in block]; packed_bias the bias per group zero-padded to
+//   whole blocks (zeros without a bias).
 template <class T>
-using DepthwiseFn = void (*)(const ConvProblem<T>&, std::int64_t task, void* scratch);
+using ConvTaskFn = void (*)(const ConvProblem<T>&, std::int64_t task, void* scratch);
+
+constexpr std::int64_t kDirectRowsPerTask = 4;
+
+// Padded input rows one direct task reads.
+template <class T>
+std::int64_t direct_input_rows(const ConvProblem<T>& p) {
+  return (kDirectRowsPerTask - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+}
 
 }  // namespace kk

@@ -39,8 +39,15 @@ struct KernelTable {
   ConvTileFn<double> conv_tile_indirect_f64;
   ConvPackFn<float> conv_pack_f32;
   ConvPackFn<double> conv_pack_f64;
-  DepthwiseFn<float> depthwise_f32;
-  DepthwiseFn<double> depthwise_f64;
+  ConvTaskFn<float> depthwise_f32;
+  ConvTaskFn<double> depthwise_f64;
+  // Direct convolution for few input channels per group (see conv.hpp), its output-channel block
+  // and the scratch elements one task needs.
+  std::int64_t conv_direct_block;
+  ConvTaskFn<float> conv_direct_f32;
+  ConvTaskFn<double> conv_direct_f64;
+  std::int64_t (*conv_direct_scratch_f32)(const ConvProblem<float>&);
+  std::int64_t (*conv_direct_scratch_f64)(const ConvProblem<double>&);
 };
 
 #define KK_DECLARE_ISA_TABLE(isa) \

@@ -17,7 +17,11 @@ struct TableEntry<float> {
   static ConvTileFn<float> conv_tile_indirect(const KernelTable& t) { return t.conv_tile_indirect_f32; }
   static ConvPackFn<float> conv_pack(const KernelTable& t) { return t.conv_pack_f32; }
   static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f32; }
-  static DepthwiseFn<float> depthwise(const KernelTable& t) { return t.depthwise_f32; }
+  static ConvTaskFn<float> depthwise(const KernelTable& t) { return t.depthwise_f32; }
+  static ConvTaskFn<float> conv_direct(const KernelTable& t) { return t.conv_direct_f32; }
+  static std::int64_t conv_direct_scratch(const KernelTable& t, const ConvProblem<float>& p) {
+    return t.conv_direct_scratch_f32(p);
+  }
 };
 template <>
 struct TableEntry<double> {
@@ -28,7 +32,11 @@ struct TableEntry<double> {
   static ConvTileFn<double> conv_tile_indirect(const KernelTable& t) { return t.conv_tile_indirect_f64; }
   static ConvPackFn<double> conv_pack(const KernelTable& t) { return t.conv_pack_f64; }
   static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f64; }
-  static DepthwiseFn<double> depthwise(const KernelTable& t) { return t.depthwise_f64; }
+  static ConvTaskFn<double> depthwise(const KernelTable& t) { return t.depthwise_f64; }
+  static ConvTaskFn<double> conv_direct(const KernelTable& t) { return t.conv_direct_f64; }
+  static std::int64_t conv_direct_scratch(const KernelTable& t, const ConvProblem<double>& p) {
+    return t.conv_direct_scratch_f64(p);
+  }
 };
 
 }  // namespace kk

@@ -1,0 +1,188 @@
+// Direct convolution for few input channels per group (first layers: RGB or gray images), NCHW.
+// The implicit GEMM has too little depth here (C x KH x KW = 27 for a 3x3 RGB layer) to amortise its
+// packing and transposed stores, so this path vectorises over output pixels instead: a strip of
+// V vectors of one output row x a block of B output channels lives in registers, each tap is one
+// broadcast weight times V contiguous input vectors, and the results are stored straight into the
+// NCHW output rows. Strided convolutions read from stride-phase-split copies of the padded input
+// rows, so every tap stays a contiguous vector load.
+// Compiled once per instruction set into kk::<isa>; the loop over tasks lives in
+// cpp/src/conv_driver.cpp.
+#include <algorithm>
+
+#include "kernelkit/conv.hpp"
+#include "kernelkit/dispatch.hpp"
+#include "kernelkit/activation.hpp"
+#include "kernelkit/microkernel.hpp"
+
+namespace kk {
+namespace KK_ISA {
+namespace {
+
+// Output channels per register block and vectors per pixel strip: B x V accumulators plus V input
+// vectors and one broadcast weight fill the register file.
+constexpr int kBlock = kRegisters == 32 ? 8 : 4;
+constexpr int kStripVectors = 3;
+
+template <class T>
+constexpr i64 kStripPixels = kStripVectors * lanes<T>;
+
+// Geometry of the per-task input copy: for each needed padded input row and input channel, the row
+// split into sw phases (phase f holds padded columns f, f + sw, f + 2 sw, ...), each phase_len long.
+template <class T>
+struct RowCopy {
+  i64 rows, phase_len, channel_stride, row_stride;
+  explicit RowCopy(const ConvProblem<T>& p)
+      : rows(direct_input_rows(p)),
+        phase_len(ceil_div(p.ow, kStripPixels<T>) * kStripPixels<T> + (p.kw - 1) * p.dw / p.sw + 1),
+        channel_stride(p.sw * phase_len),
+        row_stride(p.cg * channel_stride) {}
+};
+
+// dst[j] = src[first + j * step] for j < n, zero where that index lies outside [0, w).
+template <class T>
+void copy_phase(const T* src, i64 w, i64 first, i64 step, i64 n, T* dst) {
+  const i64 lo = first >= 0 ? 0 : min_i64(n, (-first + step - 1) / step);
+  const i64 hi = first >= w ? lo : std::max(lo, min_i64(n, (w - 1 - first) / step + 1));
+  std::memset(dst, 0, sizeof(T) * lo);
+  if (step == 1) {
+    std::memcpy(dst + lo, src + first + lo, sizeof(T) * (hi - lo));
+  } else {
+    for (i64 j = lo; j < hi; ++j) dst[j] = src[first + j * step];
+  }
+  std::memset(dst + hi, 0, sizeof(T) * (n - hi));
+}
+
+// Row stride of one channel in the band buffer: the band's rows back to back, plus a strip of slack
+// for the last strip's overrun, rounded to whole vectors.
+template <class T>
+i64 band_stride(const ConvProblem<T>& p) {
+  return ceil_div(kDirectRowsPerTask * p.ow + kStripPixels<T>, lanes<T>) * lanes<T>;
+}
+
+// Fills the copy for output rows starting at oy0 of (image, group): zeros where the padded position
+// lies outside the input.
+template <class T>
+void copy_input_rows(const ConvProblem<T>& p, const RowCopy<T>& g, i64 image, i64 group, i64 oy0, T* copy) {
+  const T* x = p.x + (image * p.c + group * p.cg) * p.h * p.w;
+  for (i64 y = 0; y < g.rows; ++y) {
+    const i64 iy = oy0 * p.sh + y - p.pad_top;
+    for (i64 ci = 0; ci < p.cg; ++ci) {
+      T* dst = copy + y * g.row_stride + ci * g.channel_stride;
+      if (iy < 0 || iy >= p.h) {
+        std::memset(dst, 0, sizeof(T) * g.channel_stride);
+        continue;
+      }
+      const T* src = x + (ci * p.h + iy) * p.w;
+      for (i64 f = 0; f < p.sw; ++f) copy_phase<T>(src, p.w, f - p.pad_left, p.sw, g.phase_len, dst + f * g.phase_len);
+    }
+  }
+}
+
+// Where each depth index (ci, ky, kx) of the packed weights reads in the copy, relative to the
+// strip's first pixel in the first row of its output row.
+template <class T>
+void tap_offsets(const ConvProblem<T>& p, const RowCopy<T>& g, i64* offsets) {
+  for (i64 ci = 0; ci < p.cg; ++ci)
+    for (i64 ky = 0; ky < p.kh; ++ky)
+      for (i64 kx = 0; kx < p.kw; ++kx) {
+        const i64 at = kx * p.dw;
+        *offsets++ = ky * p.dh * g.row_stride + ci * g.channel_stride + at % p.sw * g.phase_len + at / p.sw;
+      }
+}
+
+// One strip of V vectors of output pixels starting at `src`, for the channels of one packed weight
+// block (depth x kBlock), with bias and activation, stored at dst[b * ld + ...] for channel b.
+template <class T, int V>
+KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth,
+                                   const T* w, const T* bias, T* dst, i64 ld) {
+  constexpr int W = lanes<T>;
+  vec<T> acc[kBlock][V];
+#pragma GCC unroll 8
+  for (int b = 0; b < kBlock; ++b)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) acc[b][v] = splat<T>(T(0));
+  for (i64 k = 0; k < depth; ++k, w += kBlock) {
+    const T* at = src + offsets[k];
+    vec<T> xv[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) xv[v] = load<T>(at + v * W);
+#pragma GCC unroll 8
+    for (int b = 0; b < kBlock; ++b) {
+      const vec<T> wv = splat<T>(w[b]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[b][v] = wv * xv[v] + acc[b][v];
+    }
+  }
+#pragma GCC unroll 8
+  for (int b = 0; b < kBlock; ++b) {
+    const vec<T> offset = splat<T>(bias[b]);
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) store<T>(dst + b * ld + v * W, activate<T>(acc[b][v] + offset, p.activation, p.alpha));
+  }
+}
+
+// One output row of one channel block into the band buffer: whole strips, then the narrowest
+// strip that covers the rest (a strip may run past the row into the next row's place, which is
+// written afterwards, or into the buffer's slack).
+template <class T>
+void output_row(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth, const T* w,
+                const T* bias, T* dst, i64 ld) {
+  constexpr int W = lanes<T>;
+  i64 ox = 0;
+  for (; ox + kStripPixels<T> <= p.ow; ox += kStripPixels<T>)
+    strip<T, kStripVectors>(p, src + ox, offsets, depth, w, bias, dst + ox, ld);
+  const i64 rest = ceil_div(p.ow - ox, W);
+  if (rest == 1) strip<T, 1>(p, src + ox, offsets, depth, w, bias, dst + ox, ld);
+  if (rest == 2) strip<T, 2>(p, src + ox, offsets, depth, w, bias, dst + ox, ld);
+  static_assert(kStripVectors == 3, "the tail handles up to two vectors");
+}
+
+// One task: kDirectRowsPerTask output rows of one (image, group), every output channel of the group.
+// Each channel block's rows are computed into the band buffer, then copied to the output planes as
+// one contiguous run per channel (streaming when the output is large).
+template <class T>
+void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
+  const i64 bands = ceil_div(p.oh, kDirectRowsPerTask);
+  const i64 image = task / (p.groups * bands), group = task / bands % p.groups;
+  const i64 oy0 = task % bands * kDirectRowsPerTask, rows = min_i64(kDirectRowsPerTask, p.oh - oy0);
+  const RowCopy<T> g(p);
+  T* copy = static_cast<T*>(scratch);
+  T* band = copy + g.rows * g.row_stride;
+  const i64 ld = band_stride(p);
+  i64* offsets = reinterpret_cast<i64*>(band + kBlock * ld);
+  copy_input_rows<T>(p, g, image, group, oy0, copy);
+  tap_offsets<T>(p, g, offsets);
+  const i64 depth = p.cg * p.kh * p.kw, blocks = ceil_div(p.og, kBlock);
+  const T* weights = p.packed_weights + group * p.packed_group_stride;
+  const T* bias = p.packed_bias + group * p.packed_bias_stride;
+  const i64 plane = p.oh * p.ow;
+  T* out = p.out + (image * p.o + group * p.og) * plane + oy0 * p.ow;
+  for (i64 blk = 0; blk < blocks; ++blk) {
+    for (i64 r = 0; r < rows; ++r)
+      output_row<T>(p, copy + r * p.sh * g.row_stride, offsets, depth, weights + blk * depth * kBlock,
+                    bias + blk * kBlock, band + r * p.ow, ld);
+    for (i64 b = 0; b < min_i64(kBlock, p.og - blk * kBlock); ++b)
+      copy_row<T>(out + (blk * kBlock + b) * plane, band + b * ld, rows * p.ow, p.stream_output);
+  }
+  if (p.stream_output) store_fence();
+}
+
+template <class T>
+i64 direct_scratch_elements(const ConvProblem<T>& p) {
+  const RowCopy<T> g(p);
+  // The input copy, the band buffer, then one offset (i64) per depth index.
+  return g.rows * g.row_stride + kBlock * band_stride(p) + p.cg * p.kh * p.kw * i64(sizeof(i64) / sizeof(T)) + 64;
+}
+
+}  // namespace
+
+void fill_conv_direct_entries(KernelTable& table) {
+  table.conv_direct_block = kBlock;
+  table.conv_direct_f32 = &direct_task<float>;
+  table.conv_direct_f64 = &direct_task<double>;
+  table.conv_direct_scratch_f32 = &direct_scratch_elements<float>;
+  table.conv_direct_scratch_f64 = &direct_scratch_elements<double>;
+}
+
+}  // namespace KK_ISA
+}  // namespace kk
