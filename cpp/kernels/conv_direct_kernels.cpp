@@ -131,10 +131,13 @@ void output_row(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 d
   i64 ox = 0;
   for (; ox + kStripPixels<T> <= p.ow; ox += kStripPixels<T>)
     strip<T, kStripVectors>(p, src + ox, offsets, depth, w, bias, dst + ox, ld);
-  const i64 rest = ceil_div(p.ow - ox, W);
-  if (rest == 1) strip<T, 1>(p, src + ox, offsets, depth, w, bias, dst + ox, ld);
-  if (rest == 2) strip<T, 2>(p, src + ox, offsets, depth, w, bias, dst + ox, ld);
-  static_assert(kStripVectors == 3, "the tail handles up to two vectors");
+  static_assert(kStripVectors == 3, "the tail needs one, two or three vectors");
+  switch (ceil_div(p.ow - ox, W)) {
+    case 1: return strip<T, 1>(p, src + ox, offsets, depth, w, bias, dst + ox, ld);
+    case 2: return strip<T, 2>(p, src + ox, offsets, depth, w, bias, dst + ox, ld);
+    case 3: return strip<T, 3>(p, src + ox, offsets, depth, w, bias, dst + ox, ld);
+    default: return;
+  }
 }
 
 // One task: kDirectRowsPerTask output rows of one (image, group), every output channel of the group.
