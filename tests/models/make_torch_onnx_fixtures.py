@@ -15,7 +15,7 @@ Written (all small):
   ``torch_cnn_checkpoint.pth`` (``{"epoch", "state_dict", "optimizer"}``, zip format): the state
   dict of :class:`FixtureCNN` after one SGD step; ``safetensors_cnn.safetensors``: the same
   tensors.
-* ``torch_cnn_outputs.npz``: per conv layer ``<name>/input``, ``<name>/output`` (PyTorch's own
+* ``torch_cnn_reference.npz``: per conv layer ``<name>/input``, ``<name>/output`` (PyTorch's own
   conv2d with the layer's true configuration), ``<name>/weight``, ``<name>/bias``; ``config``,
   a JSON string with each layer's true stride/padding/dilation/groups; and ``mixed/<tensor>``,
   the float64 values of the mixed-dtype files below.
@@ -28,7 +28,7 @@ Written (all small):
   nodes (one through an Identity node, two initializers), with auto_pad SAME_UPPER, SAME_LOWER
   (stride 1 and 2), VALID, explicit asymmetric pads, dilation, groups, depthwise and a
   ConvTranspose.
-* ``onnx_*_outputs.npz``: per Conv node ``<name>/input``, ``<name>/output`` (onnxruntime),
+* ``onnx_*_reference.npz``: per Conv node ``<name>/input``, ``<name>/output`` (onnxruntime),
   ``<name>/weight``, ``<name>/bias``.
 """
 
@@ -153,7 +153,7 @@ def save_torch_and_safetensors(model: FixtureCNN, optimizer: torch.optim.Optimiz
     reference = torch_reference(model, torch.randn(INPUT_SHAPE))
     for name, tensor in mixed.items():
         reference[f"mixed/{name}"] = tensor.to(torch.float64).numpy()
-    np.savez(FIXTURES / "torch_cnn_outputs.npz", **reference)
+    np.savez(FIXTURES / "torch_cnn_reference.npz", **reference)
 
 
 def layer_name(node: onnx.NodeProto) -> str:
@@ -203,7 +203,7 @@ def export_onnx_cnn(model: FixtureCNN) -> None:
             model, (x,), str(path), dynamo=False, input_names=["image"], opset_version=17
         )
     reference = onnx_reference(onnx.load(str(path)), {"image": x.numpy()})
-    np.savez(FIXTURES / "onnx_cnn_outputs.npz", **reference)
+    np.savez(FIXTURES / "onnx_cnn_reference.npz", **reference)
 
 
 def constant_weights_model(rng: np.random.Generator) -> onnx.ModelProto:
@@ -277,7 +277,7 @@ def save_constant_weights_model() -> None:
     model = constant_weights_model(rng)
     onnx.save(model, str(FIXTURES / "onnx_constant_weights.onnx"))
     x = rng.standard_normal((1, 4, 17, 15)).astype(np.float32)
-    np.savez(FIXTURES / "onnx_constant_weights_outputs.npz", **onnx_reference(model, {"x": x}))
+    np.savez(FIXTURES / "onnx_constant_weights_reference.npz", **onnx_reference(model, {"x": x}))
 
 
 def main() -> None:

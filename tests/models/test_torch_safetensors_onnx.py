@@ -35,14 +35,14 @@ SORTED_KINDS = dict(sorted(CNN_KINDS.items()), depthwise="conv2d")
 
 @functools.cache
 def stored(name: str) -> dict[str, Any]:
-    """The arrays of a committed ``*_outputs.npz``."""
+    """The arrays of a committed ``*_reference.npz``."""
     with np.load(FIXTURES / name) as arrays:
         return {key: arrays[key] for key in arrays.files}
 
 
 def true_config(layer: ConvLayer) -> ConvLayer:
     """``layer`` with the configuration the state dict does not store, from the fixture script."""
-    config = json.loads(str(stored("torch_cnn_outputs.npz")["config"]))[layer.name]
+    config = json.loads(str(stored("torch_cnn_reference.npz")["config"]))[layer.name]
     return dataclasses.replace(
         layer,
         stride=tuple(config["stride"]),
@@ -83,7 +83,7 @@ def test_state_dict_files_list_their_conv_layers(name):
 
 @pytest.mark.parametrize("name", STATE_DICT_FILES)
 def test_state_dict_weights_are_the_stored_ones(name):
-    outputs = stored("torch_cnn_outputs.npz")
+    outputs = stored("torch_cnn_reference.npz")
     model = load_model(FIXTURES / name)
     for layer in model.layers[:-1]:
         np.testing.assert_array_equal(layer.weight, outputs[f"{layer.name}/weight"])
@@ -97,7 +97,7 @@ def test_state_dict_weights_are_the_stored_ones(name):
 
 @pytest.mark.parametrize("name", STATE_DICT_FILES)
 def test_state_dict_layers_with_the_true_config_give_pytorchs_output(name):
-    outputs = stored("torch_cnn_outputs.npz")
+    outputs = stored("torch_cnn_reference.npz")
     model = load_model(FIXTURES / name)
     for layer in model:
         if layer.kind != "conv1d":
@@ -106,7 +106,7 @@ def test_state_dict_layers_with_the_true_config_give_pytorchs_output(name):
 
 @pytest.mark.parametrize("name", STATE_DICT_FILES)
 def test_state_dict_layers_get_default_configs(name):
-    outputs = stored("torch_cnn_outputs.npz")
+    outputs = stored("torch_cnn_reference.npz")
     model = load_model(FIXTURES / name)
     for layer in model.layers[:-1]:
         assert (layer.stride, layer.padding, layer.dilation) == ((1, 1), 0, (1, 1))
@@ -139,7 +139,7 @@ MIXED_DTYPES = {
 
 @pytest.mark.parametrize("name", ["safetensors_mixed_dtypes.safetensors"])
 def test_element_types_are_read_exactly(name):
-    outputs = stored("torch_cnn_outputs.npz")
+    outputs = stored("torch_cnn_reference.npz")
     model = load_model(FIXTURES / name)
     for layer_name, dtype in MIXED_DTYPES.items():
         layer = model[layer_name]
