@@ -12,6 +12,7 @@ MODULES = [
     "kernelkit.pairwise",
     "kernelkit.conv",
     "kernelkit.kernels",
+    "kernelkit.filtering",
     "kernelkit._threads",
     "kernelkit._config",
     "kernelkit.plotting",

@@ -12,5 +12,6 @@ PYBIND11_MODULE(_core, m) {
   kk::bindings::register_config(m);
   kk::bindings::register_gram(m);
   kk::bindings::register_conv(m);
+  kk::bindings::register_filter(m);
   kk::bindings::register_math(m);
 }

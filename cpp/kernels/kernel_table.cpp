@@ -12,6 +12,7 @@ void fill_math_entries(KernelTable& table);
 void fill_conv_entries(KernelTable& table);
 void fill_depthwise_entries(KernelTable& table);
 void fill_conv_direct_entries(KernelTable& table);
+void fill_filter_entries(KernelTable& table);
 
 namespace {
 KernelTable build_table() {
@@ -29,6 +30,7 @@ KernelTable build_table() {
   fill_conv_entries(table);
   fill_depthwise_entries(table);
   fill_conv_direct_entries(table);
+  fill_filter_entries(table);
   return table;
 }
 }  // namespace

@@ -18,6 +18,7 @@ from . import kernels
 from ._config import config, set_simd_path, show_config, simd_path
 from ._threads import get_num_threads, set_num_threads
 from .conv import conv2d
+from .filtering import filter2d, filter2d_separable
 from .pairwise import (
     additive_chi2_kernel,
     chi2_kernel,
@@ -40,6 +41,8 @@ __all__ = [
     "config",
     "conv2d",
     "cosine_similarity",
+    "filter2d",
+    "filter2d_separable",
     "filter_grid",
     "get_num_threads",
     "kernels",

@@ -36,3 +36,22 @@ def conv2d(
     alpha: float,
     n_threads: int,
 ) -> None: ...
+def filter2d(
+    x: NDArray[Any],
+    kernel: NDArray[np.float64],
+    out: NDArray[Any],
+    anchor: tuple[int, int],
+    mode: int,
+    cval: float,
+    n_threads: int,
+) -> None: ...
+def filter2d_separable(
+    x: NDArray[Any],
+    row: NDArray[np.float64],
+    col: NDArray[np.float64],
+    out: NDArray[Any],
+    anchor: tuple[int, int],
+    mode: int,
+    cval: float,
+    n_threads: int,
+) -> None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,37 @@ def check_out(
     if any(isinstance(a, np.ndarray) and np.shares_memory(out, a) for a in inputs):
         raise ValueError(f"out: must not share memory with {input_names}")
     return out
+
+
+def int_pair(value: Any, name: str) -> tuple[int, int]:
+    """An int (for both axes) or a pair of ints, or TypeError/ValueError naming ``name``."""
+    try:
+        pair = (
+            (operator.index(value),) * 2
+            if np.ndim(value) == 0
+            else tuple(map(operator.index, value))
+        )
+    except TypeError:
+        raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r}") from None
+    if len(pair) != 2:
+        raise ValueError(f"{name}: expected an int or a pair of ints, got {value!r}")
+    return pair[0], pair[1]
+
+
+def real_array(a: Any, name: str) -> NDArray[Any]:
+    """``a`` as an array of real numbers; complex or other data is refused, naming ``name``."""
+    arr = np.asarray(a)
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name}: complex values are not supported")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected real numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def result_float_dtype(dtype: np.dtype[Any]) -> type[np.floating[Any]]:
+    """The dtype computed and returned for input of ``dtype``: float32 for float32 and float16,
+    float64 for every other real type."""
+    return np.float32 if dtype in (np.float32, np.float16) else np.float64
 
 
 def real_number(value: Any, name: str) -> float:

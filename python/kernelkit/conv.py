@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from ._threads import resolve_n_threads
-from ._validation import check_out, real_number
+from ._validation import check_out, int_pair, real_array, real_number, result_float_dtype
 
 __all__ = ["conv2d", "conv2d_output_shape", "resolve_padding"]
 
@@ -30,19 +30,10 @@ _LAYOUTS = ("NCHW", "NHWC")
 
 def _pair(value: Any, name: str) -> Pair:
     """An int or a pair of ints, each >= 1 (stride, dilation)."""
-    try:
-        pair = (
-            (operator.index(value),) * 2
-            if np.ndim(value) == 0
-            else tuple(map(operator.index, value))
-        )
-    except TypeError:
-        raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r}") from None
-    if len(pair) != 2:
-        raise ValueError(f"{name}: expected an int or a pair of ints, got {value!r}")
+    pair = int_pair(value, name)
     if min(pair) < 1:
         raise ValueError(f"{name}: every value must be >= 1, got {value!r}")
-    return pair[0], pair[1]
+    return pair
 
 
 def _explicit_padding(padding: Any) -> tuple[int, int, int, int]:
@@ -106,22 +97,10 @@ def conv2d_output_shape(
     return oh, ow
 
 
-def _real_array(a: ArrayLike, name: str) -> NDArray[Any]:
-    """``a`` as an array of real numbers; complex or other data is refused, naming ``name``."""
-    arr = np.asarray(a)
-    if arr.dtype.kind == "c":
-        raise TypeError(f"{name}: complex values are not supported")
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected real numbers, got dtype {arr.dtype}")
-    return arr
-
-
 def _compute_dtype(x: NDArray[Any]) -> type[np.floating[Any]]:
-    if x.dtype == np.float32 or x.dtype == np.float16:
-        return np.float32
     if x.dtype.kind == "c":
         raise TypeError("x: complex input is not supported")
-    return np.float64
+    return result_float_dtype(x.dtype)
 
 
 def _weight_as_hwio_groups(weight: NDArray[Any], layout: str, groups: int) -> NDArray[Any]:
@@ -209,7 +188,7 @@ def conv2d(
     n = xa.shape[0]
     c, h, w = (xa.shape[3], xa.shape[1], xa.shape[2]) if nhwc else xa.shape[1:]
 
-    wa = _real_array(weight, "weight")
+    wa = real_array(weight, "weight")
     if wa.ndim != 4:
         raise ValueError(f"weight: expected a 4-D array ({w_layout}), got shape {wa.shape}")
     wa = wa.astype(dtype, copy=False)
@@ -248,7 +227,7 @@ def conv2d(
 
     ba = None
     if bias is not None:
-        ba = np.ascontiguousarray(_real_array(bias, "bias"), dtype=dtype)
+        ba = np.ascontiguousarray(real_array(bias, "bias"), dtype=dtype)
         if ba.shape != (o,):
             raise ValueError(f"bias: expected shape ({o},), got {ba.shape}")
 

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernelkit/conv.hpp"
+#include "kernelkit/filter.hpp"
 #include "kernelkit/gram.hpp"
 
 namespace kk {
@@ -48,6 +49,9 @@ struct KernelTable {
   ConvTaskFn<double> conv_direct_f64;
   std::int64_t (*conv_direct_scratch_f32)(const ConvProblem<float>&);
   std::int64_t (*conv_direct_scratch_f64)(const ConvProblem<double>&);
+  // filter2d: weighted sums of shifted rows.
+  CorrelateRowsFn<float> correlate_rows_f32;
+  CorrelateRowsFn<double> correlate_rows_f64;
 };
 
 #define KK_DECLARE_ISA_TABLE(isa) \

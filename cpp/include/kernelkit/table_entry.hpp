@@ -22,6 +22,7 @@ struct TableEntry<float> {
   static std::int64_t conv_direct_scratch(const KernelTable& t, const ConvProblem<float>& p) {
     return t.conv_direct_scratch_f32(p);
   }
+  static CorrelateRowsFn<float> correlate_rows(const KernelTable& t) { return t.correlate_rows_f32; }
 };
 template <>
 struct TableEntry<double> {
@@ -37,6 +38,7 @@ struct TableEntry<double> {
   static std::int64_t conv_direct_scratch(const KernelTable& t, const ConvProblem<double>& p) {
     return t.conv_direct_scratch_f64(p);
   }
+  static CorrelateRowsFn<double> correlate_rows(const KernelTable& t) { return t.correlate_rows_f64; }
 };
 
 }  // namespace kk
