@@ -12,10 +12,10 @@ MODULES = [
     "kernelkit.pairwise",
     "kernelkit.conv",
     "kernelkit.kernels",
-    "kernelkit.filtering",
     "kernelkit._threads",
     "kernelkit._config",
     "kernelkit.plotting",
+    "kernelkit.models.demo_model",
 ]
 
 

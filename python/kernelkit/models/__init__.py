@@ -3,5 +3,13 @@
 from __future__ import annotations
 
 from ._layer import ConvLayer, ConvModel, WeightFileError
+from .demo_model import DemoDigits, demo_digits, demo_model_path
 
-__all__ = ["ConvLayer", "ConvModel", "WeightFileError"]
+__all__ = [
+    "ConvLayer",
+    "ConvModel",
+    "DemoDigits",
+    "WeightFileError",
+    "demo_digits",
+    "demo_model_path",
+]
