@@ -987,7 +987,7 @@ def test_valid_baseline_for_error_cases() -> None:
     ],
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=DTYPE_IDS.get)
-@pytest.mark.parametrize("width", [1, 7, 37, 61])
+@pytest.mark.parametrize("width", [1, 7, 37, 131])
 def test_few_input_channels(
     c: int,
     o: int,
@@ -1001,7 +1001,7 @@ def test_few_input_channels(
     simd_path: str,
 ) -> None:
     """First layers (C <= 4, NCHW) run a direct kernel: strips of output pixels in registers, every
-    strip tail width (1, 7, 37, 61 input columns), partial channel blocks, stride phases, bias and
+    strip tail width and column chunks (1, 7, 37, 131 input columns), partial channel blocks, stride phases, bias and
     leaky ReLU, against the float64 reference."""
     rng = np.random.default_rng(width * 31 + c)
     h = 9

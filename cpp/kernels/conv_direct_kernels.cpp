@@ -26,14 +26,21 @@ constexpr int kStripVectors = 3;
 template <class T>
 constexpr i64 kStripPixels = kStripVectors * lanes<T>;
 
-// Geometry of the per-task input copy: for each needed padded input row and input channel, the row
-// split into sw phases (phase f holds padded columns f, f + sw, f + 2 sw, ...), each phase_len long.
+// Output columns one task computes at most: whole strips, rounded up for narrow outputs.
+template <class T>
+i64 chunk_columns(const ConvProblem<T>& p) {
+  return min_i64(kDirectChunk, ceil_div(p.ow, kStripPixels<T>) * kStripPixels<T>);
+}
+
+// Geometry of the per-task input copy: for each needed padded input row and input channel, the
+// columns the task's chunk reads, split into sw phases (phase f holds padded columns f, f + sw,
+// f + 2 sw, ... from the chunk's first), each phase_len long.
 template <class T>
 struct RowCopy {
   i64 rows, phase_len, channel_stride, row_stride;
   explicit RowCopy(const ConvProblem<T>& p)
       : rows(direct_input_rows(p)),
-        phase_len(ceil_div(p.ow, kStripPixels<T>) * kStripPixels<T> + (p.kw - 1) * p.dw / p.sw + 1),
+        phase_len(chunk_columns(p) + (p.kw - 1) * p.dw / p.sw + 1),
         channel_stride(p.sw * phase_len),
         row_stride(p.cg * channel_stride) {}
 };
@@ -56,13 +63,14 @@ void copy_phase(const T* src, i64 w, i64 first, i64 step, i64 n, T* dst) {
 // for the last strip's overrun, rounded to whole vectors.
 template <class T>
 i64 band_stride(const ConvProblem<T>& p) {
-  return ceil_div(kDirectRowsPerTask * p.ow + kStripPixels<T>, lanes<T>) * lanes<T>;
+  return ceil_div(kDirectRowsPerTask * chunk_columns(p) + kStripPixels<T>, lanes<T>) * lanes<T>;
 }
 
-// Fills the copy for output rows starting at oy0 of (image, group): zeros where the padded position
-// lies outside the input.
+// Fills the copy for output rows from oy0 and columns from ox0 of (image, group): zeros where the
+// padded position lies outside the input.
 template <class T>
-void copy_input_rows(const ConvProblem<T>& p, const RowCopy<T>& g, i64 image, i64 group, i64 oy0, T* copy) {
+void copy_input_rows(const ConvProblem<T>& p, const RowCopy<T>& g, i64 image, i64 group, i64 oy0, i64 ox0,
+                     T* copy) {
   const T* x = p.x + (image * p.c + group * p.cg) * p.h * p.w;
   for (i64 y = 0; y < g.rows; ++y) {
     const i64 iy = oy0 * p.sh + y - p.pad_top;
@@ -73,7 +81,8 @@ void copy_input_rows(const ConvProblem<T>& p, const RowCopy<T>& g, i64 image, i6
         continue;
       }
       const T* src = x + (ci * p.h + iy) * p.w;
-      for (i64 f = 0; f < p.sw; ++f) copy_phase<T>(src, p.w, f - p.pad_left, p.sw, g.phase_len, dst + f * g.phase_len);
+      for (i64 f = 0; f < p.sw; ++f)
+        copy_phase<T>(src, p.w, ox0 * p.sw + f - p.pad_left, p.sw, g.phase_len, dst + f * g.phase_len);
     }
   }
 }
@@ -121,51 +130,65 @@ KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const 
   }
 }
 
-// One output row of one channel block into the band buffer: whole strips, then the narrowest
-// strip that covers the rest (a strip may run past the row into the next row's place, which is
-// written afterwards, or into the buffer's slack).
+// The channel blocks of one strip of V vectors: the strip's input (depth x V vectors) stays in L1
+// while every block's weights stream past it.
+template <class T, int V>
+void strip_all_blocks(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth, i64 blocks,
+                      const T* w, const T* bias, T* dst, i64 ld) {
+  for (i64 blk = 0; blk < blocks; ++blk)
+    strip<T, V>(p, src, offsets, depth, w + blk * depth * kBlock, bias + blk * kBlock, dst + blk * kBlock * ld, ld);
+}
+
+// `width` output pixels of one row, every channel block, into the band buffer: whole strips, then
+// the narrowest strip that covers the rest (a strip may run past the row into the next row's place,
+// which is written afterwards, or into the buffer's slack).
 template <class T>
-void output_row(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth, const T* w,
-                const T* bias, T* dst, i64 ld) {
+void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* offsets, i64 depth, i64 blocks,
+                const T* w, const T* bias, T* dst, i64 ld) {
   constexpr int W = lanes<T>;
   i64 ox = 0;
-  for (; ox + kStripPixels<T> <= p.ow; ox += kStripPixels<T>)
-    strip<T, kStripVectors>(p, src + ox, offsets, depth, w, bias, dst + ox, ld);
+  for (; ox + kStripPixels<T> <= width; ox += kStripPixels<T>)
+    strip_all_blocks<T, kStripVectors>(p, src + ox, offsets, depth, blocks, w, bias, dst + ox, ld);
   static_assert(kStripVectors == 3, "the tail needs one, two or three vectors");
-  switch (ceil_div(p.ow - ox, W)) {
-    case 1: return strip<T, 1>(p, src + ox, offsets, depth, w, bias, dst + ox, ld);
-    case 2: return strip<T, 2>(p, src + ox, offsets, depth, w, bias, dst + ox, ld);
-    case 3: return strip<T, 3>(p, src + ox, offsets, depth, w, bias, dst + ox, ld);
+  switch (ceil_div(width - ox, W)) {
+    case 1: return strip_all_blocks<T, 1>(p, src + ox, offsets, depth, blocks, w, bias, dst + ox, ld);
+    case 2: return strip_all_blocks<T, 2>(p, src + ox, offsets, depth, blocks, w, bias, dst + ox, ld);
+    case 3: return strip_all_blocks<T, 3>(p, src + ox, offsets, depth, blocks, w, bias, dst + ox, ld);
     default: return;
   }
 }
 
-// One task: kDirectRowsPerTask output rows of one (image, group), every output channel of the group.
-// Each channel block's rows are computed into the band buffer, then copied to the output planes as
-// one contiguous run per channel (streaming when the output is large).
+// One task: up to kDirectRowsPerTask output rows x kDirectChunk output columns of one (image,
+// group), every output channel of the group, computed into the band buffer (one run of rows per
+// output channel), then copied to the output planes (streaming when the output is large).
 template <class T>
 void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
-  const i64 bands = ceil_div(p.oh, kDirectRowsPerTask);
-  const i64 image = task / (p.groups * bands), group = task / bands % p.groups;
-  const i64 oy0 = task % bands * kDirectRowsPerTask, rows = min_i64(kDirectRowsPerTask, p.oh - oy0);
+  const i64 chunks = ceil_div(p.ow, kDirectChunk), bands = ceil_div(p.oh, kDirectRowsPerTask);
+  const i64 image = task / (p.groups * bands * chunks), group = task / (bands * chunks) % p.groups;
+  const i64 oy0 = task / chunks % bands * kDirectRowsPerTask, rows = min_i64(kDirectRowsPerTask, p.oh - oy0);
+  const i64 ox0 = task % chunks * kDirectChunk, width = min_i64(kDirectChunk, p.ow - ox0);
   const RowCopy<T> g(p);
   T* copy = static_cast<T*>(scratch);
   T* band = copy + g.rows * g.row_stride;
   const i64 ld = band_stride(p);
-  i64* offsets = reinterpret_cast<i64*>(band + kBlock * ld);
-  copy_input_rows<T>(p, g, image, group, oy0, copy);
+  i64* offsets = reinterpret_cast<i64*>(band + ceil_div(p.og, kBlock) * kBlock * ld);
+  copy_input_rows<T>(p, g, image, group, oy0, ox0, copy);
   tap_offsets<T>(p, g, offsets);
   const i64 depth = p.cg * p.kh * p.kw, blocks = ceil_div(p.og, kBlock);
   const T* weights = p.packed_weights + group * p.packed_group_stride;
   const T* bias = p.packed_bias + group * p.packed_bias_stride;
   const i64 plane = p.oh * p.ow;
-  T* out = p.out + (image * p.o + group * p.og) * plane + oy0 * p.ow;
-  for (i64 blk = 0; blk < blocks; ++blk) {
-    for (i64 r = 0; r < rows; ++r)
-      output_row<T>(p, copy + r * p.sh * g.row_stride, offsets, depth, weights + blk * depth * kBlock,
-                    bias + blk * kBlock, band + r * p.ow, ld);
-    for (i64 b = 0; b < min_i64(kBlock, p.og - blk * kBlock); ++b)
-      copy_row<T>(out + (blk * kBlock + b) * plane, band + b * ld, rows * p.ow, p.stream_output);
+  T* out = p.out + (image * p.o + group * p.og) * plane + oy0 * p.ow + ox0;
+  for (i64 r = 0; r < rows; ++r)
+    output_row<T>(p, width, copy + r * p.sh * g.row_stride, offsets, depth, blocks, weights, bias, band + r * width, ld);
+  for (i64 oc = 0; oc < p.og; ++oc) {
+    T* dst = out + oc * plane;
+    const T* src = band + oc * ld;
+    if (width == p.ow) {  // whole rows: one contiguous run
+      copy_row<T>(dst, src, rows * width, p.stream_output);
+      continue;
+    }
+    for (i64 r = 0; r < rows; ++r) copy_row<T>(dst + r * p.ow, src + r * width, width, p.stream_output);
   }
   if (p.stream_output) store_fence();
 }
@@ -174,7 +197,7 @@ template <class T>
 i64 direct_scratch_elements(const ConvProblem<T>& p) {
   const RowCopy<T> g(p);
   // The input copy, the band buffer, then one offset (i64) per depth index.
-  return g.rows * g.row_stride + kBlock * band_stride(p) + p.cg * p.kh * p.kw * i64(sizeof(i64) / sizeof(T)) + 64;
+  return g.rows * g.row_stride + ceil_div(p.og, kBlock) * kBlock * band_stride(p) + p.cg * p.kh * p.kw * i64(sizeof(i64) / sizeof(T)) + 64;
 }
 
 }  // namespace

@@ -98,7 +98,7 @@ void direct(const ConvShape& s, const T* x, const T* weights, const T* bias, T* 
   const ConvProblem<T> p{x, false, s.c, s.h, s.w, s.groups, cg, og, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
                          s.pad_top, s.pad_left, s.out_h(), s.out_w(), packed.data(), group_stride,
                          bias_padded.data(), og_padded, act, T(alpha), out, stream_output(s, sizeof(T)), nullptr};
-  const i64 tasks = s.n * s.groups * ceil_div(p.oh, kDirectRowsPerTask);
+  const i64 tasks = direct_tasks(p, s.n);
   const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
   const std::vector<ScratchBuffer>& scratch =
       thread_scratch(threads, sizeof(T) * static_cast<std::size_t>(TableEntry<T>::conv_direct_scratch(table, p)));

@@ -44,14 +44,22 @@ using ConvPackFn = void (*)(const T* weights, std::int64_t groups, std::int64_t 
 // - depthwise (groups == channels, one output channel each): one task is a plane (NCHW) or an output
 //   row (NHWC); packed_weights holds (kh, kw, c) for NHWC and (c, kh, kw) for NCHW; packed_bias is
 //   the plain bias or nullptr.
-// - direct (NCHW, few input channels per group): one task is kDirectRowsPerTask output rows of one
-//   (image, group); packed_weights holds per group blocks of the ISA's conv_direct_block output
+// - direct (NCHW, few input channels per group): one task is kDirectRowsPerTask output rows x
+//   kDirectChunk output columns of one (image, group), numbered image-major, then group, row band,
+//   column chunk; packed_weights holds per group blocks of the ISA's conv_direct_block output
 //   channels, [block][cg][kh][kw][channel in block]; packed_bias the bias per group zero-padded to
 //   whole blocks (zeros without a bias).
 template <class T>
 using ConvTaskFn = void (*)(const ConvProblem<T>&, std::int64_t task, void* scratch);
 
 constexpr std::int64_t kDirectRowsPerTask = 4;
+constexpr std::int64_t kDirectChunk = 96;  // a multiple of every ISA's strip width
+
+template <class T>
+std::int64_t direct_tasks(const ConvProblem<T>& p, std::int64_t images) {
+  const std::int64_t bands = (p.oh + kDirectRowsPerTask - 1) / kDirectRowsPerTask;
+  return images * p.groups * bands * ((p.ow + kDirectChunk - 1) / kDirectChunk);
+}
 
 // Padded input rows one direct task reads.
 template <class T>
