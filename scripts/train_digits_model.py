@@ -10,8 +10,8 @@ It writes two package data files that ``kernelkit demo`` reads (Keras is never n
 - ``python/kernelkit/data/digits_cnn.keras``: Conv2D(16, 3x3, ReLU) "conv1" on the (8, 8, 1) input,
   as in the classic filter-visualisation exercise, then Conv2D(32, 3x3, ReLU) "conv2", Flatten and
   a softmax Dense(10) "digit".
-- ``python/kernelkit/data/digits_test.npz``: the held-out test digits the model never saw
-  (``images``: uint8 0..16, ``labels``, ``indices`` into ``load_digits()``) and the model's
+- ``python/kernelkit/data/digits.npz``: the digits themselves (``images``: uint8 counts 0..16,
+  ``labels``), the split (``is_test``: the 20 % the model never saw) and the model's
   ``test_accuracy``, so that the demo runs without scikit-learn.
 
 Training is seeded, deterministic and single-threaded, and the two archives are written with fixed
@@ -41,7 +41,7 @@ from sklearn.model_selection import train_test_split
 
 DATA = pathlib.Path(__file__).resolve().parents[1] / "python" / "kernelkit" / "data"
 MODEL_FILE = DATA / "digits_cnn.keras"
-TEST_FILE = DATA / "digits_test.npz"
+DIGITS_FILE = DATA / "digits.npz"
 SEED = 0
 TEST_FRACTION = 0.2
 EPOCHS = 30
@@ -148,17 +148,17 @@ def main() -> int:
     DATA.mkdir(parents=True, exist_ok=True)
     save_keras_reproducibly(model, MODEL_FILE)
     write_zip(
-        TEST_FILE,
+        DIGITS_FILE,
         {
-            "images.npy": npy_bytes(images[test].astype(np.uint8)),
-            "labels.npy": npy_bytes(labels[test].astype(np.uint8)),
-            "indices.npy": npy_bytes(test.astype(np.int64)),
+            "images.npy": npy_bytes(images.astype(np.uint8)),
+            "labels.npy": npy_bytes(labels.astype(np.uint8)),
+            "is_test.npy": npy_bytes(np.isin(np.arange(len(labels)), test)),
             "test_accuracy.npy": npy_bytes(np.float64(accuracy)),
         },
     )
     print(f"trained on {len(train)} digits, tested on {len(test)}")
     print(f"test accuracy: {accuracy:.4f}")
-    for path in (MODEL_FILE, TEST_FILE):
+    for path in (MODEL_FILE, DIGITS_FILE):
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return 0
 

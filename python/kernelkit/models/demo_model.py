@@ -1,4 +1,4 @@
-"""The trained model shipped inside the package, and the test digits it was evaluated on.
+"""The trained model shipped inside the package, and the digits it was trained and tested on.
 
 A small CNN trained with Keras 3 on scikit-learn's 8x8 digits by scripts/train_digits_model.py:
 Conv2D(16, 3x3, ReLU) "conv1" on (8, 8, 1) input, Conv2D(32, 3x3, ReLU) "conv2", Flatten and
@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 __all__ = ["DemoDigits", "demo_digits", "demo_model_path"]
 
 _MODEL_FILE = "digits_cnn.keras"
-_DIGITS_FILE = "digits_test.npz"
+_DIGITS_FILE = "digits.npz"
 _DIGITS_MAX = 16.0  # the digits' pixels are counts 0..16
 
 
@@ -42,32 +42,33 @@ def demo_model_path() -> pathlib.Path:
 
 
 class DemoDigits(NamedTuple):
-    """The test digits of the shipped model: the 20 % of scikit-learn's digits it never saw."""
+    """scikit-learn's 1,797 digits and the split the shipped model was trained and tested with."""
 
-    #: (N, 8, 8) float64 in [0, 1], as the model takes them (with a channel axis added)
+    #: (1797, 8, 8) float64 in [0, 1], as the model takes them (with a channel axis added)
     images: NDArray[np.float64]
-    #: (N,) the digit each image shows
+    #: (1797,) the digit each image shows
     labels: NDArray[Any]
-    #: (N,) positions of the images in ``sklearn.datasets.load_digits()``
-    indices: NDArray[np.int64]
-    #: the model's accuracy on these digits, measured by Keras when it was trained
+    #: (1797,) True for the 20 % of the digits the model never saw in training
+    is_test: NDArray[np.bool_]
+    #: the model's accuracy on the test digits, measured when it was trained
     test_accuracy: float
 
 
 def demo_digits() -> DemoDigits:
-    """The held-out test digits of the shipped model (no scikit-learn needed).
+    """The digits of ``sklearn.datasets.load_digits()`` and the shipped model's train/test split,
+    read from the package (no scikit-learn needed).
 
     Examples
     --------
     >>> from kernelkit.models import demo_digits
     >>> digits = demo_digits()
-    >>> digits.images.shape, float(digits.images.max())
-    ((360, 8, 8), 1.0)
+    >>> digits.images.shape, int(digits.is_test.sum()), float(digits.images.max())
+    ((1797, 8, 8), 360, 1.0)
     """
     with np.load(_data_file(_DIGITS_FILE), allow_pickle=False) as data:
         return DemoDigits(
             images=data["images"] / _DIGITS_MAX,
             labels=data["labels"],
-            indices=data["indices"],
+            is_test=data["is_test"],
             test_accuracy=float(data["test_accuracy"]),
         )
