@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import __version__, pairwise, show_config
+from ._figure_commands import add_figure_commands
 
 EXAMPLE_KERNELS = ("linear", "rbf", "polynomial", "sigmoid", "laplacian", "cosine", "chi2")
 
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     example.add_argument("--threads", type=int, default=None, help="threads (default: all)")
     example.add_argument("--seed", type=int, default=0, help="random seed")
     example.set_defaults(func=_example)
+    add_figure_commands(sub)
     return parser
 
 

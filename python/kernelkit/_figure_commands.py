@@ -1,0 +1,215 @@
+"""The ``filters``, ``features`` and ``demo`` commands of the ``kernelkit`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+from typing import TYPE_CHECKING
+
+from .demo import DEFAULT_DIRECTORY, run_demo
+from .plotting import plot_feature_maps, plot_filters
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+__all__ = ["add_figure_commands"]
+
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+_DPI = 150
+# matplotlib's built-in backends that only write files; where no GUI toolkit can be imported,
+# matplotlib falls back to "agg"
+_FILE_ONLY_BACKENDS = frozenset({"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"})
+
+
+def add_figure_commands(sub: SubParsers) -> None:
+    """Register ``filters``, ``features`` and ``demo`` on the ``kernelkit`` subcommands."""
+    _add_filters_command(sub)
+    _add_features_command(sub)
+    _add_demo_command(sub)
+
+
+def _add_output_argument(parser: argparse.ArgumentParser, fallback: str) -> None:
+    parser.add_argument(
+        "-o",
+        "--output",
+        help=(
+            "write the figure to this .png, .svg or .pdf file; without it the figure opens in a "
+            f"window if there is a display, else it is written to {fallback}"
+        ),
+    )
+    parser.set_defaults(fallback=fallback)
+
+
+def _add_layer_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file", help="a model file: .keras, .h5, .npz, .pt/.pth, .safetensors or .onnx"
+    )
+    parser.add_argument(
+        "--layer", help="name of the conv layer (default: the first; `kernelkit layers` lists them)"
+    )
+    parser.add_argument("--ncols", type=int, help="columns of the grid (default: near square)")
+
+
+def _add_filters_command(sub: SubParsers) -> None:
+    filters = sub.add_parser(
+        "filters",
+        help="draw the filters of a conv layer of a model file",
+        description=(
+            "Draw every filter of a conv layer as a small image. gray: darker = lower weight; "
+            "rgb: 3-channel filters in colour, zero as mid-grey; diverging: a red-blue scale "
+            "centred at zero with a colorbar; auto: rgb for 3 input channels, gray for 1, "
+            "diverging otherwise."
+        ),
+        epilog=(
+            "examples:\n"
+            "  kernelkit filters model.keras -o filters.png\n"
+            "  kernelkit filters model.pt --layer conv2 --mode diverging --channel mean -o f.svg\n"
+            "  kernelkit filters model.onnx --normalize per_filter --ncols 8 -o filters.pdf"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_layer_arguments(filters)
+    filters.add_argument(
+        "--mode", default="auto", choices=("auto", "gray", "rgb", "diverging"), help="colours"
+    )
+    filters.add_argument(
+        "--normalize",
+        default="global",
+        choices=("global", "per_filter"),
+        help="one colour scale for the layer (default) or one per filter",
+    )
+    filters.add_argument(
+        "--channel", help="show one input channel (an index) or 'mean' of multi-channel filters"
+    )
+    filters.add_argument(
+        "--max-filters", type=int, default=64, help="show at most this many (default 64)"
+    )
+    _add_output_argument(filters, "filters.png")
+    filters.set_defaults(func=_filters)
+
+
+def _add_features_command(sub: SubParsers) -> None:
+    features = sub.add_parser(
+        "features",
+        help="draw the feature maps a conv layer makes of an image",
+        description=(
+            "Run a conv layer of a model file on an image (scaled to [0, 1] and converted to the "
+            "layer's input channels) with its bias and activation, and draw every output channel. "
+            "Constant maps (a dead ReLU channel) are labelled 'constant'."
+        ),
+        epilog=(
+            "examples:\n"
+            "  kernelkit features model.keras digit.png -o maps.png\n"
+            "  kernelkit features model.pt photo.jpg --layer conv1 --normalize global -o maps.pdf"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_layer_arguments(features)
+    features.add_argument("image", help="a PNG or JPEG image")
+    features.add_argument(
+        "--normalize",
+        default="per_map",
+        choices=("per_map", "global"),
+        help="one colour scale per map (default) or one for all",
+    )
+    features.add_argument(
+        "--max-maps", type=int, default=64, help="show at most this many (default 64)"
+    )
+    _add_output_argument(features, "features.png")
+    features.set_defaults(func=_features)
+
+
+def _add_demo_command(sub: SubParsers) -> None:
+    demo = sub.add_parser(
+        "demo",
+        help="filters and feature maps of the shipped digits CNN, with timings",
+        description=(
+            "Read the small CNN shipped with kernelkit (trained with Keras on scikit-learn's 8x8 "
+            "digits), write its 16 first-layer filters and the feature maps of a test digit as "
+            "PNG files, time its convolutions with kernelkit and NumPy, and compute an rbf Gram "
+            "matrix of the digits with kernelkit and scikit-learn (if installed), fitting an SVM "
+            "on it."
+        ),
+        epilog="examples:\n  kernelkit demo\n  kernelkit demo -o /tmp/demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument(
+        "-o",
+        "--output",
+        default=DEFAULT_DIRECTORY,
+        help=f"directory for the PNG files (default ./{DEFAULT_DIRECTORY})",
+    )
+    demo.set_defaults(func=_demo)
+
+
+def _filters(args: argparse.Namespace) -> int:
+    fig = plot_filters(
+        args.file,
+        layer=args.layer,
+        mode=args.mode,
+        channel=_channel(args.channel),
+        normalize=args.normalize,
+        ncols=args.ncols,
+        max_filters=args.max_filters,
+    )
+    return _write_or_show(fig, args)
+
+
+def _features(args: argparse.Namespace) -> int:
+    fig = plot_feature_maps(
+        args.file,
+        args.image,
+        layer=args.layer,
+        ncols=args.ncols,
+        max_maps=args.max_maps,
+        normalize=args.normalize,
+    )
+    return _write_or_show(fig, args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    run_demo(args.output)
+    return 0
+
+
+def _channel(text: str | None) -> int | str | None:
+    if text is None or text == "mean":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"--channel: expected an index or 'mean', got {text!r}") from None
+
+
+def _write_or_show(fig: Figure, args: argparse.Namespace) -> int:
+    """Write the figure to ``--output``; without it show a window, or write the fallback file
+    where no window can open."""
+    if args.output is None and _can_open_windows():
+        _show(fig)
+        return 0
+    path = pathlib.Path(args.fallback if args.output is None else args.output)
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise ValueError(f"--output: expected a .png, .svg or .pdf file, got {str(path)!r}")
+    fig.savefig(path, dpi=_DPI)
+    note = "" if args.output is not None else " (no display to show it in; -o chooses the file)"
+    print(f"wrote {path}{note}")
+    return 0
+
+
+def _can_open_windows() -> bool:
+    """A display to draw on and a GUI backend that matplotlib can use there."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    import matplotlib.pyplot as plt  # resolves the default backend: a GUI one where one works
+
+    return str(plt.get_backend()).lower() not in _FILE_ONLY_BACKENDS
+
+
+def _show(fig: Figure) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.figure(fig)  # hand the Figure to pyplot, which gives it a window
+    plt.show()
