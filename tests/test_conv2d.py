@@ -1001,8 +1001,8 @@ def test_few_input_channels(
     simd_path: str,
 ) -> None:
     """First layers (C <= 4, NCHW) run a direct kernel: strips of output pixels in registers, every
-    strip tail width and column chunks (1, 7, 37, 131 input columns), partial channel blocks, stride phases, bias and
-    leaky ReLU, against the float64 reference."""
+    strip tail and column chunks (1, 7, 37, 131 input columns), partial channel blocks, stride
+    phases, bias and leaky ReLU, against the float64 reference."""
     rng = np.random.default_rng(width * 31 + c)
     h = 9
     top, bottom, left, right = pads
@@ -1022,5 +1022,24 @@ def test_few_input_channels(
         alpha=0.1,
     )
     ref = ref_conv2d(x, w, bias, stride, pads, dilation, groups, "leaky_relu", 0.1)
+    assert got.shape == ref.shape
+    assert rel_err(got, ref) <= TOL[dtype]
+
+
+@pytest.mark.parametrize(("c", "o", "groups"), [(5, 7, 1), (64, 13, 1), (64, 40, 4), (12, 1, 1)])
+@pytest.mark.parametrize("hw", [(1, 1), (7, 9), (13, 17), (31, 29)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=DTYPE_IDS.get)
+def test_pointwise_unpadded(
+    c: int, o: int, groups: int, hw: Pair, dtype: type, simd_path: str
+) -> None:
+    """1x1 convolutions without stride or padding (NCHW) run the direct kernel over each image as
+    one row of pixels: pixel counts across column chunks, partial channel blocks, groups, bias and
+    ReLU, against the float64 reference."""
+    rng = np.random.default_rng(c * 7 + o)
+    x = rng.standard_normal((2, c, *hw)).astype(dtype)
+    w = rng.standard_normal((o, c // groups, 1, 1)).astype(dtype)
+    bias = rng.standard_normal(o).astype(dtype)
+    got = kernelkit.conv2d(x, w, bias, dilation=2, groups=groups, activation="relu")
+    ref = ref_conv2d(x, w, bias, groups=groups, activation="relu")
     assert got.shape == ref.shape
     assert rel_err(got, ref) <= TOL[dtype]

@@ -1,10 +1,13 @@
-// Direct convolution for few input channels per group (first layers: RGB or gray images), NCHW.
-// The implicit GEMM has too little depth here (C x KH x KW = 27 for a 3x3 RGB layer) to amortise its
-// packing and transposed stores, so this path vectorises over output pixels instead: a strip of
-// V vectors of one output row x a block of B output channels lives in registers, each tap is one
-// broadcast weight times V contiguous input vectors, and the results are stored straight into the
-// NCHW output rows. Strided convolutions read from stride-phase-split copies of the padded input
-// rows, so every tap stays a contiguous vector load.
+// Direct convolution over NCHW rows, for the layers where the implicit GEMM is weak:
+// - first layers with few input channels per group (RGB or gray images): the GEMM's depth
+//   (C x KH x KW = 27 for a 3x3 RGB layer) is too small to amortise its packing and transposed
+//   stores;
+// - 1x1 convolutions without stride or padding: every image is one long row of pixels, so output
+//   pixels are contiguous in both the input and the output planes.
+// Both vectorise over output pixels: a strip of V vectors of one output row x a block of B output
+// channels lives in registers, each tap is one broadcast weight times V contiguous input vectors,
+// and the results go straight into NCHW output rows. Strided convolutions read from
+// stride-phase-split copies of the padded input rows, so every tap stays a contiguous vector load.
 // Compiled once per instruction set into kk::<isa>; the loop over tasks lives in
 // cpp/src/conv_driver.cpp.
 #include <algorithm>
@@ -18,32 +21,45 @@ namespace kk {
 namespace KK_ISA {
 namespace {
 
-// Output channels per register block and vectors per pixel strip: B x V accumulators plus V input
-// vectors and one broadcast weight fill the register file.
-constexpr int kBlock = kRegisters == 32 ? 8 : 4;
-constexpr int kStripVectors = 3;
-
-template <class T>
-constexpr i64 kStripPixels = kStripVectors * lanes<T>;
+// A register block: B output channels x V vectors of pixels. B x V accumulators plus V input
+// vectors and one broadcast weight fit the register file.
+template <int B, int V>
+struct Shape {
+  static constexpr int block = B, vectors = V;
+  template <class T>
+  static constexpr i64 strip_pixels = V * lanes<T>;
+};
+// First layers: wide strips reuse each broadcast weight over three vectors.
+using FewChannels = Shape<kRegisters == 32 ? 8 : 4, 3>;
+// 1x1: one strip's input (C rows of two vectors, whole cache lines) stays in L1 over every block.
+using Pointwise = Shape<kRegisters == 32 ? 12 : 6, 2>;
 
 // Output columns one task computes at most: whole strips, rounded up for narrow outputs.
-template <class T>
+template <class S, class T>
 i64 chunk_columns(const ConvProblem<T>& p) {
-  return min_i64(kDirectChunk, ceil_div(p.ow, kStripPixels<T>) * kStripPixels<T>);
+  return min_i64(kDirectChunk, ceil_div(p.ow, S::template strip_pixels<T>) * S::template strip_pixels<T>);
 }
 
 // Geometry of the per-task input copy: for each needed padded input row and input channel, the
 // columns the task's chunk reads, split into sw phases (phase f holds padded columns f, f + sw,
-// f + 2 sw, ... from the chunk's first), each phase_len long.
-template <class T>
+// f + 2 sw, ... from the chunk's first), each phase_len long (whole cache lines).
+template <class S, class T>
 struct RowCopy {
   i64 rows, phase_len, channel_stride, row_stride;
   explicit RowCopy(const ConvProblem<T>& p)
       : rows(direct_input_rows(p)),
-        phase_len(chunk_columns(p) + (p.kw - 1) * p.dw / p.sw + 1),
+        phase_len(ceil_div(chunk_columns<S>(p) + (p.kw - 1) * p.dw / p.sw + 1, 64 / i64(sizeof(T))) *
+                  (64 / i64(sizeof(T)))),
         channel_stride(p.sw * phase_len),
         row_stride(p.cg * channel_stride) {}
 };
+
+// Row stride of one channel in the band buffer: the band's rows back to back, plus a strip of slack
+// for the last strip's overrun, rounded to whole vectors.
+template <class S, class T>
+i64 band_stride(const ConvProblem<T>& p) {
+  return ceil_div(kDirectRowsPerTask * chunk_columns<S>(p) + S::template strip_pixels<T>, lanes<T>) * lanes<T>;
+}
 
 // dst[j] = src[first + j * step] for j < n, zero where that index lies outside [0, w).
 template <class T>
@@ -59,17 +75,10 @@ void copy_phase(const T* src, i64 w, i64 first, i64 step, i64 n, T* dst) {
   std::memset(dst + hi, 0, sizeof(T) * (n - hi));
 }
 
-// Row stride of one channel in the band buffer: the band's rows back to back, plus a strip of slack
-// for the last strip's overrun, rounded to whole vectors.
-template <class T>
-i64 band_stride(const ConvProblem<T>& p) {
-  return ceil_div(kDirectRowsPerTask * chunk_columns(p) + kStripPixels<T>, lanes<T>) * lanes<T>;
-}
-
 // Fills the copy for output rows from oy0 and columns from ox0 of (image, group): zeros where the
 // padded position lies outside the input.
-template <class T>
-void copy_input_rows(const ConvProblem<T>& p, const RowCopy<T>& g, i64 image, i64 group, i64 oy0, i64 ox0,
+template <class S, class T>
+void copy_input_rows(const ConvProblem<T>& p, const RowCopy<S, T>& g, i64 image, i64 group, i64 oy0, i64 ox0,
                      T* copy) {
   const T* x = p.x + (image * p.c + group * p.cg) * p.h * p.w;
   for (i64 y = 0; y < g.rows; ++y) {
@@ -89,8 +98,8 @@ void copy_input_rows(const ConvProblem<T>& p, const RowCopy<T>& g, i64 image, i6
 
 // Where each depth index (ci, ky, kx) of the packed weights reads in the copy, relative to the
 // strip's first pixel in the first row of its output row.
-template <class T>
-void tap_offsets(const ConvProblem<T>& p, const RowCopy<T>& g, i64* offsets) {
+template <class S, class T>
+void tap_offsets(const ConvProblem<T>& p, const RowCopy<S, T>& g, i64* offsets) {
   for (i64 ci = 0; ci < p.cg; ++ci)
     for (i64 ky = 0; ky < p.kh; ++ky)
       for (i64 kx = 0; kx < p.kw; ++kx) {
@@ -100,87 +109,95 @@ void tap_offsets(const ConvProblem<T>& p, const RowCopy<T>& g, i64* offsets) {
 }
 
 // One strip of V vectors of output pixels starting at `src`, for the channels of one packed weight
-// block (depth x kBlock), with bias and activation, stored at dst[b * ld + ...] for channel b.
-template <class T, int V>
+// block (depth x B), with bias and activation, stored at dst[b * ld + ...] for channel b.
+template <class T, int B, int V>
 KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth,
                                    const T* w, const T* bias, T* dst, i64 ld) {
   constexpr int W = lanes<T>;
-  vec<T> acc[kBlock][V];
-#pragma GCC unroll 8
-  for (int b = 0; b < kBlock; ++b)
+  vec<T> acc[B][V];
+#pragma GCC unroll 16
+  for (int b = 0; b < B; ++b)
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) acc[b][v] = splat<T>(T(0));
-  for (i64 k = 0; k < depth; ++k, w += kBlock) {
+  for (i64 k = 0; k < depth; ++k, w += B) {
     const T* at = src + offsets[k];
     vec<T> xv[V];
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) xv[v] = load<T>(at + v * W);
-#pragma GCC unroll 8
-    for (int b = 0; b < kBlock; ++b) {
+#pragma GCC unroll 16
+    for (int b = 0; b < B; ++b) {
       const vec<T> wv = splat<T>(w[b]);
 #pragma GCC unroll 4
       for (int v = 0; v < V; ++v) acc[b][v] = wv * xv[v] + acc[b][v];
     }
   }
-#pragma GCC unroll 8
-  for (int b = 0; b < kBlock; ++b) {
+#pragma GCC unroll 16
+  for (int b = 0; b < B; ++b) {
     const vec<T> offset = splat<T>(bias[b]);
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) store<T>(dst + b * ld + v * W, activate<T>(acc[b][v] + offset, p.activation, p.alpha));
   }
 }
 
-// The channel blocks of one strip of V vectors: the strip's input (depth x V vectors) stays in L1
-// while every block's weights stream past it.
-template <class T, int V>
+// Every channel block of one strip of V vectors: the strip's input (depth x V vectors) stays in L1
+// while the blocks' weights stream past it.
+template <class T, int B, int V>
 void strip_all_blocks(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth, i64 blocks,
                       const T* w, const T* bias, T* dst, i64 ld) {
   for (i64 blk = 0; blk < blocks; ++blk)
-    strip<T, V>(p, src, offsets, depth, w + blk * depth * kBlock, bias + blk * kBlock, dst + blk * kBlock * ld, ld);
+    strip<T, B, V>(p, src, offsets, depth, w + blk * depth * B, bias + blk * B, dst + blk * B * ld, ld);
+}
+
+// The last `vectors` (< V) vectors of a row: the narrowest strip that covers them.
+template <class T, int B, int V>
+void strip_tail(const ConvProblem<T>& p, i64 vectors, const T* src, const i64* offsets, i64 depth, i64 blocks,
+                const T* w, const T* bias, T* dst, i64 ld) {
+  if constexpr (V > 1) {
+    if (vectors < V) return strip_tail<T, B, V - 1>(p, vectors, src, offsets, depth, blocks, w, bias, dst, ld);
+  }
+  strip_all_blocks<T, B, V>(p, src, offsets, depth, blocks, w, bias, dst, ld);
 }
 
 // `width` output pixels of one row, every channel block, into the band buffer: whole strips, then
 // the narrowest strip that covers the rest (a strip may run past the row into the next row's place,
 // which is written afterwards, or into the buffer's slack).
-template <class T>
+template <class S, class T>
 void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* offsets, i64 depth, i64 blocks,
                 const T* w, const T* bias, T* dst, i64 ld) {
-  constexpr int W = lanes<T>;
+  constexpr int B = S::block, V = S::vectors;
+  constexpr i64 strip_pixels = S::template strip_pixels<T>;
   i64 ox = 0;
-  for (; ox + kStripPixels<T> <= width; ox += kStripPixels<T>)
-    strip_all_blocks<T, kStripVectors>(p, src + ox, offsets, depth, blocks, w, bias, dst + ox, ld);
-  static_assert(kStripVectors == 3, "the tail needs one, two or three vectors");
-  switch (ceil_div(width - ox, W)) {
-    case 1: return strip_all_blocks<T, 1>(p, src + ox, offsets, depth, blocks, w, bias, dst + ox, ld);
-    case 2: return strip_all_blocks<T, 2>(p, src + ox, offsets, depth, blocks, w, bias, dst + ox, ld);
-    case 3: return strip_all_blocks<T, 3>(p, src + ox, offsets, depth, blocks, w, bias, dst + ox, ld);
-    default: return;
-  }
+  for (; ox + strip_pixels <= width; ox += strip_pixels)
+    strip_all_blocks<T, B, V>(p, src + ox, offsets, depth, blocks, w, bias, dst + ox, ld);
+  if (ox < width)
+    strip_tail<T, B, V - 1>(p, ceil_div(width - ox, lanes<T>), src + ox, offsets, depth, blocks, w, bias, dst + ox,
+                            ld);
 }
 
 // One task: up to kDirectRowsPerTask output rows x kDirectChunk output columns of one (image,
 // group), every output channel of the group, computed into the band buffer (one run of rows per
 // output channel), then copied to the output planes (streaming when the output is large).
-template <class T>
+template <class S, class T>
 void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
+  constexpr int B = S::block;
   const i64 chunks = ceil_div(p.ow, kDirectChunk), bands = ceil_div(p.oh, kDirectRowsPerTask);
   const i64 image = task / (p.groups * bands * chunks), group = task / (bands * chunks) % p.groups;
   const i64 oy0 = task / chunks % bands * kDirectRowsPerTask, rows = min_i64(kDirectRowsPerTask, p.oh - oy0);
   const i64 ox0 = task % chunks * kDirectChunk, width = min_i64(kDirectChunk, p.ow - ox0);
-  const RowCopy<T> g(p);
+  const RowCopy<S, T> g(p);
+  const i64 depth = p.cg * p.kh * p.kw, blocks = ceil_div(p.og, B), ld = band_stride<S>(p);
   T* copy = static_cast<T*>(scratch);
   T* band = copy + g.rows * g.row_stride;
-  const i64 ld = band_stride(p);
-  i64* offsets = reinterpret_cast<i64*>(band + ceil_div(p.og, kBlock) * kBlock * ld);
-  copy_input_rows<T>(p, g, image, group, oy0, ox0, copy);
-  tap_offsets<T>(p, g, offsets);
-  const i64 depth = p.cg * p.kh * p.kw, blocks = ceil_div(p.og, kBlock);
+  i64* offsets = reinterpret_cast<i64*>(band + blocks * B * ld);
+  copy_input_rows<S, T>(p, g, image, group, oy0, ox0, copy);
+  tap_offsets<S, T>(p, g, offsets);
   const T* weights = p.packed_weights + group * p.packed_group_stride;
   const T* bias = p.packed_bias + group * p.packed_bias_stride;
+  for (i64 r = 0; r < rows; ++r)
+    output_row<S, T>(p, width, copy + r * p.sh * g.row_stride, offsets, depth, blocks, weights, bias, band + r * width,
+                     ld);
   const i64 plane = p.oh * p.ow;
   T* out = p.out + (image * p.o + group * p.og) * plane + oy0 * p.ow + ox0;
-  for (i64 r = 0; r < rows; ++r)
-    output_row<T>(p, width, copy + r * p.sh * g.row_stride, offsets, depth, blocks, weights, bias, band + r * width, ld);
   for (i64 oc = 0; oc < p.og; ++oc) {
     T* dst = out + oc * plane;
     const T* src = band + oc * ld;
@@ -193,21 +210,25 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   if (p.stream_output) store_fence();
 }
 
-template <class T>
+// The input copy, the band buffer, then one offset (i64) per depth index.
+template <class S, class T>
 i64 direct_scratch_elements(const ConvProblem<T>& p) {
-  const RowCopy<T> g(p);
-  // The input copy, the band buffer, then one offset (i64) per depth index.
-  return g.rows * g.row_stride + ceil_div(p.og, kBlock) * kBlock * band_stride(p) + p.cg * p.kh * p.kw * i64(sizeof(i64) / sizeof(T)) + 64;
+  const RowCopy<S, T> g(p);
+  const i64 offsets = p.cg * p.kh * p.kw * i64(sizeof(i64) / sizeof(T));
+  return g.rows * g.row_stride + ceil_div(p.og, S::block) * S::block * band_stride<S>(p) + offsets + 64;
+}
+
+template <class S>
+DirectConvEntry direct_entry() {
+  return {S::block, &direct_task<S, float>, &direct_task<S, double>, &direct_scratch_elements<S, float>,
+          &direct_scratch_elements<S, double>};
 }
 
 }  // namespace
 
 void fill_conv_direct_entries(KernelTable& table) {
-  table.conv_direct_block = kBlock;
-  table.conv_direct_f32 = &direct_task<float>;
-  table.conv_direct_f64 = &direct_task<double>;
-  table.conv_direct_scratch_f32 = &direct_scratch_elements<float>;
-  table.conv_direct_scratch_f64 = &direct_scratch_elements<double>;
+  table.conv_direct_few_channels = direct_entry<FewChannels>();
+  table.conv_direct_pointwise = direct_entry<Pointwise>();
 }
 
 }  // namespace KK_ISA

@@ -69,6 +69,12 @@ bool stream_output(const ConvShape& s, std::size_t element_bytes) {
   return s.n * s.o * s.out_h() * s.out_w() * static_cast<i64>(element_bytes) > kStreamingOutputBytes;
 }
 
+// A 1x1 kernel without stride or padding (dilation does not matter for 1x1).
+bool pointwise_unpadded(const ConvShape& s) {
+  return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pad_top == 0 && s.pad_bottom == 0 && s.pad_left == 0 &&
+         s.pad_right == 0;
+}
+
 // weights (groups, (kh, kw, cg), og) -> per group, blocks of `block` output channels,
 // [block][cg][kh][kw][channel in block], zero-padded to whole blocks.
 template <class T>
@@ -85,13 +91,12 @@ std::vector<T> pack_direct_weights(const ConvShape& s, const T* weights, i64 blo
   return packed;
 }
 
-// NCHW with few input channels per group: output rows computed directly, no GEMM.
+// NCHW output rows computed directly (no GEMM) by one of the direct kernel's shapes.
 template <class T>
-void direct(const ConvShape& s, const T* x, const T* weights, const T* bias, T* out, Activation act,
-            double alpha, int n_threads) {
-  const KernelTable& table = kernels();
+void direct(const DirectConvEntry& kernel, const ConvShape& s, const T* x, const T* weights, const T* bias, T* out,
+            Activation act, double alpha, int n_threads) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups;
-  const i64 block = table.conv_direct_block, og_padded = ceil_div(og, block) * block;
+  const i64 block = kernel.block, og_padded = ceil_div(og, block) * block;
   const std::vector<T> packed = pack_direct_weights(s, weights, block);
   const std::vector<T> bias_padded = padded_bias(bias, s.groups, og, og_padded);
   const i64 group_stride = static_cast<i64>(packed.size()) / s.groups;
@@ -101,8 +106,8 @@ void direct(const ConvShape& s, const T* x, const T* weights, const T* bias, T* 
   const i64 tasks = direct_tasks(p, s.n);
   const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
   const std::vector<ScratchBuffer>& scratch =
-      thread_scratch(threads, sizeof(T) * static_cast<std::size_t>(TableEntry<T>::conv_direct_scratch(table, p)));
-  const ConvTaskFn<T> task_fn = TableEntry<T>::conv_direct(table);
+      thread_scratch(threads, sizeof(T) * static_cast<std::size_t>(TableEntry<T>::scratch(kernel, p)));
+  const ConvTaskFn<T> task_fn = TableEntry<T>::task(kernel);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (i64 t = 0; t < tasks; ++t) task_fn(p, t, scratch[thread_index()].get());
 }
@@ -114,8 +119,15 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
                     double alpha, int n_threads) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups, depth = s.kh * s.kw * cg;
   if (cg == 1 && og == 1) return depthwise(s, x, weights, bias, out, act, alpha, n_threads);
-  if (!s.nhwc && cg <= kDirectMaxChannels) return direct(s, x, weights, bias, out, act, alpha, n_threads);
   const KernelTable& table = kernels();
+  if (!s.nhwc && cg <= kDirectMaxChannels)
+    return direct(table.conv_direct_few_channels, s, x, weights, bias, out, act, alpha, n_threads);
+  if (!s.nhwc && pointwise_unpadded(s)) {
+    ConvShape row = s;  // each output pixel reads only its own input pixel: one long row per image
+    row.w = s.h * s.w;
+    row.h = 1;
+    return direct(table.conv_direct_pointwise, row, x, weights, bias, out, act, alpha, n_threads);
+  }
   const i64 panel_cols = TableEntry<T>::conv_panel_cols(table);
   const i64 og_padded = ceil_div(og, panel_cols) * panel_cols;
 

@@ -44,13 +44,22 @@ using ConvPackFn = void (*)(const T* weights, std::int64_t groups, std::int64_t 
 // - depthwise (groups == channels, one output channel each): one task is a plane (NCHW) or an output
 //   row (NHWC); packed_weights holds (kh, kw, c) for NHWC and (c, kh, kw) for NCHW; packed_bias is
 //   the plain bias or nullptr.
-// - direct (NCHW, few input channels per group): one task is kDirectRowsPerTask output rows x
+// - direct (NCHW): one task is kDirectRowsPerTask output rows x
 //   kDirectChunk output columns of one (image, group), numbered image-major, then group, row band,
-//   column chunk; packed_weights holds per group blocks of the ISA's conv_direct_block output
-//   channels, [block][cg][kh][kw][channel in block]; packed_bias the bias per group zero-padded to
+//   column chunk; packed_weights holds per group blocks of the entry's `block` output channels, [block][cg][kh][kw][channel in block]; packed_bias the bias per group zero-padded to
 //   whole blocks (zeros without a bias).
 template <class T>
 using ConvTaskFn = void (*)(const ConvProblem<T>&, std::int64_t task, void* scratch);
+
+// One register-block shape of the direct kernel: its output-channel block (packed_weights holds
+// blocks of that many channels), its tasks and the scratch elements one task needs.
+struct DirectConvEntry {
+  std::int64_t block;
+  ConvTaskFn<float> f32;
+  ConvTaskFn<double> f64;
+  std::int64_t (*scratch_f32)(const ConvProblem<float>&);
+  std::int64_t (*scratch_f64)(const ConvProblem<double>&);
+};
 
 constexpr std::int64_t kDirectRowsPerTask = 4;
 constexpr std::int64_t kDirectChunk = 96;  // a multiple of every ISA's strip width

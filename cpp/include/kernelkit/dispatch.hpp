@@ -42,13 +42,9 @@ struct KernelTable {
   ConvPackFn<double> conv_pack_f64;
   ConvTaskFn<float> depthwise_f32;
   ConvTaskFn<double> depthwise_f64;
-  // Direct convolution for few input channels per group (see conv.hpp), its output-channel block
-  // and the scratch elements one task needs.
-  std::int64_t conv_direct_block;
-  ConvTaskFn<float> conv_direct_f32;
-  ConvTaskFn<double> conv_direct_f64;
-  std::int64_t (*conv_direct_scratch_f32)(const ConvProblem<float>&);
-  std::int64_t (*conv_direct_scratch_f64)(const ConvProblem<double>&);
+  // Direct convolution over NCHW rows (see conv.hpp) for first layers and for 1x1 convolutions.
+  DirectConvEntry conv_direct_few_channels;
+  DirectConvEntry conv_direct_pointwise;
   // filter2d: weighted sums of shifted rows.
   CorrelateRowsFn<float> correlate_rows_f32;
   CorrelateRowsFn<double> correlate_rows_f64;

@@ -18,10 +18,8 @@ struct TableEntry<float> {
   static ConvPackFn<float> conv_pack(const KernelTable& t) { return t.conv_pack_f32; }
   static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f32; }
   static ConvTaskFn<float> depthwise(const KernelTable& t) { return t.depthwise_f32; }
-  static ConvTaskFn<float> conv_direct(const KernelTable& t) { return t.conv_direct_f32; }
-  static std::int64_t conv_direct_scratch(const KernelTable& t, const ConvProblem<float>& p) {
-    return t.conv_direct_scratch_f32(p);
-  }
+  static ConvTaskFn<float> task(const DirectConvEntry& e) { return e.f32; }
+  static std::int64_t scratch(const DirectConvEntry& e, const ConvProblem<float>& p) { return e.scratch_f32(p); }
   static CorrelateRowsFn<float> correlate_rows(const KernelTable& t) { return t.correlate_rows_f32; }
 };
 template <>
@@ -34,10 +32,8 @@ struct TableEntry<double> {
   static ConvPackFn<double> conv_pack(const KernelTable& t) { return t.conv_pack_f64; }
   static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f64; }
   static ConvTaskFn<double> depthwise(const KernelTable& t) { return t.depthwise_f64; }
-  static ConvTaskFn<double> conv_direct(const KernelTable& t) { return t.conv_direct_f64; }
-  static std::int64_t conv_direct_scratch(const KernelTable& t, const ConvProblem<double>& p) {
-    return t.conv_direct_scratch_f64(p);
-  }
+  static ConvTaskFn<double> task(const DirectConvEntry& e) { return e.f64; }
+  static std::int64_t scratch(const DirectConvEntry& e, const ConvProblem<double>& p) { return e.scratch_f64(p); }
   static CorrelateRowsFn<double> correlate_rows(const KernelTable& t) { return t.correlate_rows_f64; }
 };
 
