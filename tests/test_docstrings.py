@@ -12,6 +12,8 @@ MODULES = [
     "kernelkit.pairwise",
     "kernelkit.conv",
     "kernelkit.kernels",
+    "kernelkit.filtering",
+    "kernelkit._display",
     "kernelkit._threads",
     "kernelkit._config",
     "kernelkit.plotting",

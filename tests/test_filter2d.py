@@ -5,14 +5,19 @@ The main sweep covers every boundary mode x convolve on/off x kernels 1x1, 1x7, 
 x images 1x1, 5x7, 64x33, 31x40x3 x float32/float64 x every SIMD path; the scipy references are
 computed once (in float64, from float32-representable data) and shared by both dtypes and all
 paths. Further tests: origins, kernels larger than the image, images spanning several tiles,
-NaN/Inf, separable kernels, batches, non-contiguous input, dtypes, ``out=``, threads and errors.
+NaN/Inf, separable kernels, batches, non-contiguous input, dtypes, ``out=``, threads and errors,
+then the display scaling and the ``kernelkit apply`` command (one run in a subprocess writing a
+real PNG).
 """
 
 from __future__ import annotations
 
 import importlib
 import itertools
+import subprocess
+import sys
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +26,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from numpy.testing import assert_allclose, assert_array_equal
 
 import kernelkit
-from kernelkit import _core, kernels
+from kernelkit import _core, cli, kernels
+from kernelkit._display import auto_scaling, scale_for_display
+from kernelkit._images import as_channels, read_image
 
 MODES = ("reflect", "constant", "nearest", "mirror", "wrap")
 KERNEL_SHAPES = ((1, 1), (1, 7), (4, 2), (3, 3), (5, 5), (7, 7))
@@ -511,3 +518,157 @@ def test_scipy_mode_synonyms(ndimage):
             kernelkit.filter2d(image, kernel, mode=synonym, cval=CVAL),
             kernelkit.filter2d(image, kernel, mode=mode, cval=CVAL),
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Display scaling and the `kernelkit apply` command
+# ---------------------------------------------------------------------------------------------
+
+
+def test_display_scalings():
+    values = np.array([-2.0, 0.0, 1.0, np.nan])
+    scaled, how = scale_for_display(values, "symmetric")
+    assert_array_equal(scaled[:3], [0.0, 0.5, 0.75])
+    assert how == "symmetric: [-2, 2] -> [0, 1], 0 is mid-gray"
+    scaled, how = scale_for_display(values + 3.0, "minmax")
+    assert_array_equal(scaled[:3], [0.0, 2 / 3, 1.0])
+    assert how == "min-max: [1, 4] -> [0, 1]"
+    scaled, how = scale_for_display(values, "clip")
+    assert_array_equal(scaled[:3], [0.0, 0.0, 1.0])
+    assert how == "clip: values as they are, 33.3% clipped to [0, 1]"
+    assert_array_equal(scale_for_display(np.zeros(3), "symmetric")[0], 0.5)
+    assert_array_equal(scale_for_display(np.ones(3), "minmax")[0], 0.0)
+    with pytest.raises(ValueError, match=r"^scaling:"):
+        scale_for_display(values, "auto")
+
+
+@pytest.mark.parametrize("name", sorted(kernels.NAMED_KERNELS))
+def test_auto_scaling_is_symmetric_exactly_for_zero_sum_kernels(name):
+    kernel = kernels.kernel_from_spec({"gaussian": "gaussian:1", "box": "box:3"}.get(name, name))
+    assert auto_scaling(kernel) == ("symmetric" if abs(kernel.sum()) < 1e-12 else "clip")
+
+
+def write_png(path: Path, pixels: np.ndarray) -> Path:
+    Image = pytest.importorskip("PIL.Image")
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def read_png(path: Path) -> np.ndarray:
+    Image = pytest.importorskip("PIL.Image")
+    with Image.open(path) as image:
+        return np.asarray(image)
+
+
+@pytest.fixture
+def step_png(tmp_path: Path) -> Path:
+    """40x60 gray, dark left half, bright (200) right half: intensity increases to the right."""
+    pixels = np.zeros((40, 60), dtype=np.uint8)
+    pixels[:, 30:] = 200
+    return write_png(tmp_path / "step.png", pixels)
+
+
+@pytest.fixture
+def colour_png(tmp_path: Path) -> Path:
+    pixels = seeded("colour").integers(0, 256, (21, 34, 3), dtype=np.uint8)
+    return write_png(tmp_path / "colour.png", pixels)
+
+
+def test_apply_in_a_subprocess_writes_a_png_of_the_edge(tmp_path, step_png):
+    out = tmp_path / "edges.png"
+    command = [sys.executable, "-m", "kernelkit", "apply", str(step_png), "--kernel", "sobel_x"]
+    proc = subprocess.run(
+        [*command, "-o", str(out)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "scaling: symmetric: [-3.137, 3.137] -> [0, 1], 0 is mid-gray" in proc.stdout
+    pixels = read_png(out)
+    assert pixels.shape == (40, 60)
+    assert (pixels[:, 29:31] == 255).all()  # the strongest response, positive: dark -> bright
+    assert (pixels[:, :28] == 128).all()  # flat areas: zero response, mid-gray
+    assert (pixels[:, 32:] == 128).all()
+
+
+def expected_pixels(
+    image_path: Path, kernel: np.ndarray, channels: int, **kwargs: Any
+) -> np.ndarray:
+    """What `kernelkit apply` should write, from the library functions it is a thin layer over."""
+    image = as_channels(read_image(image_path), channels)
+    response = kernelkit.filter2d(image, kernel, **kwargs)
+    scaled = (
+        np.clip(response, 0, 1)
+        if auto_scaling(kernel) == "clip"
+        else 0.5 + 0.5 * response / np.abs(response).max()
+    )
+    return np.rint(np.clip(scaled, 0, 1) * 255).astype(np.uint8).squeeze()
+
+
+@pytest.mark.parametrize(
+    ("spec", "kernel", "options"),
+    [
+        ("gaussian:1.5", kernels.gaussian(1.5), {}),
+        ("sharpen", kernels.sharpen(), {"mode": "constant", "cval": 0.5}),
+        (
+            "laplacian:diagonal",
+            kernels.laplacian(diagonal=True),
+            {"mode": "wrap", "convolve": True},
+        ),
+    ],
+)
+def test_apply_filters_each_colour_channel(tmp_path, colour_png, capsys, spec, kernel, options):
+    out = tmp_path / "out.png"
+    flags = [f"--{k}" if v is True else f"--{k}={v}" for k, v in options.items()]
+    assert cli.main(["apply", str(colour_png), "--kernel", spec, "-o", str(out), *flags]) == 0
+    assert_array_equal(read_png(out), expected_pixels(colour_png, kernel, 3, **options))
+    assert "3 channel(s)" in capsys.readouterr().out
+
+
+def test_apply_gray_option_and_minmax_scaling(tmp_path, colour_png, capsys):
+    out = tmp_path / "out.png"
+    args = ["apply", str(colour_png), "--kernel", "box:3", "--gray", "--scale", "minmax"]
+    assert cli.main([*args, "-o", str(out)]) == 0
+    response = kernelkit.filter2d(as_channels(read_image(colour_png), 1), kernels.box(3))[..., 0]
+    lo, hi = response.min(), response.max()
+    assert_array_equal(read_png(out), np.rint((response - lo) / (hi - lo) * 255).astype(np.uint8))
+    assert f"scaling: min-max: [{lo:.4g}, {hi:.4g}] -> [0, 1]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".txt"])
+def test_apply_reads_kernel_files(tmp_path, step_png, suffix):
+    kernel = np.array([[0.0, -1.0, 1.5], [2.0, 0.25, -3.0]])
+    path = tmp_path / f"kernel{suffix}"
+    if suffix == ".npy":
+        np.save(path, kernel)
+    else:
+        path.write_text("0, -1, 1.5\n2 0.25 -3\n", encoding="utf-8")
+    out = tmp_path / "out.png"
+    args = ["apply", str(step_png), "--kernel-file", str(path), "--scale", "clip", "-o", str(out)]
+    assert cli.main(args) == 0
+    expected = np.clip(kernelkit.filter2d(read_image(step_png), kernel), 0, 1)
+    assert_array_equal(read_png(out), np.rint(expected * 255).astype(np.uint8))
+
+
+def test_apply_list_names_every_kernel(capsys):
+    assert cli.main(["apply", "--list"]) == 0
+    listing = capsys.readouterr().out
+    for name, entry in kernels.NAMED_KERNELS.items():
+        assert f"{name}{entry.parameter}" in listing
+        assert entry.summary in listing
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--kernel", "blur"], "unknown name 'blur'"),
+        ([], "give IMAGE, --kernel or --kernel-file, and -o OUT"),
+        (["--kernel-file", "{tmp}/missing.npy"], "missing.npy"),
+        (["--kernel-file", "{tmp}/cube.npy"], "expected a 2-D kernel"),
+        (["--kernel-file", "{tmp}/words.txt"], "not a kernel of numbers"),
+    ],
+)
+def test_apply_errors_exit_with_a_message(tmp_path, step_png, capsys, args, message):
+    np.save(tmp_path / "cube.npy", np.ones((2, 2, 2)))
+    (tmp_path / "words.txt").write_text("one two\n", encoding="utf-8")
+    args = [a.format(tmp=tmp_path) for a in args]
+    assert cli.main(["apply", str(step_png), *args, "-o", str(tmp_path / "out.png")]) == 1
+    assert message in capsys.readouterr().err
