@@ -17,6 +17,9 @@ MODULES = [
     "kernelkit._threads",
     "kernelkit._config",
     "kernelkit.plotting",
+    "kernelkit.models._layer",
+    "kernelkit.models.load",
+    "kernelkit.models.npz",
     "kernelkit.models.demo_model",
 ]
 

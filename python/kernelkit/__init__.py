@@ -19,6 +19,7 @@ from ._config import config, set_simd_path, show_config, simd_path
 from ._threads import get_num_threads, set_num_threads
 from .conv import conv2d
 from .filtering import filter2d, filter2d_separable
+from .models import ConvLayer, ConvModel, WeightFileError, load_model
 from .pairwise import (
     additive_chi2_kernel,
     chi2_kernel,
@@ -35,6 +36,9 @@ from .plotting import filter_grid, plot_feature_maps, plot_filters
 __version__: str = config()["version"]
 
 __all__ = [
+    "ConvLayer",
+    "ConvModel",
+    "WeightFileError",
     "__version__",
     "additive_chi2_kernel",
     "chi2_kernel",
@@ -48,6 +52,7 @@ __all__ = [
     "kernels",
     "laplacian_kernel",
     "linear_kernel",
+    "load_model",
     "pairwise_kernels",
     "plot_feature_maps",
     "plot_filters",

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from ._layer import ConvLayer, ConvModel, WeightFileError
 from .demo_model import DemoDigits, demo_digits, demo_model_path
+from .load import FORMATS, detect_format, load_model
 
 __all__ = [
+    "FORMATS",
     "ConvLayer",
     "ConvModel",
     "DemoDigits",
     "WeightFileError",
     "demo_digits",
     "demo_model_path",
+    "detect_format",
+    "load_model",
 ]

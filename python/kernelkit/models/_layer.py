@@ -27,9 +27,15 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: Layer kinds that ``ConvLayer.__call__`` can run with kernelkit.conv2d.
 RUNNABLE_KINDS = ("conv2d", "depthwise", "separable")
 
-#: Stored weight layouts: PyTorch/ONNX OIHW, Keras HWIO, and Keras' depthwise kernel
-#: (kh, kw, in_channels, depth_multiplier), here "HWCM".
-WEIGHT_LAYOUTS = ("OIHW", "HWIO", "HWCM")
+#: Stored weight layouts: PyTorch/ONNX OIHW, Keras HWIO, Keras' depthwise kernel
+#: (kh, kw, in_channels, depth_multiplier), here "HWCM", and the transposed-convolution kernels
+#: of PyTorch/ONNX (in_channels, out_channels/groups, kh, kw), "IOHW", and of Keras
+#: (kh, kw, out_channels, in_channels), "HWOI". For 1-D and 3-D kernels the letters H, W stand
+#: for all the spatial axes, e.g. a Conv1D kernel (k, in, out) is "HWIO".
+WEIGHT_LAYOUTS = ("OIHW", "HWIO", "HWCM", "IOHW", "HWOI")
+
+#: The layouts whose spatial axes come last.
+_CHANNELS_FIRST_LAYOUTS = ("OIHW", "IOHW")
 
 
 class WeightFileError(ValueError):
@@ -95,9 +101,9 @@ class ConvLayer:
     weight: NDArray[Any]
     weight_layout: str
     bias: NDArray[Any] | None = None
-    stride: tuple[int, int] = (1, 1)
+    stride: tuple[int, ...] = (1, 1)
     padding: Padding = 0
-    dilation: tuple[int, int] = (1, 1)
+    dilation: tuple[int, ...] = (1, 1)
     groups: int = 1
     activation: str | None = None
     data_format: str = "NCHW"
@@ -119,14 +125,14 @@ class ConvLayer:
         if self.activation in ("linear", "identity", "none"):
             self.activation = None
         if self.weight_layout == "HWCM":
-            self.groups = int(self.weight.shape[2])
+            self.groups = int(self.weight.shape[-2])
 
     # -- weights in the layouts conv2d takes -------------------------------------------------
-    def _check_2d(self, what: str) -> None:
-        if self.weight.ndim != 4:
+    def _check_runnable(self, what: str) -> None:
+        if self.kind not in RUNNABLE_KINDS or self.weight.ndim != 4:
             raise ValueError(
-                f"layer {self.name!r} ({self.kind}) has a {self.weight.ndim}-D kernel; "
-                f"{what} needs a 2-D convolution"
+                f"layer {self.name!r} is a {self.kind} layer with a {self.weight.ndim}-D kernel; "
+                f"{what} needs one of {RUNNABLE_KINDS} with a 4-D kernel"
             )
 
     def hwio(self) -> NDArray[Any]:
@@ -135,7 +141,7 @@ class ConvLayer:
         For a depthwise kernel (KH, KW, C, M) that is (KH, KW, 1, C·M), output channel c·M + m,
         the order Keras and PyTorch use.
         """
-        self._check_2d("hwio()")
+        self._check_runnable("hwio()")
         if self.weight_layout == "HWIO":
             return self.weight
         if self.weight_layout == "OIHW":
@@ -145,7 +151,7 @@ class ConvLayer:
 
     def oihw(self) -> NDArray[Any]:
         """The (depthwise part of the) kernel as groups-aware OIHW: (O, C/groups, KH, KW)."""
-        self._check_2d("oihw()")
+        self._check_runnable("oihw()")
         if self.weight_layout == "OIHW":
             return self.weight
         return np.ascontiguousarray(self.hwio().transpose(3, 2, 0, 1))
@@ -153,9 +159,12 @@ class ConvLayer:
     @property
     def in_channels(self) -> int:
         """Input channels the layer expects."""
-        if self.weight_layout == "HWCM":
-            return int(self.weight.shape[2])
-        per_group = self.weight.shape[1] if self.weight_layout == "OIHW" else self.weight.shape[-2]
+        shape, layout = self.weight.shape, self.weight_layout
+        if layout == "HWCM":
+            return int(shape[-2])
+        if layout in ("IOHW", "HWOI"):
+            return int(shape[0] if layout == "IOHW" else shape[-1])
+        per_group = shape[1] if layout == "OIHW" else shape[-2]
         return int(per_group) * self.groups
 
     @property
@@ -163,14 +172,18 @@ class ConvLayer:
         """Output channels (filters) the layer produces."""
         if self.pointwise is not None:
             return int(self.pointwise.shape[-1])
-        if self.weight_layout == "HWCM":
-            return int(self.weight.shape[2] * self.weight.shape[3])
-        return int(self.weight.shape[0] if self.weight_layout == "OIHW" else self.weight.shape[-1])
+        shape, layout = self.weight.shape, self.weight_layout
+        if layout == "HWCM":
+            return int(shape[-2] * shape[-1])
+        if layout in ("IOHW", "HWOI"):
+            return int(shape[1] if layout == "IOHW" else shape[-2]) * self.groups
+        return int(shape[0] if layout == "OIHW" else shape[-1])
 
     @property
     def kernel_size(self) -> tuple[int, ...]:
         """Spatial size of the kernel, e.g. (3, 3)."""
-        spatial = self.weight.shape[2:] if self.weight_layout == "OIHW" else self.weight.shape[:-2]
+        first = self.weight_layout in _CHANNELS_FIRST_LAYOUTS
+        spatial = self.weight.shape[2:] if first else self.weight.shape[:-2]
         return tuple(int(s) for s in spatial)
 
     @property
@@ -187,10 +200,7 @@ class ConvLayer:
 
         ``layout`` defaults to the layer's ``data_format`` (NHWC for Keras, NCHW for PyTorch/ONNX).
         """
-        if self.kind not in RUNNABLE_KINDS:
-            raise ValueError(
-                f"layer {self.name!r} is a {self.kind} layer; kernelkit runs {RUNNABLE_KINDS}"
-            )
+        self._check_runnable("running the layer")
         layout = self.data_format if layout is None else layout
         if layout not in ("NCHW", "NHWC"):
             raise ValueError(f"layout: expected 'NCHW' or 'NHWC', got {layout!r}")
@@ -229,7 +239,9 @@ class ConvLayer:
                 n_threads=n_threads,
             )
 
-        spatial = (self.stride, self.padding, self.dilation, self.groups)
+        # _check_runnable made sure that the layer is 2-D
+        stride, dilation = cast(tuple[int, int], self.stride), cast(tuple[int, int], self.dilation)
+        spatial = (stride, self.padding, dilation, self.groups)
         if self.pointwise is None:
             y = run(x, self.hwio(), self.bias, True, *spatial)
         else:
@@ -325,6 +337,11 @@ class ConvModel(Sequence[ConvLayer]):
             f"{self.path or '<model>'}: {self.format}{version}, {len(self)} conv layers, "
             f"{total:,} parameters"
         )
+        if not all(layer.config_known for layer in self.layers):
+            lines.append(
+                "config 'defaults': the file stores weights only, so stride, padding, dilation, "
+                "groups and activation are defaults that may differ from the model's"
+            )
         return "\n".join([title, *lines])
 
     def __repr__(self) -> str:

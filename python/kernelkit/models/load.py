@@ -1,7 +1,8 @@
 """load_model: recognise a model file's format from its content and hand it to that reader.
 
 Each reader is a module of this package with ``read(path: pathlib.Path, format: str) -> ConvModel``
-(``format`` tells a module that reads several variants which one it was given). The
+(``format`` tells a module that reads several variants which one it was given; the readers of
+:data:`LAYOUT_FORMATS` also take ``layout=``). The
 format is decided by the first bytes (zip, HDF5, pickle, safetensors header, JSON); the suffix
 only breaks ties the content cannot (ONNX's protobuf has no magic number).
 """
@@ -17,7 +18,10 @@ import zipfile
 
 from ._layer import ConvModel, PathLike, WeightFileError
 
-__all__ = ["FORMATS", "detect_format", "load_model"]
+__all__ = ["FORMATS", "LAYOUT_FORMATS", "detect_format", "load_model"]
+
+#: Formats whose files do not record the kernel layout, so that ``layout=`` may set it.
+LAYOUT_FORMATS = ("npz",)
 
 #: format name -> reader module (relative to kernelkit.models)
 FORMATS: dict[str, str] = {
@@ -61,7 +65,8 @@ def _hdf5_format(path: pathlib.Path) -> str:
 
     try:
         with h5py.File(path, "r") as f:
-            legacy = "model_weights" in f or "layer_names" in f.attrs or "model_config" in f.attrs
+            legacy = any(k in f.attrs for k in ("model_config", "layer_names", "layer_names0"))
+            legacy = legacy or "model_weights" in f
             keras3 = "layers" in f or "_layer_checkpoint_dependencies" in f
     except OSError as exc:
         raise WeightFileError(path, f"unreadable HDF5 file ({exc})") from None
@@ -116,14 +121,16 @@ def _json_format(path: pathlib.Path) -> str:
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise WeightFileError(path, f"invalid JSON ({exc})") from None
     if isinstance(doc, dict) and "weight_map" in doc:
         return "keras3-sharded"
     raise WeightFileError(path, "a JSON file that is not a sharded Keras weights index")
 
 
-def load_model(path: PathLike, *, format: str | None = None) -> ConvModel:
+def load_model(
+    path: PathLike, *, format: str | None = None, layout: str | None = None
+) -> ConvModel:
     """Read the convolution layers of a trained model file without its framework.
 
     Parameters
@@ -134,6 +141,9 @@ def load_model(path: PathLike, *, format: str | None = None) -> ConvModel:
         file. The format is recognised from the content; the suffix is only a hint.
     format : str, optional
         Force a format, one of :data:`FORMATS`.
+    layout : {"HWIO", "OIHW", "HWCM"}, optional
+        The layout of the 4-D kernels in an ``.npz`` file, which does not record it (see
+        :mod:`kernelkit.models.npz` for how it is decided otherwise).
 
     Returns
     -------
@@ -146,6 +156,21 @@ def load_model(path: PathLike, *, format: str | None = None) -> ConvModel:
         ``path`` does not exist.
     kernelkit.WeightFileError
         The file is damaged, of an unknown format, or inconsistent; the message says which.
+    ValueError
+        ``format`` or ``layout`` is not one of the accepted values.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile, kernelkit
+    >>> path = os.path.join(tempfile.mkdtemp(), "conv.npz")
+    >>> np.savez(path, **{"conv1.weight": np.ones((8, 3, 5, 5), np.float32)})  # PyTorch naming
+    >>> model = kernelkit.load_model(path)
+    >>> model
+    ConvModel('npz', 1 layers: conv1)
+    >>> model["conv1"].weight_layout, model["conv1"].hwio().shape
+    ('OIHW', (5, 5, 3, 8))
+    >>> kernelkit.load_model(path, layout="HWIO")["conv1"].weight_layout
+    'HWIO'
     """
     p = pathlib.Path(os.fspath(path))
     if format is None:
@@ -154,6 +179,14 @@ def load_model(path: PathLike, *, format: str | None = None) -> ConvModel:
         raise ValueError(f"format: expected one of {sorted(FORMATS)}, got {format!r}")
     elif not p.exists():
         raise FileNotFoundError(f"{p}: no such file")
+    options = {}
+    if layout is not None:
+        if format not in LAYOUT_FORMATS:
+            raise ValueError(
+                f"layout: only {', '.join(LAYOUT_FORMATS)} files leave the kernel layout open; "
+                f"{p} is a {format} file"
+            )
+        options["layout"] = layout
     reader = importlib.import_module(f".{FORMATS[format]}", __package__)
-    model: ConvModel = reader.read(p, format)
+    model: ConvModel = reader.read(p, format, **options)
     return model

@@ -1,0 +1,263 @@
+"""NumPy ``.npz`` weight files, in the two conventions people save conv weights with.
+
+1. **A list** ``np.savez(f, *model.get_weights())``: arrays ``arr_0``, ``arr_1``, ... in model
+   order. Every floating-point array of 3 to 5 dimensions is a kernel and starts a layer named
+   after its key (``"arr_0"``); a 1-D array right after it is its bias when its length is the
+   kernel's number of outputs; a Keras SeparableConv2D is a depthwise kernel (kh, kw, C, M)
+   followed by a 1x1 pointwise kernel with C·M inputs. Other arrays (dense layers,
+   normalisation) are skipped.
+2. **Named arrays** ``np.savez(f, **{"conv1/kernel": k, "conv1/bias": b, ...})``: the part after
+   the last "/" or "." names the variable, the part before the layer. Keras names (``kernel``,
+   ``bias``, ``depthwise_kernel``, ``pointwise_kernel``, with or without ":0") and PyTorch names
+   (``conv1.weight``, ``conv1.bias``) are understood; a lone ``kernel``/``weight`` (and ``bias``)
+   is one layer named after the file. Arrays with other names are skipped.
+
+The file does not record layouts, so a 4-D kernel's layout is decided, in this order, by:
+the ``layout=`` argument of :func:`kernelkit.load_model` ("HWIO", "OIHW" or "HWCM") where given;
+its bias: HWIO when the bias length matches the last axis, OIHW when it matches the first, HWCM
+(Keras' depthwise kernel) when it matches the product of the last two; its name (``kernel``:
+HWIO, ``weight``: OIHW); and for an unnamed kernel without bias its shape: OIHW when only the last
+two axes are equal (kh == kw), HWIO otherwise. Layers come out with ``config_known`` False
+(stride 1, no padding) and the data format of their layout's framework (NHWC for HWIO/HWCM, NCHW
+for OIHW).
+
+Examples
+--------
+>>> import numpy as np, os, tempfile, kernelkit
+>>> path = os.path.join(tempfile.mkdtemp(), "weights.npz")
+>>> kernel, bias = np.ones((3, 3, 1, 8), np.float32), np.zeros(8, np.float32)
+>>> np.savez(path, kernel, bias)          # the list convention of Keras' get_weights()
+>>> model = kernelkit.load_model(path)
+>>> model["arr_0"].weight_layout, model["arr_0"].oihw().shape
+('HWIO', (8, 1, 3, 3))
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+import re
+from typing import Any
+
+import numpy as np
+from numpy.lib import format as npy_format
+from numpy.typing import NDArray
+
+from . import _archive
+from ._layer import ConvLayer, ConvModel, WeightFileError
+
+__all__ = ["LAYOUTS", "read"]
+
+#: The layouts ``layout=`` accepts for the 4-D kernels of an .npz file.
+LAYOUTS = ("HWIO", "OIHW", "HWCM")
+
+_LIST_KEY = re.compile(r"arr_\d+")
+_VARIABLE_SUFFIX = re.compile(r":\d+$")
+_KERNEL_LAYOUT_BY_NAME = {"kernel": "HWIO", "weight": "OIHW", "depthwise_kernel": "HWCM"}
+_VARIABLES = {*_KERNEL_LAYOUT_BY_NAME, "pointwise_kernel", "bias"}
+
+
+def read(path: pathlib.Path, format: str = "npz", *, layout: str | None = None) -> ConvModel:
+    """The conv layers of an .npz file; ``layout`` forces the layout of its 4-D kernels."""
+    if layout is not None and layout not in LAYOUTS:
+        raise ValueError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
+    arrays = _read_arrays(path)
+    if arrays and all(_LIST_KEY.fullmatch(key) for key in arrays):
+        layers = _list_layers(arrays, layout, path)
+    else:
+        layers = _named_layers(arrays, layout, path)
+    return ConvModel(layers, format=format, path=path)
+
+
+def _read_arrays(path: pathlib.Path) -> dict[str, NDArray[Any]]:
+    """Every ``.npy`` member of the archive, in file order, by name without the suffix."""
+    with _archive.open_zip(path) as archive:
+        return {
+            info.filename[: -len(".npy")]: _read_npy(archive, info.filename, path)
+            for info in archive.infolist()
+            if info.filename.endswith(".npy")
+        }
+
+
+def _read_npy(archive: Any, name: str, path: pathlib.Path) -> NDArray[Any]:
+    """One member, after checking that its header declares exactly the bytes it holds."""
+    info = _archive.checked_member(archive, name, path)
+    try:
+        with archive.open(info) as member:
+            version = npy_format.read_magic(member)
+            read_header = (
+                npy_format.read_array_header_1_0
+                if version == (1, 0)
+                else npy_format.read_array_header_2_0
+            )
+            shape, fortran_order, dtype = read_header(member)
+            if dtype.hasobject:
+                raise WeightFileError(path, f"{name} holds Python objects, which are not read")
+            size = math.prod(shape) * dtype.itemsize
+            if member.tell() + size != info.file_size:
+                raise WeightFileError(
+                    path, f"{name} declares shape {shape} of {dtype} but holds other data"
+                )
+            data = bytearray(size)
+            if member.readinto(data) != size:
+                raise WeightFileError(path, f"{name} is truncated")
+    except (ValueError, *_archive.ZIP_READ_ERRORS) as exc:
+        if isinstance(exc, WeightFileError):
+            raise
+        raise WeightFileError(path, f"{name} is not a valid .npy member ({exc})") from None
+    flat: NDArray[Any] = np.frombuffer(data, dtype)
+    return flat.reshape(tuple(shape), order="F" if fortran_order else "C")
+
+
+def _is_kernel(a: NDArray[Any]) -> bool:
+    return a.dtype.kind == "f" and 3 <= a.ndim <= 5
+
+
+def _bias_layouts(kernel: tuple[int, ...], bias: int) -> list[str]:
+    """The layouts in which a kernel of this shape has ``bias`` outputs."""
+    layouts = []
+    if bias == kernel[-1]:
+        layouts.append("HWIO")
+    if bias == kernel[0]:
+        layouts.append("OIHW")
+    if bias == kernel[-2] * kernel[-1]:
+        layouts.append("HWCM")
+    return layouts
+
+
+def _shape_layout(kernel: tuple[int, ...]) -> str:
+    """The layout of an unnamed kernel without bias: OIHW when only its last two axes could
+    be the square spatial ones."""
+    if len(kernel) == 4 and kernel[2] == kernel[3] and kernel[0] != kernel[1]:
+        return "OIHW"
+    return "HWIO"
+
+
+def _is_pointwise_of(kernel: NDArray[Any], candidate: NDArray[Any]) -> bool:
+    """Whether ``candidate`` is the 1x1 pointwise kernel of a separable layer whose depthwise
+    kernel is ``kernel`` (kh, kw, C, M)."""
+    return _is_kernel(candidate) and candidate.shape[:-1] == (1,) * (kernel.ndim - 2) + (
+        kernel.shape[-2] * kernel.shape[-1],
+    )
+
+
+def _list_layers(
+    arrays: dict[str, NDArray[Any]], layout: str | None, path: pathlib.Path
+) -> list[ConvLayer]:
+    keys = list(arrays)
+    values = list(arrays.values())
+    layers = []
+    i = 0
+    while i < len(values):
+        kernel = values[i]
+        if not _is_kernel(kernel):
+            i += 1
+            continue
+        following = values[i + 1 : i + 3]
+        pointwise = None
+        if layout in (None, "HWCM") and following and _is_pointwise_of(kernel, following[0]):
+            pointwise = following.pop(0)
+        bias = following[0] if following and following[0].ndim == 1 else None
+        outputs = pointwise.shape[-1] if pointwise is not None else None
+        if bias is not None and not _fits_bias(kernel.shape, bias.size, outputs, layout):
+            bias = None
+        if pointwise is not None:
+            kernel_layout = "HWCM"
+        elif layout is not None:
+            kernel_layout = layout
+        else:
+            kernel_layout = _choose_layout(kernel.shape, bias, _shape_layout(kernel.shape))
+        layers.append(_layer(keys[i], kernel, kernel_layout, bias, pointwise, path))
+        i += 1 + (pointwise is not None) + (bias is not None)
+    return layers
+
+
+def _fits_bias(
+    kernel: tuple[int, ...], length: int, pointwise_outputs: int | None, layout: str | None
+) -> bool:
+    if pointwise_outputs is not None:
+        return length == pointwise_outputs
+    possible = _bias_layouts(kernel, length)
+    return bool(possible) if layout is None else layout in possible
+
+
+def _choose_layout(kernel: tuple[int, ...], bias: NDArray[Any] | None, default: str) -> str:
+    """``default`` unless the bias rules it out, then the first layout the bias allows."""
+    if bias is None:
+        return default
+    possible = _bias_layouts(kernel, bias.size)
+    return default if default in possible or not possible else possible[0]
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    """("conv1", "kernel") from "conv1/kernel:0", ("features.0", "weight") from
+    "features.0.weight"; the layer part is "" for a bare variable."""
+    cut = max(key.rfind("/"), key.rfind("."))
+    return key[: max(cut, 0)], _VARIABLE_SUFFIX.sub("", key[cut + 1 :])
+
+
+def _named_layers(
+    arrays: dict[str, NDArray[Any]], layout: str | None, path: pathlib.Path
+) -> list[ConvLayer]:
+    by_layer: dict[str, dict[str, NDArray[Any]]] = {}
+    for key, value in arrays.items():
+        layer, variable = _split_key(key)
+        if variable in _VARIABLES:
+            by_layer.setdefault(layer, {})[variable] = value
+    layers = []
+    for layer, variables in by_layer.items():
+        name = layer or path.name.removesuffix(".npz")
+        kernel_name = next((v for v in _KERNEL_LAYOUT_BY_NAME if v in variables), None)
+        if kernel_name is None:
+            continue
+        kernel, bias = variables[kernel_name], variables.get("bias")
+        if not 3 <= kernel.ndim <= 5:
+            continue  # a dense or normalisation layer
+        if not _is_kernel(kernel):
+            raise WeightFileError(
+                path, f"{name}: the {kernel_name} holds {kernel.dtype}, not floats"
+            )
+        pointwise = variables.get("pointwise_kernel")
+        if kernel_name == "depthwise_kernel":
+            kernel_layout = "HWCM"
+        else:
+            default = layout or _KERNEL_LAYOUT_BY_NAME[kernel_name]
+            kernel_layout = default if layout else _choose_layout(kernel.shape, bias, default)
+        layers.append(_layer(name, kernel, kernel_layout, bias, pointwise, path))
+    return layers
+
+
+def _layer(
+    name: str,
+    kernel: NDArray[Any],
+    layout: str,
+    bias: NDArray[Any] | None,
+    pointwise: NDArray[Any] | None,
+    path: pathlib.Path,
+) -> ConvLayer:
+    rank = kernel.ndim - 2
+    layer = ConvLayer(
+        name,
+        _kind(layout, pointwise is not None, rank),
+        kernel,
+        layout,
+        bias=bias,
+        stride=(1,) * rank,
+        dilation=(1,) * rank,
+        data_format="NCHW" if layout == "OIHW" else "NHWC",
+        config_known=False,
+        pointwise=pointwise,
+    )
+    if bias is not None and bias.shape != (layer.out_channels,):
+        raise WeightFileError(
+            path, f"{name}: bias of shape {bias.shape} does not fit {layer.out_channels} outputs"
+        )
+    return layer
+
+
+def _kind(layout: str, separable: bool, rank: int) -> str:
+    """ "conv2d", "depthwise", "separable", or for other ranks "conv1d", "depthwise_conv1d", ..."""
+    if separable or layout == "HWCM":
+        base = "separable" if separable else "depthwise"
+        return base if rank == 2 else f"{base}_conv{rank}d"
+    return f"conv{rank}d"
