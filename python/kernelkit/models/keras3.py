@@ -17,9 +17,10 @@ conv layers are the groups named after a conv class, in group-name order, named 
 from __future__ import annotations
 
 import pathlib
-from contextlib import ExitStack
+import zipfile
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from . import _archive
 from ._hdf5 import child, hdf5_file, read_array, text_attribute
@@ -81,7 +82,7 @@ def read(path: pathlib.Path, format: str) -> ConvModel:
         return ConvModel(layers, format=format, path=path, framework_version=version)
 
 
-def _archive_config(archive: Any, path: pathlib.Path) -> tuple[Any, str | None]:
+def _archive_config(archive: zipfile.ZipFile, path: pathlib.Path) -> tuple[Any, str | None]:
     """The model config and the Keras version of a .keras archive."""
     config = parse_json(
         _archive.read_member(archive, "config.json", path, _CONFIG_LIMIT), "config.json", path
@@ -97,7 +98,10 @@ def _archive_config(archive: Any, path: pathlib.Path) -> tuple[Any, str | None]:
     return config, version
 
 
-def _archive_weights(archive: Any, path: pathlib.Path) -> Any:
+def _archive_weights(
+    archive: zipfile.ZipFile, path: pathlib.Path
+) -> AbstractContextManager[IO[bytes]]:
+    """The archive's model.weights.h5, spooled into a seekable file for h5py."""
     names = archive.namelist()
     if "model.weights.npz" in names:
         raise WeightFileError(path, "the archive holds model.weights.npz; kernelkit reads .h5 only")

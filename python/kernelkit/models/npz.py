@@ -34,10 +34,12 @@ Examples
 
 from __future__ import annotations
 
+import io
 import math
 import pathlib
 import re
-from typing import Any
+import zipfile
+from typing import Any, cast
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -79,7 +81,7 @@ def _read_arrays(path: pathlib.Path) -> dict[str, NDArray[Any]]:
         }
 
 
-def _read_npy(archive: Any, name: str, path: pathlib.Path) -> NDArray[Any]:
+def _read_npy(archive: zipfile.ZipFile, name: str, path: pathlib.Path) -> NDArray[Any]:
     """One member, after checking that its header declares exactly the bytes it holds."""
     info = _archive.checked_member(archive, name, path)
     try:
@@ -99,11 +101,11 @@ def _read_npy(archive: Any, name: str, path: pathlib.Path) -> NDArray[Any]:
                     path, f"{name} declares shape {shape} of {dtype} but holds other data"
                 )
             data = bytearray(size)
-            if member.readinto(data) != size:
+            if cast(io.BufferedIOBase, member).readinto(data) != size:  # a ZipExtFile
                 raise WeightFileError(path, f"{name} is truncated")
+    except WeightFileError:
+        raise
     except (ValueError, *_archive.ZIP_READ_ERRORS) as exc:
-        if isinstance(exc, WeightFileError):
-            raise
         raise WeightFileError(path, f"{name} is not a valid .npy member ({exc})") from None
     flat: NDArray[Any] = np.frombuffer(data, dtype)
     return flat.reshape(tuple(shape), order="F" if fortran_order else "C")
