@@ -1027,13 +1027,14 @@ def test_few_input_channels(
 
 
 @pytest.mark.parametrize(("c", "o", "groups"), [(5, 7, 1), (64, 13, 1), (64, 40, 4), (12, 1, 1)])
-@pytest.mark.parametrize("hw", [(1, 1), (7, 9), (13, 17), (31, 29)])
+@pytest.mark.parametrize("hw", [(1, 1), (7, 9), (4, 8), (13, 17), (31, 29), (28, 28)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=DTYPE_IDS.get)
 def test_pointwise_unpadded(
     c: int, o: int, groups: int, hw: Pair, dtype: type, simd_path: str
 ) -> None:
     """1x1 convolutions without stride or padding (NCHW) run the direct kernel over each image as
-    one row of pixels: pixel counts across column chunks, partial channel blocks, groups, bias and
+    one row of pixels, read in place when it is whole vectors long (32 and 784 pixels) and from a
+    copy otherwise: pixel counts across column chunks, partial channel blocks, groups, bias and
     ReLU, against the float64 reference."""
     rng = np.random.default_rng(c * 7 + o)
     x = rng.standard_normal((2, c, *hw)).astype(dtype)

@@ -23,16 +23,18 @@ namespace {
 
 // A register block: B output channels x V vectors of pixels. B x V accumulators plus V input
 // vectors and one broadcast weight fit the register file.
-template <int B, int V>
+template <int B, int V, bool InPlace>
 struct Shape {
   static constexpr int block = B, vectors = V;
+  // Reads the input where it lies instead of a padded copy (only for 1x1 without stride or padding).
+  static constexpr bool in_place = InPlace;
   template <class T>
   static constexpr i64 strip_pixels = V * lanes<T>;
 };
 // First layers: wide strips reuse each broadcast weight over three vectors.
-using FewChannels = Shape<kRegisters == 32 ? 8 : 4, 3>;
+using FewChannels = Shape<kRegisters == 32 ? 8 : 4, 3, false>;
 // 1x1: one strip's input (C rows of two vectors, whole cache lines) stays in L1 over every block.
-using Pointwise = Shape<kRegisters == 32 ? 12 : 6, 2>;
+using Pointwise = Shape<kRegisters == 32 ? 12 : 6, 2, true>;
 
 // Output columns one task computes at most: whole strips, rounded up for narrow outputs.
 template <class S, class T>
@@ -52,6 +54,15 @@ struct RowCopy {
                   (64 / i64(sizeof(T)))),
         channel_stride(p.sw * phase_len),
         row_stride(p.cg * channel_stride) {}
+  // The input itself, one row per image: channel planes h * w apart.
+  static RowCopy in_place(const ConvProblem<T>& p) {
+    RowCopy g(p);
+    g.rows = 1;
+    g.phase_len = p.w;
+    g.channel_stride = p.h * p.w;
+    g.row_stride = p.cg * g.channel_stride;
+    return g;
+  }
 };
 
 // Row stride of one channel in the band buffer: the band's rows back to back, plus a strip of slack
@@ -75,13 +86,13 @@ void copy_phase(const T* src, i64 w, i64 first, i64 step, i64 n, T* dst) {
   std::memset(dst + hi, 0, sizeof(T) * (n - hi));
 }
 
-// Fills the copy for output rows from oy0 and columns from ox0 of (image, group): zeros where the
-// padded position lies outside the input.
+// Fills the copy's first `input_rows` rows for output rows from oy0 and columns from ox0 of
+// (image, group): zeros where the padded position lies outside the input.
 template <class S, class T>
 void copy_input_rows(const ConvProblem<T>& p, const RowCopy<S, T>& g, i64 image, i64 group, i64 oy0, i64 ox0,
-                     T* copy) {
+                     i64 input_rows, T* copy) {
   const T* x = p.x + (image * p.c + group * p.cg) * p.h * p.w;
-  for (i64 y = 0; y < g.rows; ++y) {
+  for (i64 y = 0; y < input_rows; ++y) {
     const i64 iy = oy0 * p.sh + y - p.pad_top;
     for (i64 ci = 0; ci < p.cg; ++ci) {
       T* dst = copy + y * g.row_stride + ci * g.channel_stride;
@@ -184,12 +195,20 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   const i64 image = task / (p.groups * bands * chunks), group = task / (bands * chunks) % p.groups;
   const i64 oy0 = task / chunks % bands * kDirectRowsPerTask, rows = min_i64(kDirectRowsPerTask, p.oh - oy0);
   const i64 ox0 = task % chunks * kDirectChunk, width = min_i64(kDirectChunk, p.ow - ox0);
-  const RowCopy<S, T> g(p);
+  // In place, a strip tail reads up to its last whole vector: inside the array only when rows are
+  // whole vectors long.
+  const bool in_place = S::in_place && p.ow % lanes<T> == 0;
+  const RowCopy<S, T> padded(p);
+  const RowCopy<S, T> g = in_place ? RowCopy<S, T>::in_place(p) : padded;
   const i64 depth = p.cg * p.kh * p.kw, blocks = ceil_div(p.og, B), ld = band_stride<S>(p);
-  T* copy = static_cast<T*>(scratch);
-  T* band = copy + g.rows * g.row_stride;
+  T* band = static_cast<T*>(scratch) + padded.rows * padded.row_stride;
   i64* offsets = reinterpret_cast<i64*>(band + blocks * B * ld);
-  copy_input_rows<S, T>(p, g, image, group, oy0, ox0, copy);
+  const T* copy = p.x + (image * p.c + group * p.cg) * p.h * p.w + ox0;
+  if (!in_place) {
+    T* rows_copy = static_cast<T*>(scratch);
+    copy_input_rows<S, T>(p, g, image, group, oy0, ox0, (rows - 1) * p.sh + (p.kh - 1) * p.dh + 1, rows_copy);
+    copy = rows_copy;
+  }
   tap_offsets<S, T>(p, g, offsets);
   const T* weights = p.packed_weights + group * p.packed_group_stride;
   const T* bias = p.packed_bias + group * p.packed_bias_stride;
