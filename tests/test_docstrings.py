@@ -20,6 +20,8 @@ MODULES = [
     "kernelkit.models._layer",
     "kernelkit.models.load",
     "kernelkit.models.npz",
+    "kernelkit.models.safetensors_file",
+    "kernelkit.models._tensor_bytes",
     "kernelkit.models.demo_model",
 ]
 

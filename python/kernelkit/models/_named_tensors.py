@@ -6,7 +6,8 @@ Such files hold weights only, so the layers are found by name and shape:
   KH, KW), with ``<layer>.bias``; ``<layer>/kernel`` (Keras naming) is an HWIO kernel with
   ``<layer>/bias``. 4-D kernels are ``conv2d`` layers; 3-D and 5-D ones are listed as ``conv1d``
   and ``conv3d`` layers, which kernelkit does not run. A bias whose length differs from the
-  kernel's output channels marks a transposed convolution (``conv_transpose2d``, not run).
+  kernel's output channels marks a transposed convolution (``conv2d_transpose``, not run; its
+  kernel IOHW for PyTorch names, HWOI for Keras names).
 * Everything else (BatchNorm statistics, linear layers, optimizer state) is skipped.
 
 The configuration is not stored: every layer gets stride 1, padding 0, dilation 1, no activation
@@ -43,6 +44,10 @@ class LazyTensor(Protocol):
         """The tensor's values (raises WeightFileError if the file cannot provide them)."""
         ...
 
+
+#: a transposed convolution's kernel swaps the channel axes: PyTorch (I, O/groups, KH, KW),
+#: Keras (KH, KW, O, I)
+_TRANSPOSED_LAYOUT = {"OIHW": "IOHW", "HWIO": "HWOI"}
 
 #: kernel name suffix -> (bias name suffix, stored layout, data format of the framework)
 _KERNEL_NAMING = {
@@ -94,7 +99,8 @@ def _layer(
     kind = f"conv{spatial_dims}d"
     groups = 1
     if bias is not None and bias.shape[0] != out_channels:
-        kind = f"conv_transpose{spatial_dims}d"
+        kind = f"conv{spatial_dims}d_transpose"
+        layout = _TRANSPOSED_LAYOUT[layout]
     elif kind == "conv2d" and in_per_group == 1 and previous is not None:
         groups = _depthwise_groups(out_channels, previous)
         kind = "depthwise" if groups > 1 else kind
@@ -104,6 +110,8 @@ def _layer(
         weight,
         layout,
         bias=bias,
+        stride=(1,) * spatial_dims,
+        dilation=(1,) * spatial_dims,
         groups=groups,
         data_format=data_format,
         config_known=False,

@@ -1,0 +1,269 @@
+"""Reader for ONNX models (``.onnx``), with the optional ``onnx`` package
+(``pip install "kernelkit[onnx]"``).
+
+The layers are the main graph's Conv nodes in graph order (nodes inside If/Loop bodies are not
+read), with their configuration:
+
+* ``strides``, ``dilations``, ``group`` and ``kernel_shape`` (checked against the weight);
+* ``pads`` [top, left, bottom, right] as ``((top, bottom), (left, right))``, as ``(ph, pw)`` when
+  top = bottom and left = right, and as an int when all four are equal;
+* ``auto_pad``: VALID is ``"valid"``; SAME_UPPER is ``"same"`` (TensorFlow's rule: an odd total
+  padding puts the extra row/column at the bottom/right). SAME_LOWER puts it at the top/left:
+  with stride 1 that padding does not depend on the input and becomes explicit pads; with a
+  larger stride the layer is a :class:`SameLowerConvLayer`, whose ``padding`` reads
+  ``"same_lower"`` and is resolved from the input's size when it is called.
+
+Weights come from initializers or from Constant nodes, also through Identity nodes; a Conv whose
+weight is computed at run time raises WeightFileError. Conv has no activation attribute, and a
+Relu node after it is a node of its own, so ``activation`` is None and ``layer(x)`` is the Conv
+node's output. 1-D and 3-D Conv nodes are listed as ``conv1d``/``conv3d`` (their ``padding`` is
+``"same"``/``"valid"``, an int when all sides are equal, else the (begin, end) pair of each axis),
+ConvTranspose nodes as ``conv2d_transpose`` (IOHW weights) and so on; these do not run. A layer's
+name is its node's name, or its output's name for an unnamed node; ``framework_version`` is the
+producer's name and version (e.g. "pytorch 2.13.0").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..conv import Padding, resolve_padding
+from ._layer import ConvLayer, ConvModel, WeightFileError
+
+if TYPE_CHECKING:
+    from onnx import GraphProto, NodeProto, TensorProto
+
+__all__ = ["SameLowerConvLayer", "read"]
+
+_CONV_OPS = ("Conv", "ConvTranspose")
+_FLOAT_TYPES = (np.float16, np.float32, np.float64)
+
+
+@dataclasses.dataclass(eq=False)
+class SameLowerConvLayer(ConvLayer):
+    """An ONNX Conv with ``auto_pad="SAME_LOWER"`` and a stride above 1: "same" padding with the
+    extra row/column at the top/left, resolved from the input's size at each call."""
+
+    def __call__(
+        self, x: ArrayLike, layout: str | None = None, *, n_threads: int | None = None
+    ) -> NDArray[Any]:
+        shape = np.shape(x)
+        if len(shape) not in (3, 4):
+            raise ValueError(f"x: expected a 4-D batch or a 3-D single image, got shape {shape}")
+        nhwc = (self.data_format if layout is None else layout) == "NHWC"
+        size = shape[-3:-1] if nhwc else shape[-2:]
+        top, bottom, left, right = resolve_padding(
+            "same",
+            (size[0], size[1]),
+            _pair(self.kernel_size),
+            _pair(self.stride),
+            _pair(self.dilation),
+        )
+        explicit = dataclasses.replace(self, padding=((bottom, top), (right, left)))
+        return ConvLayer.__call__(explicit, x, layout, n_threads=n_threads)
+
+
+def _pair(values: Sequence[int]) -> tuple[int, int]:
+    return values[0], values[1]
+
+
+def _require_onnx() -> None:
+    try:
+        import onnx  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            'reading ONNX files needs the onnx package: pip install "kernelkit[onnx]"'
+        ) from exc
+
+
+def read(path: pathlib.Path, format: str = "onnx") -> ConvModel:
+    """The Conv (and ConvTranspose) layers of the ONNX model ``path``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, numpy as np
+    >>> from onnx import TensorProto, helper, numpy_helper
+    >>> weight = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "w")
+    >>> conv = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", strides=[2, 2],
+    ...                         pads=[1, 1, 1, 1])
+    >>> graph = helper.make_graph(
+    ...     [conv], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 5, 5])],
+    ...     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 3, 3])], [weight])
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.onnx"
+    >>> _ = path.write_bytes(helper.make_model(graph).SerializeToString())
+    >>> layer = read(path)["conv"]
+    >>> layer.stride, layer.padding, layer(np.ones((1, 1, 5, 5), np.float32)).shape
+    ((2, 2), 1, (1, 2, 3, 3))
+    """
+    _require_onnx()
+    import onnx
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # protobuf and onnx raise many types for damaged files
+        raise WeightFileError(
+            path, f"not a valid ONNX model ({type(exc).__name__}: {exc})"
+        ) from None
+    if not model.HasField("graph") or not model.opset_import:
+        raise WeightFileError(path, "not an ONNX model, or a truncated one (no graph or opset)")
+    constants = _constant_tensors(model.graph)
+    layers = [
+        _layer(node, constants, path)
+        for node in model.graph.node
+        if node.op_type in _CONV_OPS and node.domain in ("", "ai.onnx")
+    ]
+    producer = " ".join(filter(None, (model.producer_name, model.producer_version)))
+    return ConvModel(layers, format=format, path=path, framework_version=producer or None)
+
+
+def _constant_tensors(graph: GraphProto) -> dict[str, TensorProto]:
+    """The TensorProto behind each value name that holds a constant: initializers, Constant
+    node outputs and Identity node outputs of those (graphs are topologically sorted)."""
+    tensors = {tensor.name: tensor for tensor in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and len(node.output) == 1:
+            value = next((a.t for a in node.attribute if a.name == "value"), None)
+            if value is not None:
+                tensors[node.output[0]] = value
+        elif node.op_type == "Identity" and node.input and node.input[0] in tensors:
+            tensors[node.output[0]] = tensors[node.input[0]]
+    return tensors
+
+
+def _array(
+    name: str, role: str, node_name: str, constants: dict[str, TensorProto], path: pathlib.Path
+) -> NDArray[Any]:
+    """The values of constant ``name`` (the node's ``role`` input) as a float array."""
+    from onnx import numpy_helper
+
+    if name not in constants:
+        raise WeightFileError(
+            path,
+            f"{role} {name!r} of node {node_name!r} is computed at run time, not stored as an "
+            "initializer or Constant node",
+        )
+    try:
+        values = numpy_helper.to_array(constants[name])
+    except Exception as exc:  # a damaged TensorProto can fail in many ways
+        raise WeightFileError(path, f"{role} {name!r} of node {node_name!r}: {exc}") from None
+    if values.dtype.kind in "biu":
+        raise WeightFileError(path, f"{role} {name!r} of node {node_name!r} holds integers")
+    return values if values.dtype in _FLOAT_TYPES else values.astype(np.float32)
+
+
+def _layer(node: NodeProto, constants: dict[str, TensorProto], path: pathlib.Path) -> ConvLayer:
+    from onnx import helper
+
+    name = node.name or node.output[0]
+    if len(node.input) < 2:
+        raise WeightFileError(path, f"node {name!r} ({node.op_type}) has no weight input")
+    weight = _array(node.input[1], "weight", name, constants, path)
+    bias = None
+    if len(node.input) > 2 and node.input[2]:
+        bias = _array(node.input[2], "bias", name, constants, path)
+    attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    config = _Config.of(attributes, weight, name, path)
+    transposed = node.op_type == "ConvTranspose"
+    dims = weight.ndim - 2
+    kind = f"conv{dims}d" + ("_transpose" if transposed else "")
+    if kind == "conv2d" and config.group > 1 and weight.shape[1] == 1:
+        kind = "depthwise"
+    layer_class = SameLowerConvLayer if config.padding == "same_lower" else ConvLayer
+    return layer_class(
+        name,
+        kind,
+        weight,
+        "IOHW" if transposed else "OIHW",
+        bias=bias,
+        stride=config.strides,
+        padding=config.padding,
+        dilation=config.dilations,
+        groups=config.group,
+        data_format="NCHW",
+        extra={"op_type": node.op_type},
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Config:
+    """A Conv node's attributes, validated against its weight."""
+
+    strides: tuple[int, ...]
+    dilations: tuple[int, ...]
+    group: int
+    padding: Padding
+
+    @classmethod
+    def of(
+        cls, attributes: dict[str, Any], weight: NDArray[Any], node: str, path: pathlib.Path
+    ) -> _Config:
+        dims = weight.ndim - 2
+        if dims < 1:
+            raise WeightFileError(path, f"node {node!r} has a {weight.ndim}-D weight")
+
+        def ints(name: str, default: list[int], length: int) -> tuple[int, ...]:
+            value = attributes.get(name, default)
+            if not (
+                isinstance(value, list)
+                and len(value) == length
+                and all(isinstance(v, int) and v >= 0 for v in value)
+            ):
+                raise WeightFileError(
+                    path, f"node {node!r}: {name} {value!r} for a {dims}-D convolution"
+                )
+            return tuple(value)
+
+        kernel = ints("kernel_shape", list(weight.shape[2:]), dims)
+        if kernel != weight.shape[2:]:
+            raise WeightFileError(
+                path, f"node {node!r}: kernel_shape {list(kernel)} but weight {weight.shape}"
+            )
+        strides, dilations = ints("strides", [1] * dims, dims), ints("dilations", [1] * dims, dims)
+        if min(strides + dilations) < 1:
+            raise WeightFileError(path, f"node {node!r}: strides and dilations must be >= 1")
+        group = attributes.get("group", 1)
+        if not (isinstance(group, int) and group >= 1):
+            raise WeightFileError(path, f"node {node!r}: group {group!r}")
+        pads = ints("pads", [0] * 2 * dims, 2 * dims)
+        auto_pad = attributes.get("auto_pad", b"NOTSET")
+        padding = _padding(auto_pad, pads, kernel, strides, dilations, node, path)
+        return cls(strides, dilations, group, padding)
+
+
+def _padding(
+    auto_pad: Any,
+    pads: tuple[int, ...],
+    kernel: tuple[int, ...],
+    strides: tuple[int, ...],
+    dilations: tuple[int, ...],
+    node: str,
+    path: pathlib.Path,
+) -> Padding:
+    """The padding as the module doc describes it."""
+    mode = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    dims = len(kernel)
+    if mode == "VALID":
+        return "valid"
+    if mode == "SAME_UPPER":
+        return "same"
+    if mode == "SAME_LOWER":
+        if any(s > 1 for s in strides):
+            return "same_lower"
+        # stride 1: the total padding is (kernel - 1) x dilation whatever the input
+        totals = [(k - 1) * d for k, d in zip(kernel, dilations)]
+        pads = tuple(t - t // 2 for t in totals) + tuple(t // 2 for t in totals)
+    elif mode != "NOTSET":
+        raise WeightFileError(path, f"node {node!r}: unknown auto_pad {mode!r}")
+    pairs = tuple((pads[i], pads[i + dims]) for i in range(dims))
+    if len(set(pads)) == 1:
+        return pads[0]
+    if dims == 2:
+        (top, bottom), (left, right) = pairs
+        return (top, left) if (top, left) == (bottom, right) else ((top, bottom), (left, right))
+    return cast(Padding, pairs)  # not a conv2d padding: 1-D and 3-D layers do not run
