@@ -436,6 +436,7 @@ def write_torch_legacy(
     return path
 
 
+HOOKS = p_call(p_global("collections", "OrderedDict"))
 WEIGHT = np.arange(2 * 3 * 2 * 2, dtype="<f4").reshape(2, 3, 2, 2) - 5.5
 
 
@@ -456,6 +457,45 @@ def test_big_endian_zip_storages_are_swapped(tmp_path):
     big = WEIGHT.astype(">f4").tobytes()
     path = write_torch_zip(tmp_path / "w.pt", conv_state_dict(WEIGHT), {"0": big}, byteorder="big")
     np.testing.assert_array_equal(kernelkit.load_model(path)["conv"].weight, WEIGHT)
+
+
+def test_parameters_and_untyped_storages_with_a_dtype_are_read(tmp_path):
+    """_rebuild_parameter wraps a tensor; _rebuild_tensor_v3 (newer dtypes) gives an untyped
+    byte storage and the dtype separately."""
+    v3 = p_call(
+        p_global("torch._utils", "_rebuild_tensor_v3"),
+        p_tuple(
+            p_str("storage"),
+            p_global("torch", "UntypedStorage"),
+            p_str("0"),
+            p_str("cpu"),
+            p_int(WEIGHT.nbytes),
+        )
+        + b"Q",
+        p_int(0),
+        p_tuple(*map(p_int, WEIGHT.shape)),
+        p_tuple(p_int(12), p_int(4), p_int(2), p_int(1)),
+        b"\x89",
+        HOOKS,
+        p_global("torch", "float32"),
+    )
+    parameter = p_call(p_global("torch._utils", "_rebuild_parameter"), v3, b"\x88", HOOKS)
+    pickled = p_pickle(p_dict({"conv.weight": parameter}))
+    path = write_torch_zip(tmp_path / "w.pt", pickled, {"0": WEIGHT.tobytes()})
+    np.testing.assert_array_equal(kernelkit.load_model(path)["conv"].weight, WEIGHT)
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_files_that_torch_writes_with_parameters_and_new_dtypes(tmp_path, zip_format):
+    torch = pytest.importorskip("torch")
+    kernel = torch.from_numpy(np.arange(24, dtype=np.uint16).reshape(2, 3, 2, 2))
+    state = {"a.weight": torch.nn.Parameter(torch.ones(4, 1, 3, 3)), "b.weight": kernel}
+    path = tmp_path / "new.pt"
+    torch.save(state, path, _use_new_zipfile_serialization=zip_format)
+    model = kernelkit.load_model(path)
+    np.testing.assert_array_equal(model["a"].weight, np.ones((4, 1, 3, 3), np.float32))
+    np.testing.assert_array_equal(model["b"].weight, kernel.numpy())
+    assert model["b"].weight.dtype == np.uint16
 
 
 # -- damaged and hostile PyTorch files ------------------------------------------------------------
@@ -526,7 +566,6 @@ def test_a_pickled_whole_module_is_refused_with_advice():
 
 
 REBUILD = p_global("torch._utils", "_rebuild_tensor_v2")
-HOOKS = p_call(p_global("collections", "OrderedDict"))
 
 #: case -> (data.pkl, storages, what the error says)
 BAD_ZIP_PICKLES = {
