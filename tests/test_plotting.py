@@ -8,7 +8,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 import kernelkit
-from kernelkit.models import ConvLayer, ConvModel
+from kernelkit.models import ConvLayer, ConvModel, demo_digits, demo_model_path
 
 EDGE = np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -1.0, -1.0]])
 
@@ -252,6 +252,19 @@ def test_errors_name_the_argument(call, error, match):
 def test_array_source_errors(weights, kwargs, match):
     with pytest.raises(ValueError, match=match):
         kernelkit.plot_filters(weights, **kwargs)
+
+
+def test_a_model_file_is_read_with_load_model():
+    path = demo_model_path()
+    conv1 = kernelkit.load_model(path)["conv1"]
+    digit = demo_digits().images[0]
+    filters = image_axes(kernelkit.plot_filters(path))
+    maps = image_axes(kernelkit.plot_feature_maps(path, digit))
+    expected_maps = numpy_conv_nhwc(digit[..., None], conv1.hwio().astype(float), conv1.bias)
+    assert len(filters) == len(maps) == 16
+    for f, (drawn_filter, drawn_map) in enumerate(zip(filters, maps)):
+        np.testing.assert_array_equal(drawn_filter.images[0].get_array(), conv1.hwio()[..., 0, f])
+        np.testing.assert_allclose(drawn_map.images[0].get_array(), expected_maps[f], atol=1e-6)
 
 
 def test_a_missing_model_file_is_named(tmp_path):

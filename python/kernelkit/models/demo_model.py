@@ -34,9 +34,9 @@ def demo_model_path() -> pathlib.Path:
 
     Examples
     --------
-    >>> from kernelkit.models import demo_model_path
-    >>> demo_model_path().name
-    'digits_cnn.keras'
+    >>> from kernelkit.models import demo_model_path, load_model
+    >>> load_model(demo_model_path())
+    ConvModel('keras3', 2 layers: conv1, conv2)
     """
     return _data_file(_MODEL_FILE)
 

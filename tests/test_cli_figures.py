@@ -1,0 +1,182 @@
+"""The filters, features and demo commands: in a subprocess as a user runs them (without a
+display, writing real image files), and in-process through kernelkit.cli.main for the options."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import kernelkit
+from kernelkit.cli import main
+from kernelkit.models import demo_digits, demo_model_path
+
+DPI = 150  # filters and features write figures at 150 dpi
+DEMO_DPI = 120
+
+
+def run_kernelkit(*args, cwd):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["MPLBACKEND"] = "Agg"
+    return subprocess.run(
+        [sys.executable, "-m", "kernelkit", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def no_display(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+
+
+def png_size(path):
+    from PIL import Image
+
+    with Image.open(path) as png:
+        assert png.format == "PNG"
+        return png.size
+
+
+def pixel_size(fig, dpi=DPI):
+    width, height = fig.get_size_inches() * dpi
+    return round(width), round(height)
+
+
+def test_filters_writes_the_figure_plot_filters_draws(tmp_path):
+    out = tmp_path / "filters.png"
+    done = run_kernelkit("filters", demo_model_path(), "--mode", "gray", "-o", out, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"wrote {out}"
+    assert png_size(out) == pixel_size(kernelkit.plot_filters(demo_model_path(), mode="gray"))
+
+
+def test_filters_options_reach_plot_filters(tmp_path, no_display):
+    out = tmp_path / "conv2.png"
+    args = ["--layer", "conv2", "--channel", "mean", "--ncols", "8", "--max-filters", "16"]
+    assert main(["filters", str(demo_model_path()), *args, "-o", str(out)]) == 0
+    expected = kernelkit.plot_filters(
+        demo_model_path(), layer="conv2", channel="mean", ncols=8, max_filters=16
+    )
+    assert png_size(out) == pixel_size(expected)
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".svg", b"<?xml"), (".pdf", b"%PDF")])
+def test_filters_writes_svg_and_pdf_by_suffix(tmp_path, no_display, suffix, magic):
+    out = tmp_path / f"filters{suffix}"
+    assert main(["filters", str(demo_model_path()), "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(magic)
+
+
+def test_without_a_display_filters_writes_filters_png_and_says_so(
+    tmp_path, no_display, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    assert main(["filters", str(demo_model_path())]) == 0
+    out = capsys.readouterr().out
+    assert "wrote filters.png" in out
+    assert "no display" in out
+    assert png_size(tmp_path / "filters.png") == pixel_size(
+        kernelkit.plot_filters(demo_model_path())
+    )
+
+
+def test_features_writes_the_feature_maps_of_an_image_file(tmp_path):
+    from PIL import Image
+
+    digit = demo_digits().images[0]
+    image = tmp_path / "digit.png"
+    Image.fromarray(np.uint8(np.rint(digit * 255))).save(image)
+    out = tmp_path / "maps.png"
+    done = run_kernelkit("features", demo_model_path(), image, "-o", out, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert png_size(out) == pixel_size(kernelkit.plot_feature_maps(demo_model_path(), digit))
+
+
+def test_an_error_in_a_subprocess_is_one_line_without_traceback(tmp_path):
+    done = run_kernelkit("filters", demo_model_path(), "--layer", "nope", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == (
+        "kernelkit: error: layer: no layer named 'nope'; the layers are: conv1, conv2\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["filters", "missing.keras", "-o", "f.png"], "missing.keras: no such file"),
+        (["filters", "MODEL", "--layer", "nope", "-o", "f.png"], "the layers are: conv1, conv2"),
+        (["filters", "MODEL", "--channel", "two", "-o", "f.png"], "--channel:"),
+        (["filters", "MODEL", "-o", "f.jpg"], "--output: expected a .png, .svg or .pdf file"),
+        (["features", "MODEL", "not-an-image.png", "-o", "f.png"], "not a readable image"),
+        (["features", "MODEL", "missing.png", "-o", "f.png"], "missing.png: no such file"),
+    ],
+)
+def test_errors_are_one_line_on_stderr(tmp_path, monkeypatch, capsys, no_display, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "not-an-image.png").write_text("text")
+    args = [str(demo_model_path()) if a == "MODEL" else a for a in args]
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith("kernelkit: error: ")
+    assert message in err
+    assert not (tmp_path / "f.png").exists()
+
+
+@pytest.mark.parametrize("command", ["filters", "features", "demo"])
+def test_every_command_has_help_with_examples(capsys, command):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert f"kernelkit {command}" in capsys.readouterr().out.split("examples:")[1]
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("info", "example", "layers", "filters", "features", "demo"):
+        assert f"    {command} " in out
+
+
+def check_demo_pictures(stdout, out):
+    filters, maps = out / "filters.png", out / "feature-maps.png"
+    assert stdout.endswith(f"wrote:\n  {filters}\n  {maps}\n")
+    sixteen_filters = kernelkit.plot_filters(demo_model_path())
+    digit_maps = kernelkit.plot_feature_maps(demo_model_path(), demo_digits().images[0])
+    assert png_size(filters) == pixel_size(sixteen_filters, DEMO_DPI)
+    assert png_size(maps) == pixel_size(digit_maps, DEMO_DPI)
+
+
+def test_demo_writes_the_two_pictures_and_reports_timings(tmp_path):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "demo"
+    done = run_kernelkit("demo", "-o", out, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    check_demo_pictures(done.stdout, out)
+    accuracy = f"test accuracy {demo_digits().test_accuracy:.1%} on 360 held-out digits"
+    expected = [accuracy, "NumPy (sliding_window_view + einsum)", "scikit-learn", "SVC("]
+    for text in expected:
+        assert text in done.stdout
+    assert done.stdout.count("x faster") == 2
+
+
+def test_demo_without_scikit_learn_skips_only_its_parts(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn now fails
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    check_demo_pictures(stdout, out)
+    assert "scikit-learn is not installed" in stdout
+    assert "SVC(" not in stdout
+    assert stdout.count("x faster") == 1
