@@ -221,6 +221,8 @@ def test_a_model_shows_its_first_2d_convolution_or_the_named_layer():
             "^colorbar:",
         ),
         (lambda m: kernelkit.plot_feature_maps(m, np.zeros((3,))), ValueError, "^image:"),
+        (lambda m: kernelkit.plot_feature_maps(m, np.ones((5, 5), complex)), TypeError, "^image:"),
+        (lambda m: kernelkit.plot_filters(np.array([["a"]])), TypeError, "^weights:"),
         (lambda m: kernelkit.plot_feature_maps(m, "missing.png"), FileNotFoundError, "missing"),
         (lambda m: kernelkit.plot_feature_maps(m, np.ones((5, 5)), max_maps=0), ValueError, "max_"),
         (lambda m: kernelkit.filter_grid(m, padding=-1), ValueError, "^padding:"),

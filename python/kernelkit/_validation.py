@@ -70,3 +70,14 @@ def real_number(value: Any, name: str) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{name}: expected a real number, got {value!r}") from None
+
+
+def positive_int(value: Any, name: str) -> int:
+    """``value`` as an int >= 1, or TypeError/ValueError naming ``name``."""
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name}: expected an int, got {value!r}") from None
+    if number < 1:
+        raise ValueError(f"{name}: must be >= 1, got {number}")
+    return number

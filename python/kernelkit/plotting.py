@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._images import as_channels, read_image
+from ._validation import positive_int, real_array
 from .models._layer import ConvLayer, ConvModel
 
 if TYPE_CHECKING:
@@ -109,9 +110,7 @@ def _layer_of_model(model: ConvModel, layer: int | str | None) -> ConvLayer:
 
 
 def _layer_from_array(weights: ArrayLike, layout: str | None) -> ConvLayer:
-    arr = np.asarray(weights)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"weights: expected real numbers, got dtype {arr.dtype}")
+    arr = real_array(weights, "weights")
     if arr.ndim == 2:
         if layout is not None:
             raise ValueError("layout: a 2-D array is one kernel (KH, KW) and takes no layout")
@@ -138,9 +137,7 @@ def _image_for_layer(image: ArrayLike | PathLike, channels: int) -> Float64Array
     if isinstance(image, (str, os.PathLike)):
         pixels = read_image(image)
     else:
-        arr = np.asarray(image)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"image: expected real numbers or a file path, got dtype {arr.dtype}")
+        arr = real_array(image, "image")
         if arr.ndim == 4:
             if arr.shape[0] == 0:
                 raise ValueError("image: the batch is empty")
@@ -208,16 +205,6 @@ def _check_choice(value: str, choices: tuple[str, ...], name: str) -> None:
         raise ValueError(f"{name}: expected one of {choices}, got {value!r}")
 
 
-def _positive_int(value: int, name: str) -> int:
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}: expected an int, got {value!r}") from None
-    if number < 1:
-        raise ValueError(f"{name}: must be >= 1, got {number}")
-    return number
-
-
 def _filter_limits(weights: Float64Array, *, symmetric: bool, per_filter: bool) -> Float64Array:
     """(O, 2) colour limits (low, high) for each filter of (O, C, KH, KW) ``weights``.
 
@@ -239,14 +226,14 @@ def _filter_limits(weights: Float64Array, *, symmetric: bool, per_filter: bool) 
 
 def _grid_shape(count: int, ncols: int | None) -> tuple[int, int]:
     """(rows, columns) for ``count`` panels: ``ncols`` columns, or a grid as square as possible."""
-    cols = math.ceil(math.sqrt(count)) if ncols is None else _positive_int(ncols, "ncols")
+    cols = math.ceil(math.sqrt(count)) if ncols is None else positive_int(ncols, "ncols")
     cols = min(cols, count)
     return math.ceil(count / cols), cols
 
 
 def _first(count: int, limit: int, what: str) -> tuple[int, str]:
     """How many of ``count`` items to show at most ``limit``, and the title's note if cut."""
-    shown = min(count, _positive_int(limit, f"max_{what}"))
+    shown = min(count, positive_int(limit, f"max_{what}"))
     return shown, "" if shown == count else f" (first {shown} of {count} {what})"
 
 
