@@ -159,7 +159,7 @@ void strip_all_blocks(const ConvProblem<T>& p, const T* src, const i64* offsets,
     strip<T, B, V>(p, src, offsets, depth, w + blk * depth * B, bias + blk * B, dst + blk * B * ld, ld);
 }
 
-// The last `vectors` (< V) vectors of a row: the narrowest strip that covers them.
+// The last `vectors` (<= V) vectors of a row: the narrowest strip that covers them.
 template <class T, int B, int V>
 void strip_tail(const ConvProblem<T>& p, i64 vectors, const T* src, const i64* offsets, i64 depth, i64 blocks,
                 const T* w, const T* bias, T* dst, i64 ld) {
@@ -181,7 +181,7 @@ void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* off
   for (; ox + strip_pixels <= width; ox += strip_pixels)
     strip_all_blocks<T, B, V>(p, src + ox, offsets, depth, blocks, w, bias, dst + ox, ld);
   if (ox < width)
-    strip_tail<T, B, V - 1>(p, ceil_div(width - ox, lanes<T>), src + ox, offsets, depth, blocks, w, bias, dst + ox,
+    strip_tail<T, B, V>(p, ceil_div(width - ox, lanes<T>), src + ox, offsets, depth, blocks, w, bias, dst + ox,
                             ld);
 }
 
