@@ -72,3 +72,23 @@ def test_polynomial_with_non_integer_extreme_degree_matches_numpy_power(degree):
         expected = base**degree
     result = kernelkit.polynomial_kernel(x, degree=degree, gamma=1.0)
     np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize("order", ["<", ">", "="])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_explicit_byte_order_dtypes_are_accepted(order, dtype):
+    """Arrays whose dtype spells out its byte order (as file readers make them) compute like
+    native ones: '<' is this machine's native type, '>' is converted. (The Gram functions follow
+    scikit-learn, which computes non-native float32 in float64, so only native orders there.)"""
+    rng = np.random.default_rng(3)
+    x, w, b = rng.random((1, 2, 6, 5)), rng.random((3, 2, 3, 3)), rng.random(3)
+    typed = np.dtype(dtype).newbyteorder(order)
+    expected = kernelkit.conv2d(x.astype(dtype), w.astype(dtype), b.astype(dtype))
+    got = kernelkit.conv2d(x.astype(typed), w.astype(typed), b.astype(typed))
+    assert got.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, expected)
+    if typed.isnative:
+        X = rng.random((7, 4))
+        np.testing.assert_array_equal(
+            kernelkit.rbf_kernel(X.astype(typed)), kernelkit.rbf_kernel(X.astype(dtype))
+        )

@@ -21,7 +21,7 @@ void register_math(py::module_& m);
 // could make the C++ side read or write out of bounds.
 template <class T>
 bool has_dtype(const py::array& a) {
-  return a.dtype().is(py::dtype::of<T>());
+  return a.dtype().equal(py::dtype::of<T>());  // equal, not identical: '<f4' is float32 here too
 }
 
 inline bool is_c_contiguous(const py::array& a) {

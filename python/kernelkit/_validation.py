@@ -59,9 +59,9 @@ def real_array(a: Any, name: str) -> NDArray[Any]:
 
 
 def result_float_dtype(dtype: np.dtype[Any]) -> type[np.floating[Any]]:
-    """The dtype computed and returned for input of ``dtype``: float32 for float32 and float16,
-    float64 for every other real type."""
-    return np.float32 if dtype in (np.float32, np.float16) else np.float64
+    """The dtype computed and returned for input of ``dtype``: float32 for float32 and float16 (in
+    either byte order), float64 for every other real type."""
+    return np.float32 if dtype.kind == "f" and dtype.itemsize <= 4 else np.float64
 
 
 def real_number(value: Any, name: str) -> float:
