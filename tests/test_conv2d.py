@@ -988,6 +988,7 @@ def test_valid_baseline_for_error_cases() -> None:
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=DTYPE_IDS.get)
 @pytest.mark.parametrize("width", [1, 7, 37, 131])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_few_input_channels(
     c: int,
     o: int,
@@ -998,11 +999,13 @@ def test_few_input_channels(
     groups: int,
     dtype: type,
     width: int,
+    layout: str,
     simd_path: str,
 ) -> None:
-    """First layers (C <= 4, NCHW) run a direct kernel: strips of output pixels in registers, every
-    strip tail and column chunks (1, 7, 37, 131 input columns), partial channel blocks, stride
-    phases, bias and leaky ReLU, against the float64 reference."""
+    """First layers (C <= 4) run a direct kernel: strips of output pixels in registers, every strip
+    tail and column chunks (1, 7, 37, 131 input columns), partial channel blocks, stride phases,
+    bias and leaky ReLU, both layouts (NHWC output written through transposes), against the
+    float64 reference."""
     rng = np.random.default_rng(width * 31 + c)
     h = 9
     top, bottom, left, right = pads
@@ -1014,11 +1017,21 @@ def test_few_input_channels(
     # first call's value (its scratch is reused) in the second.
     for x in rng.standard_normal((2, 2, c, h, width)).astype(dtype):
         got = kernelkit.conv2d(
-            x, w, bias, stride, padding, dilation, groups, activation="leaky_relu", alpha=0.1
+            nchw_to(layout, x),
+            w,
+            bias,
+            stride,
+            padding,
+            dilation,
+            groups,
+            layout=layout,
+            weight_layout="OIHW",
+            activation="leaky_relu",
+            alpha=0.1,
         )
         ref = ref_conv2d(x, w, bias, stride, pads, dilation, groups, "leaky_relu", 0.1)
-        assert got.shape == ref.shape
-        assert rel_err(got, ref) <= TOL[dtype]
+        assert got.shape == nchw_to(layout, ref).shape
+        assert rel_err(got, nchw_to(layout, ref)) <= TOL[dtype]
 
 
 @pytest.mark.parametrize(("c", "o", "groups"), [(5, 7, 1), (64, 13, 1), (64, 40, 4), (12, 1, 1)])

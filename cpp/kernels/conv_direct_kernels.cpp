@@ -1,5 +1,5 @@
 // Direct convolution over NCHW rows, for the layers where the implicit GEMM is weak:
-// - first layers with few input channels per group (RGB or gray images): the GEMM's depth
+// - first layers with few input channels per group (RGB or gray images, NCHW or NHWC): the GEMM's depth
 //   (C x KH x KW = 27 for a 3x3 RGB layer) is too small to amortise its packing and transposed
 //   stores;
 // - 1x1 convolutions without stride or padding: every image is one long row of pixels, so output
@@ -72,16 +72,17 @@ i64 band_stride(const ConvProblem<T>& p) {
   return ceil_div(kDirectRowsPerTask * chunk_columns<S>(p) + S::template strip_pixels<T>, lanes<T>) * lanes<T>;
 }
 
-// dst[j] = src[first + j * step] for j < n, zero where that index lies outside [0, w).
+// dst[j] = src[(first + j * step) * pitch] for j < n (pitch: elements between input columns),
+// zero where first + j * step lies outside [0, w).
 template <class T>
-void copy_phase(const T* src, i64 w, i64 first, i64 step, i64 n, T* dst) {
+void copy_phase(const T* src, i64 pitch, i64 w, i64 first, i64 step, i64 n, T* dst) {
   const i64 lo = first >= 0 ? 0 : min_i64(n, (-first + step - 1) / step);
   const i64 hi = first >= w ? lo : std::max(lo, min_i64(n, (w - 1 - first) / step + 1));
   std::memset(dst, 0, sizeof(T) * lo);
-  if (step == 1) {
+  if (step == 1 && pitch == 1) {
     std::memcpy(dst + lo, src + first + lo, sizeof(T) * (hi - lo));
   } else {
-    for (i64 j = lo; j < hi; ++j) dst[j] = src[first + j * step];
+    for (i64 j = lo; j < hi; ++j) dst[j] = src[(first + j * step) * pitch];
   }
   std::memset(dst + hi, 0, sizeof(T) * (n - hi));
 }
@@ -91,7 +92,9 @@ void copy_phase(const T* src, i64 w, i64 first, i64 step, i64 n, T* dst) {
 template <class S, class T>
 void copy_input_rows(const ConvProblem<T>& p, const RowCopy<S, T>& g, i64 image, i64 group, i64 oy0, i64 ox0,
                      i64 input_rows, T* copy) {
-  const T* x = p.x + (image * p.c + group * p.cg) * p.h * p.w;
+  // NCHW: a channel's row is contiguous; NHWC: its columns are c apart.
+  const i64 pitch = p.nhwc ? p.c : 1, row_pitch = p.nhwc ? p.w * p.c : p.w, channel_pitch = p.nhwc ? 1 : p.h * p.w;
+  const T* x = p.x + image * p.c * p.h * p.w + group * p.cg * channel_pitch;
   for (i64 y = 0; y < input_rows; ++y) {
     const i64 iy = oy0 * p.sh + y - p.pad_top;
     for (i64 ci = 0; ci < p.cg; ++ci) {
@@ -100,9 +103,9 @@ void copy_input_rows(const ConvProblem<T>& p, const RowCopy<S, T>& g, i64 image,
         std::memset(dst, 0, sizeof(T) * g.channel_stride);
         continue;
       }
-      const T* src = x + (ci * p.h + iy) * p.w;
+      const T* src = x + ci * channel_pitch + iy * row_pitch;
       for (i64 f = 0; f < p.sw; ++f)
-        copy_phase<T>(src, p.w, ox0 * p.sw + f - p.pad_left, p.sw, g.phase_len, dst + f * g.phase_len);
+        copy_phase<T>(src, pitch, p.w, ox0 * p.sw + f - p.pad_left, p.sw, g.phase_len, dst + f * g.phase_len);
     }
   }
 }
@@ -185,9 +188,50 @@ void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* off
                             ld);
 }
 
+// The band buffer (per output channel of the group: `rows` rows of `width` pixels, ld apart) into
+// NCHW output planes: contiguous runs per channel.
+template <class T>
+void write_band_nchw(const ConvProblem<T>& p, const T* band, i64 ld, i64 image, i64 group, i64 oy0, i64 rows, i64 ox0,
+                     i64 width) {
+  const i64 plane = p.oh * p.ow;
+  T* out = p.out + (image * p.o + group * p.og) * plane + oy0 * p.ow + ox0;
+  for (i64 oc = 0; oc < p.og; ++oc) {
+    T* dst = out + oc * plane;
+    const T* src = band + oc * ld;
+    if (width == p.ow) {  // whole rows: one contiguous run
+      copy_row<T>(dst, src, rows * width, p.stream_output);
+      continue;
+    }
+    for (i64 r = 0; r < rows; ++r) copy_row<T>(dst + r * p.ow, src + r * width, width, p.stream_output);
+  }
+}
+
+// The band buffer into NHWC output rows: a transpose (channels x pixels -> pixels x channels),
+// whole lanes x lanes blocks through registers, the edges element by element.
+template <class T>
+void write_band_nhwc(const ConvProblem<T>& p, const T* band, i64 ld, i64 image, i64 group, i64 oy0, i64 rows, i64 ox0,
+                     i64 width) {
+  constexpr int W = lanes<T>;
+  T* out = p.out + image * p.oh * p.ow * p.o;
+  const i64 oc0 = group * p.og;
+  for (i64 r = 0; r < rows; ++r) {
+    const T* c = band + r * width;
+    const i64 pixel0 = (oy0 + r) * p.ow + ox0;
+    for (i64 q = 0; q < width; q += W)
+      for (i64 oc = 0; oc < p.og; oc += W) {
+        if (q + W <= width && oc + W <= p.og) {
+          write_transposed_block<T>(c, ld, out, p.o, oc0, pixel0, oc, q, p.stream_output);
+          continue;
+        }
+        for (i64 px = q; px < min_i64(q + W, width); ++px)
+          for (i64 ch = oc; ch < min_i64(oc + W, p.og); ++ch) out[(pixel0 + px) * p.o + oc0 + ch] = c[ch * ld + px];
+      }
+  }
+}
+
 // One task: up to kDirectRowsPerTask output rows x kDirectChunk output columns of one (image,
 // group), every output channel of the group, computed into the band buffer (one run of rows per
-// output channel), then copied to the output planes (streaming when the output is large).
+// output channel), then written to the output (streaming when the output is large).
 template <class S, class T>
 void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   constexpr int B = S::block;
@@ -215,16 +259,10 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   for (i64 r = 0; r < rows; ++r)
     output_row<S, T>(p, width, copy + r * p.sh * g.row_stride, offsets, depth, blocks, weights, bias, band + r * width,
                      ld);
-  const i64 plane = p.oh * p.ow;
-  T* out = p.out + (image * p.o + group * p.og) * plane + oy0 * p.ow + ox0;
-  for (i64 oc = 0; oc < p.og; ++oc) {
-    T* dst = out + oc * plane;
-    const T* src = band + oc * ld;
-    if (width == p.ow) {  // whole rows: one contiguous run
-      copy_row<T>(dst, src, rows * width, p.stream_output);
-      continue;
-    }
-    for (i64 r = 0; r < rows; ++r) copy_row<T>(dst + r * p.ow, src + r * width, width, p.stream_output);
+  if (p.nhwc) {
+    write_band_nhwc<T>(p, band, ld, image, group, oy0, rows, ox0, width);
+  } else {
+    write_band_nchw<T>(p, band, ld, image, group, oy0, rows, ox0, width);
   }
   if (p.stream_output) store_fence();
 }

@@ -21,7 +21,8 @@ constexpr i64 kStreamingOutputBytes = 32 << 20;
 constexpr i64 kIndirectMinChannels = 8;
 constexpr i64 kIndirectMaxPanelBytes = 48 << 10;
 // Up to this many input channels per group the implicit GEMM's depth (cg x kh x kw) is too small to
-// amortise its packing and transposed NCHW stores; the direct kernel wins (bench_conv.py stem cases).
+// amortise its packing and transposed stores; the direct kernel wins (bench_conv.py stem cases, both
+// layouts).
 constexpr i64 kDirectMaxChannels = 4;
 
 // A zero-padded copy of one input plane with room for whole strips of 64 outputs, or a row / the
@@ -91,7 +92,7 @@ std::vector<T> pack_direct_weights(const ConvShape& s, const T* weights, i64 blo
   return packed;
 }
 
-// NCHW output rows computed directly (no GEMM) by one of the direct kernel's shapes.
+// Output rows computed directly (no GEMM) by one of the direct kernel's shapes.
 template <class T>
 void direct(const DirectConvEntry& kernel, const ConvShape& s, const T* x, const T* weights, const T* bias, T* out,
             Activation act, double alpha, int n_threads) {
@@ -100,7 +101,7 @@ void direct(const DirectConvEntry& kernel, const ConvShape& s, const T* x, const
   const std::vector<T> packed = pack_direct_weights(s, weights, block);
   const std::vector<T> bias_padded = padded_bias(bias, s.groups, og, og_padded);
   const i64 group_stride = static_cast<i64>(packed.size()) / s.groups;
-  const ConvProblem<T> p{x, false, s.c, s.h, s.w, s.groups, cg, og, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
+  const ConvProblem<T> p{x, s.nhwc, s.c, s.h, s.w, s.groups, cg, og, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
                          s.pad_top, s.pad_left, s.out_h(), s.out_w(), packed.data(), group_stride,
                          bias_padded.data(), og_padded, act, T(alpha), out, stream_output(s, sizeof(T)), nullptr};
   const i64 tasks = direct_tasks(p, s.n);
@@ -120,7 +121,7 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
   const i64 cg = s.c / s.groups, og = s.o / s.groups, depth = s.kh * s.kw * cg;
   if (cg == 1 && og == 1) return depthwise(s, x, weights, bias, out, act, alpha, n_threads);
   const KernelTable& table = kernels();
-  if (!s.nhwc && cg <= kDirectMaxChannels)
+  if (cg <= kDirectMaxChannels)
     return direct(table.conv_direct_few_channels, s, x, weights, bias, out, act, alpha, n_threads);
   if (!s.nhwc && pointwise_unpadded(s)) {
     ConvShape row = s;  // each output pixel reads only its own input pixel: one long row per image
