@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import pathlib
 import re
 import shutil
@@ -23,7 +24,7 @@ import pytest
 
 import kernelkit
 from kernelkit import WeightFileError, load_model
-from kernelkit.models import detect_format
+from kernelkit.models import FORMATS, detect_format
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
 
@@ -382,6 +383,19 @@ def test_missing_file_is_file_not_found(tmp_path, fmt):
         load_model(tmp_path / "missing.keras", format=fmt)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize("fmt", [None, *FORMATS])
+@pytest.mark.parametrize("kind", ["pipe", "directory"])
+def test_a_pipe_or_a_directory_is_refused_before_it_is_read(tmp_path, fmt, kind):
+    path = tmp_path / "model.pt"
+    if kind == "pipe":
+        os.mkfifo(path)  # reading it would block: no writer
+    else:
+        path.mkdir()
+    with pytest.raises(WeightFileError, match="not a regular file"):
+        load_model(path, format=fmt)
+
+
 @pytest.mark.parametrize("fmt", [None, *MY_FORMATS])
 def test_random_bytes_are_a_weight_file_error(tmp_path, fmt):
     path = tmp_path / "random.keras"
@@ -523,6 +537,39 @@ def npy_declaring_huge_shape(path: pathlib.Path) -> None:
         archive.writestr("arr_0.npy", npy + bytes(16))
 
 
+def with_signature_damaged(source: str, signature: bytes):
+    """A copy of an HDF5 fixture whose internal structures with ``signature`` (local heaps
+    "HEAP", B-trees "TREE", global heaps "GCOL") are damaged."""
+
+    def make(path: pathlib.Path) -> None:
+        path.write_bytes((FIXTURES / source).read_bytes().replace(signature, b"XXXX"))
+
+    return make
+
+
+def legacy_layer_names(names: np.ndarray):
+    """An edit of a legacy weights-only file (its weight groups at the root)."""
+
+    def edit(f: h5py.File) -> None:
+        f.attrs["layer_names"] = names
+
+    return edit
+
+
+def zip_with_a_name_that_is_not_utf8(path: pathlib.Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("arr_\u00e9.npy", b"")  # flagged UTF-8 by zipfile
+    path.write_bytes(path.read_bytes().replace("\u00e9".encode(), b"\xff\xff"))
+
+
+def zip_needing_an_unknown_version(path: pathlib.Path) -> None:
+    shutil.copy(FIXTURES / "npz_sequential_list.npz", path)
+    data = bytearray(path.read_bytes())
+    entry = central_directory_entry(bytes(data), "arr_0.npy")
+    data[entry + 6] = 0xFF  # version needed to extract: 25.5
+    path.write_bytes(bytes(data))
+
+
 def sharded_index(weight_map: dict):
     def make(path: pathlib.Path) -> None:
         shutil.copy(FIXTURES / "keras_functional_00000.weights.h5", path.parent)
@@ -633,6 +680,35 @@ BAD_FILES = {
         sharded_index({"/layers/conv2d/vars": ["../keras_functional_00000.weights.h5"]}),
         r"not a file name beside the index",
     ),
+    "keras3 damaged local heaps": (
+        "model.weights.h5",
+        with_signature_damaged("keras_functional.weights.h5", b"HEAP"),
+        r"damaged HDF5 file .*bad local heap signature",
+    ),
+    "legacy damaged B-trees": (
+        "model.h5",
+        with_signature_damaged("keras_functional.h5", b"TREE"),
+        r"damaged HDF5 file .*wrong B-tree signature",
+    ),
+    "legacy damaged global heap": (
+        "model.h5",
+        with_signature_damaged("keras_functional.h5", b"GCOL"),
+        r"damaged HDF5 file .*bad global heap",
+    ),
+    "legacy layer_names not strings": (
+        "model.h5",
+        copy_and_edit_hdf5("keras_functional_weights_only.h5", legacy_layer_names(np.arange(3))),
+        r"the layer_names attribute is not a list of strings",
+    ),
+    "legacy layer_names not UTF-8": (
+        "model.h5",
+        copy_and_edit_hdf5(
+            "keras_functional_weights_only.h5", legacy_layer_names(np.array([b"\xffstem"]))
+        ),
+        r"layer_names lists '\ufffdstem' but it has no group",
+    ),
+    "zip member name not UTF-8": ("model.npz", zip_with_a_name_that_is_not_utf8, "damaged zip"),
+    "zip of an unknown version": ("model.npz", zip_needing_an_unknown_version, "zip file version"),
     "shard index without weight_map": (
         "model.weights.json",
         lambda path: path.write_text('{"weight_map": 3}'),
@@ -651,6 +727,33 @@ def test_bad_files_are_weight_file_errors_naming_the_file(tmp_path, case):
     assert isinstance(info.value, ValueError)
     assert info.value.path == str(path)
     assert re.search(problem, info.value.problem)
+
+
+def keras_archive_with_damaged_weights(path: pathlib.Path) -> None:
+    damage = {"model.weights.h5": lambda data: data.replace(b"HEAP", b"XXXX")}
+    rewrite_zip(
+        "keras_functional.keras", lambda m: {k: damage.get(k, bytes)(v) for k, v in m.items()}
+    )(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "fmt"),
+    [
+        (
+            "m.weights.h5",
+            with_signature_damaged("keras_functional.weights.h5", b"TREE"),
+            "keras3-weights",
+        ),
+        ("m.h5", with_signature_damaged("keras_functional.h5", b"HEAP"), "keras-legacy-h5"),
+        ("m.keras", keras_archive_with_damaged_weights, "keras3"),
+    ],
+)
+def test_damaged_hdf5_structures_are_weight_file_errors_in_the_readers(tmp_path, name, make, fmt):
+    """Past format detection: the readers' own HDF5 reads meet the damage."""
+    path = tmp_path / name
+    make(path)
+    with pytest.raises(WeightFileError, match=r"(damaged|unreadable) HDF5 file"):
+        load_model(path, format=fmt)
 
 
 def test_forced_formats_refuse_the_other_keras_layouts():

@@ -30,15 +30,23 @@ _MAX_EXPANSION_OTHER = 100_000
 #: Members up to this size are spooled in memory, larger ones on disk.
 SPOOL_IN_MEMORY = 64 << 20
 
-#: What a failing read of a damaged member raises inside zipfile.
-ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
+#: What zipfile raises for a damaged archive or member (ValueError: a name that is not UTF-8, a
+#: negative seek from a corrupt offset; NotImplementedError: an unknown zip version or method).
+ZIP_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    NotImplementedError,
+    ValueError,
+)
 
 
 def open_zip(path: pathlib.Path) -> zipfile.ZipFile:
     """The archive at ``path``; a damaged one raises WeightFileError."""
     try:
         return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except ZIP_READ_ERRORS as exc:
         raise WeightFileError(path, f"damaged zip archive ({exc})") from None
 
 

@@ -28,20 +28,32 @@ _MAX_EXPANSION = 1000
 Source = Union[pathlib.Path, IO[bytes]]
 
 
+#: What h5py raises where the HDF5 library finds a damaged structure (a heap, a B-tree, an
+#: object header) while the file is read, which one depending on the call that met it; ValueError
+#: also for a damaged type description or a name that is not UTF-8.
+_DAMAGE_ERRORS = (OSError, RuntimeError, KeyError, ValueError)
+
+
 @contextmanager
 def hdf5_file(source: Source, path: pathlib.Path) -> Iterator[Any]:
     """Open ``source`` (a path, or a seekable file object holding the HDF5 data) read-only.
 
-    ``path`` names the file in error messages.
+    ``path`` names the file in error messages: damage that h5py meets while the file is open,
+    in the ``with`` body too, raises WeightFileError.
     """
     import h5py
 
     try:
         handle = h5py.File(source, "r")
-    except (OSError, ValueError) as exc:
-        raise WeightFileError(path, f"not a readable HDF5 file ({exc})") from None
+    except _DAMAGE_ERRORS as exc:
+        raise WeightFileError(path, f"unreadable HDF5 file ({exc})") from None
     with handle:
-        yield handle
+        try:
+            yield handle
+        except WeightFileError:
+            raise
+        except _DAMAGE_ERRORS as exc:
+            raise WeightFileError(path, f"damaged HDF5 file ({exc})") from None
 
 
 def child(group: Any, name: str, path: pathlib.Path) -> Any:

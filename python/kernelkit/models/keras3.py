@@ -115,7 +115,9 @@ def _vars_index(files: list[Any], path: pathlib.Path) -> dict[str, _Vars]:
     over shards (a layer's variables may be split over two of them)."""
     index: dict[str, _Vars] = {}
 
-    def visit(name: str, node: Any) -> None:
+    def visit(name: str | bytes, node: Any) -> None:
+        if isinstance(name, bytes):  # h5py's form of a name that is not UTF-8
+            name = name.decode("utf-8", "replace")
         head, _, last = name.rpartition("/")
         if last != "vars" or not hasattr(node, "keys"):
             return

@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ._hdf5 import child, hdf5_file, read_array, text_attribute
 from ._keras_layers import (
     KerasConv,
@@ -62,7 +64,7 @@ def read(path: pathlib.Path, format: str = "keras-legacy-h5") -> ConvModel:
         weights = f if config_text is None else child(f, "model_weights", path)
         if weights is None:
             raise WeightFileError(path, "a model_config but no model_weights group")
-        layer_names = _string_list(weights.attrs, "layer_names")
+        layer_names = _string_list(weights.attrs, "layer_names", path)
         if not layer_names:
             raise WeightFileError(path, "no layer_names attribute: not a legacy Keras weight file")
         version = text_attribute(f.attrs, "keras_version") or text_attribute(
@@ -80,7 +82,7 @@ def read(path: pathlib.Path, format: str = "keras-legacy-h5") -> ConvModel:
         return ConvModel(layers, format=format, path=path, framework_version=version)
 
 
-def _string_list(attrs: Any, name: str) -> list[str]:
+def _string_list(attrs: Any, name: str, path: pathlib.Path) -> list[str]:
     """A list-of-strings attribute, joined from ``name0``, ``name1``, ... where Keras split it."""
     if name in attrs:
         parts = [attrs[name]]
@@ -88,7 +90,10 @@ def _string_list(attrs: Any, name: str) -> list[str]:
         parts = []
         while f"{name}{len(parts)}" in attrs:
             parts.append(attrs[f"{name}{len(parts)}"])
-    return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for p in parts for v in p]
+    values = [v for part in parts for v in np.atleast_1d(part)]
+    if not all(isinstance(v, (bytes, str)) for v in values):
+        raise WeightFileError(path, f"the {name} attribute is not a list of strings")
+    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values]
 
 
 def _owners(weights: Any, layer_name: str, path: pathlib.Path) -> list[_Owner]:
@@ -97,7 +102,7 @@ def _owners(weights: Any, layer_name: str, path: pathlib.Path) -> list[_Owner]:
     if group is None:
         raise WeightFileError(path, f"layer_names lists {layer_name!r} but it has no group")
     owners: dict[str, _Owner] = {}
-    for weight_name in _string_list(group.attrs, "weight_names"):
+    for weight_name in _string_list(group.attrs, "weight_names", path):
         dataset = child(group, weight_name, path)
         if dataset is None:
             raise WeightFileError(path, f"missing weight {weight_name!r} of layer {layer_name!r}")

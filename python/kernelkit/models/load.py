@@ -14,8 +14,9 @@ import json
 import os
 import pathlib
 import struct
-import zipfile
 
+from ._archive import open_zip
+from ._hdf5 import hdf5_file
 from ._layer import ConvModel, PathLike, WeightFileError
 
 __all__ = ["FORMATS", "LAYOUT_FORMATS", "detect_format", "load_model"]
@@ -42,11 +43,8 @@ _PICKLE_PROTOCOL_2_PLUS = b"\x80"
 
 
 def _zip_format(path: pathlib.Path) -> str:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise WeightFileError(path, f"damaged zip archive ({exc})") from None
+    with open_zip(path) as archive:
+        names = archive.namelist()
     if "config.json" in names and any(
         n.endswith(".weights.h5") or n == "model.weights.h5" for n in names
     ):
@@ -61,15 +59,10 @@ def _zip_format(path: pathlib.Path) -> str:
 
 
 def _hdf5_format(path: pathlib.Path) -> str:
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            legacy = any(k in f.attrs for k in ("model_config", "layer_names", "layer_names0"))
-            legacy = legacy or "model_weights" in f
-            keras3 = "layers" in f or "_layer_checkpoint_dependencies" in f
-    except OSError as exc:
-        raise WeightFileError(path, f"unreadable HDF5 file ({exc})") from None
+    with hdf5_file(path, path) as f:
+        legacy = any(k in f.attrs for k in ("model_config", "layer_names", "layer_names0"))
+        legacy = legacy or "model_weights" in f
+        keras3 = "layers" in f or "_layer_checkpoint_dependencies" in f
     if legacy:
         return "keras-legacy-h5"
     if keras3:
@@ -86,13 +79,19 @@ def _is_safetensors(head: bytes, size: int) -> bool:
     return 8 + header_len <= size and head[8:9] == b"{"
 
 
+def _check_regular_file(path: pathlib.Path) -> None:
+    """FileNotFoundError or WeightFileError unless ``path`` is a regular file: reading a pipe or
+    a device (/dev/zero) could block or never reach an end."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if not path.is_file():
+        raise WeightFileError(path, "not a regular file (a directory, pipe or device)")
+
+
 def detect_format(path: PathLike) -> str:
     """The format name of a model file, decided from its content (see :data:`FORMATS`)."""
     p = pathlib.Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"{p}: no such file")
-    if p.is_dir():
-        raise WeightFileError(p, "a directory, not a model file")
+    _check_regular_file(p)
     size = p.stat().st_size
     with open(p, "rb") as f:
         head = f.read(16)
@@ -177,8 +176,8 @@ def load_model(
         format = detect_format(p)
     elif format not in FORMATS:
         raise ValueError(f"format: expected one of {sorted(FORMATS)}, got {format!r}")
-    elif not p.exists():
-        raise FileNotFoundError(f"{p}: no such file")
+    else:
+        _check_regular_file(p)
     options = {}
     if layout is not None:
         if format not in LAYOUT_FORMATS:

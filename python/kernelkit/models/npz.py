@@ -105,7 +105,7 @@ def _read_npy(archive: zipfile.ZipFile, name: str, path: pathlib.Path) -> NDArra
                 raise WeightFileError(path, f"{name} is truncated")
     except WeightFileError:
         raise
-    except (ValueError, *_archive.ZIP_READ_ERRORS) as exc:
+    except _archive.ZIP_READ_ERRORS as exc:  # read_magic & co. raise ValueError too
         raise WeightFileError(path, f"{name} is not a valid .npy member ({exc})") from None
     flat: NDArray[Any] = np.frombuffer(data, dtype)
     return flat.reshape(tuple(shape), order="F" if fortran_order else "C")
