@@ -709,6 +709,11 @@ BAD_FILES = {
     ),
     "zip member name not UTF-8": ("model.npz", zip_with_a_name_that_is_not_utf8, "damaged zip"),
     "zip of an unknown version": ("model.npz", zip_needing_an_unknown_version, "zip file version"),
+    "shard index nested too deeply": (
+        "model.weights.json",
+        lambda path: path.write_text('{"weight_map": ' + "[" * 100_000),
+        r"the JSON file is not valid JSON",
+    ),
     "shard index without weight_map": (
         "model.weights.json",
         lambda path: path.write_text('{"weight_map": 3}'),
@@ -754,6 +759,16 @@ def test_damaged_hdf5_structures_are_weight_file_errors_in_the_readers(tmp_path,
     make(path)
     with pytest.raises(WeightFileError, match=r"(damaged|unreadable) HDF5 file"):
         load_model(path, format=fmt)
+
+
+def test_a_json_file_too_large_to_be_an_index_is_not_read(tmp_path, monkeypatch):
+    monkeypatch.setattr("kernelkit.models._json.MAX_JSON_FILE_BYTES", 100)
+    path = tmp_path / "model.weights.json"
+    path.write_text(json.dumps({"weight_map": {}, "padding": "x" * 100}))
+    with pytest.raises(WeightFileError, match="more than the 100 read as JSON"):
+        load_model(path)
+    with pytest.raises(WeightFileError, match="more than the 100 read as JSON"):
+        load_model(path, format="keras3-sharded")
 
 
 def test_forced_formats_refuse_the_other_keras_layouts():

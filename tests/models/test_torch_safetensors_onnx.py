@@ -300,6 +300,7 @@ def test_inconsistent_safetensors_headers_raise(tmp_path, case):
         (b"{not json}", "not valid JSON"),
         (b'{"a": {}, "a": {}}', "appears twice"),
         (b"\xff\xfe{}", "not valid JSON"),
+        pytest.param(b"[" * 100_000, "not valid JSON", id="nested too deeply"),  # RecursionError
     ],
 )
 def test_safetensors_headers_that_are_not_json_raise(tmp_path, header_text, message):

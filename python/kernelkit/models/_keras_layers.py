@@ -8,7 +8,6 @@ layer.
 
 from __future__ import annotations
 
-import json
 import pathlib
 import re
 from collections.abc import Iterator, Sequence
@@ -26,7 +25,6 @@ __all__ = [
     "conv_class_from_weights",
     "conv_layers",
     "conv_without_config",
-    "parse_json",
     "snake_case",
 ]
 
@@ -61,15 +59,6 @@ CONV_CLASSES: dict[str, ConvClass] = {
 #: Keras' default slope/alpha of the activations that take one, when the config names it only.
 _ACTIVATION_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
 _DATA_FORMATS = {"channels_last": "NHWC", "channels_first": "NCHW"}
-
-
-def parse_json(text: str | bytes, what: str, path: pathlib.Path) -> Any:
-    """A JSON document of a Keras file (config, metadata, shard index); WeightFileError where
-    it is not valid or nested too deeply to parse."""
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise WeightFileError(path, f"{what} is not valid JSON ({exc})") from None
 
 
 def snake_case(class_name: str) -> str:

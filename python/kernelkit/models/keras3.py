@@ -24,12 +24,12 @@ from typing import IO, Any
 
 from . import _archive
 from ._hdf5 import child, hdf5_file, read_array, text_attribute
+from ._json import parse_json, read_json_file
 from ._keras_layers import (
     CONV_CLASSES,
     KerasConv,
     conv_layers,
     conv_without_config,
-    parse_json,
     snake_case,
 )
 from ._layer import ConvLayer, ConvModel, WeightFileError
@@ -38,7 +38,6 @@ __all__ = ["read"]
 
 _CONFIG_LIMIT = 64 << 20
 _METADATA_LIMIT = 1 << 20
-_SHARD_INDEX_LIMIT = 64 << 20
 _CLASS_OF_GROUP = {snake_case(name): name for name in CONV_CLASSES}
 
 
@@ -179,9 +178,7 @@ def _layers_without_config(index: dict[str, _Vars], path: pathlib.Path) -> list[
 
 def _shard_paths(index_path: pathlib.Path) -> list[pathlib.Path]:
     """The shard files a sharded ``.weights.json`` names, each beside it."""
-    if index_path.stat().st_size > _SHARD_INDEX_LIMIT:
-        raise WeightFileError(index_path, "the shard index is too large to be a Keras index")
-    doc = parse_json(index_path.read_bytes(), "the shard index", index_path)
+    doc = read_json_file(index_path, "the shard index")
     weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
     if not isinstance(weight_map, dict):
         raise WeightFileError(index_path, "the shard index has no 'weight_map' object")

@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from ._hdf5 import child, hdf5_file, read_array, text_attribute
+from ._json import parse_json
 from ._keras_layers import (
     KerasConv,
     conv_class_from_weights,
     conv_layers,
     conv_without_config,
-    parse_json,
 )
 from ._layer import ConvLayer, ConvModel, WeightFileError
 

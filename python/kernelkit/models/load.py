@@ -10,13 +10,13 @@ only breaks ties the content cannot (ONNX's protobuf has no magic number).
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import pathlib
 import struct
 
 from ._archive import open_zip
 from ._hdf5 import hdf5_file
+from ._json import read_json_file
 from ._layer import ConvModel, PathLike, WeightFileError
 
 __all__ = ["FORMATS", "LAYOUT_FORMATS", "detect_format", "load_model"]
@@ -117,11 +117,7 @@ def detect_format(path: PathLike) -> str:
 
 
 def _json_format(path: pathlib.Path) -> str:
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except (ValueError, RecursionError) as exc:
-        raise WeightFileError(path, f"invalid JSON ({exc})") from None
+    doc = read_json_file(path, "the JSON file")
     if isinstance(doc, dict) and "weight_map" in doc:
         return "keras3-sharded"
     raise WeightFileError(path, "a JSON file that is not a sharded Keras weights index")

@@ -21,7 +21,6 @@ tensors sorted by name, not in model order, so the layers come in the names' nat
 
 from __future__ import annotations
 
-import json
 import math
 import pathlib
 import re
@@ -31,6 +30,7 @@ from typing import Any
 
 from numpy.typing import NDArray
 
+from ._json import parse_json
 from ._layer import ConvModel, WeightFileError
 from ._named_tensors import conv_layers
 from ._tensor_bytes import ELEMENT_TYPES, array_from_bytes
@@ -141,10 +141,7 @@ def _read_header(path: pathlib.Path) -> tuple[dict[str, Any], int]:
                 f"({file_size} bytes): truncated",
             )
         text = f.read(length)
-    try:
-        header = json.loads(text.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WeightFileError(path, f"the safetensors header is not valid JSON ({exc})") from None
+    header = parse_json(text, "the safetensors header", path, object_pairs_hook=_no_duplicates)
     if not isinstance(header, dict):
         raise WeightFileError(path, "the safetensors header is not a JSON object")
     return header, 8 + length
