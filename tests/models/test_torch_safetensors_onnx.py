@@ -919,6 +919,38 @@ def test_an_onnx_weight_computed_at_run_time_raises(onnx, tmp_path):
         kernelkit.load_model(path)
 
 
+def test_onnx_strings_that_are_not_utf8_are_read_with_replacement_characters(onnx, tmp_path):
+    """protobuf hands such strings over as bytes; ONNX requires UTF-8 but files can break it."""
+    conv = onnx.helper.make_node("Conv", ["x", "w"], ["y"], name="convAA", auto_pad="VALID")
+    model = onnx.load_from_string(conv_model(onnx, conv))
+    model.producer_name = "makerAA"
+    data = model.SerializeToString().replace(b"AA", b"\xff\xfe")
+    path = tmp_path / "latin.onnx"
+    path.write_bytes(data)
+    loaded = kernelkit.load_model(path)
+    assert loaded.names == ["conv\ufffd\ufffd"]
+    assert loaded.framework_version == "maker\ufffd\ufffd"
+    path.write_bytes(data.replace(b"VALID", b"VAL\xff\xfe"))
+    with pytest.raises(kernelkit.WeightFileError, match="unknown auto_pad 'VAL\ufffd\ufffd'"):
+        kernelkit.load_model(path)
+
+
+def test_nodes_without_outputs_do_not_break_the_reader(onnx, tmp_path):
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["w"], []), helper.make_node("Conv", ["x", "w"], [])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 5, 5])],
+        [],
+        [weight],
+    )
+    path = tmp_path / "no_outputs.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    assert kernelkit.load_model(path).names == ["Conv_1"]
+
+
 @pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.999])
 @pytest.mark.parametrize("name", ONNX_FILES)
 def test_truncated_onnx_files_raise(onnx, tmp_path, name, keep):

@@ -114,11 +114,11 @@ def read(path: pathlib.Path, format: str = "onnx") -> ConvModel:
         raise WeightFileError(path, "not an ONNX model, or a truncated one (no graph or opset)")
     constants = _constant_tensors(model.graph)
     layers = [
-        _layer(node, constants, path)
-        for node in model.graph.node
+        _layer(node, index, constants, path)
+        for index, node in enumerate(model.graph.node)
         if node.op_type in _CONV_OPS and node.domain in ("", "ai.onnx")
     ]
-    producer = " ".join(filter(None, (model.producer_name, model.producer_version)))
+    producer = " ".join(filter(None, map(_text, (model.producer_name, model.producer_version))))
     return ConvModel(layers, format=format, path=path, framework_version=producer or None)
 
 
@@ -131,8 +131,10 @@ def _constant_tensors(graph: GraphProto) -> dict[str, TensorProto]:
             value = next((a.t for a in node.attribute if a.name == "value"), None)
             if value is not None:
                 tensors[node.output[0]] = value
-        elif node.op_type == "Identity" and node.input and node.input[0] in tensors:
-            tensors[node.output[0]] = tensors[node.input[0]]
+        elif node.op_type == "Identity" and len(node.input) == len(node.output) == 1:
+            source = tensors.get(node.input[0])
+            if source is not None:
+                tensors[node.output[0]] = source
     return tensors
 
 
@@ -157,10 +159,17 @@ def _array(
     return values if values.dtype in _FLOAT_TYPES else values.astype(np.float32)
 
 
-def _layer(node: NodeProto, constants: dict[str, TensorProto], path: pathlib.Path) -> ConvLayer:
+def _text(value: str | bytes) -> str:
+    """A string field of the model: protobuf gives the bytes of one that is not valid UTF-8."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _layer(
+    node: NodeProto, index: int, constants: dict[str, TensorProto], path: pathlib.Path
+) -> ConvLayer:
     from onnx import helper
 
-    name = node.name or node.output[0]
+    name = _text(node.name) or _text(next(iter(node.output), "")) or f"{node.op_type}_{index}"
     if len(node.input) < 2:
         raise WeightFileError(path, f"node {name!r} ({node.op_type}) has no weight input")
     weight = _array(node.input[1], "weight", name, constants, path)
@@ -246,7 +255,7 @@ def _padding(
     path: pathlib.Path,
 ) -> Padding:
     """The padding as the module doc describes it."""
-    mode = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    mode = _text(auto_pad)
     dims = len(kernel)
     if mode == "VALID":
         return "valid"
