@@ -170,6 +170,65 @@ def test_leaky_relu_slope_is_keras_default():
     assert layer.alpha == pytest.approx(0.2)  # keras.activations.leaky_relu's negative_slope
 
 
+def keras_layer_object(class_name: str, **config) -> dict:
+    """How Keras 3 serialises an activation layer given as a conv layer's activation."""
+    return {"module": "keras.layers", "class_name": class_name, "config": config}
+
+
+def with_activations(activations: dict):
+    """An edit of a .keras archive's members that sets the activation of layers by name."""
+
+    def edit(members: dict[str, bytes]) -> dict[str, bytes]:
+        config = json.loads(members["config.json"])
+        for layer in config["config"]["layers"]:
+            if layer["config"].get("name") in activations:
+                layer["config"]["activation"] = activations[layer["config"]["name"]]
+        return {**members, "config.json": json.dumps(config).encode()}
+
+    return edit
+
+
+def test_activation_layers_in_the_config_run_as_their_functions(tmp_path):
+    path = tmp_path / "layers_as_activations.keras"
+    activations = {
+        "conv_s2_same": keras_layer_object("ReLU", max_value=None, negative_slope=0.0),
+        "conv_groups": keras_layer_object("LeakyReLU", negative_slope=0.2),
+        "separable": keras_layer_object("Activation", activation="relu"),
+    }
+    rewrite_zip("keras_sequential.keras", with_activations(activations))(path)
+    model = load_model(path)
+    assert [model[name].activation for name in activations] == ["relu", "leaky_relu", "relu"]
+    for name in activations:
+        run_on_reference(model[name], "sequential")
+
+
+@pytest.mark.parametrize(
+    ("layer_object", "activation", "alpha"),
+    [
+        (keras_layer_object("ReLU", negative_slope=0.1), "leaky_relu", 0.1),
+        (keras_layer_object("ReLU", max_value=6.0, negative_slope=0.0), "relu6", 0.0),
+        (keras_layer_object("LeakyReLU", alpha=0.3), "leaky_relu", 0.3),  # Keras 2's name
+        (keras_layer_object("ELU", alpha=0.5), "elu", 0.5),
+        (keras_layer_object("Activation", activation="tanh"), "tanh", 0.01),
+    ],
+)
+def test_activation_layers_are_read_with_their_settings(tmp_path, layer_object, activation, alpha):
+    path = tmp_path / "activation.keras"
+    rewrite_zip("keras_sequential.keras", with_activations({"conv_s2_same": layer_object}))(path)
+    layer = load_model(path)["conv_s2_same"]
+    assert (layer.activation, layer.alpha) == (activation, pytest.approx(alpha))
+
+
+def test_a_relu_layer_no_function_matches_is_refused_when_run(tmp_path):
+    path = tmp_path / "activation.keras"
+    relu = keras_layer_object("ReLU", max_value=0.5, negative_slope=0.0, threshold=0.0)
+    rewrite_zip("keras_sequential.keras", with_activations({"conv_s2_same": relu}))(path)
+    layer = load_model(path)["conv_s2_same"]
+    assert layer.activation == "relu(max_value=0.5, negative_slope=0.0, threshold=0.0)"
+    with pytest.raises(ValueError, match=r"activation 'relu\(max_value=0\.5.* cannot be run"):
+        run_on_reference(layer, "sequential")
+
+
 @pytest.mark.parametrize(
     ("name", "version"),
     [

@@ -190,18 +190,36 @@ def _output_channels(cls: ConvClass, shapes: Sequence[tuple[int, ...]]) -> int:
 
 
 def _activation(spec: Any) -> tuple[str | None, float]:
-    """(name, slope/alpha) of a config's activation: a name, or a serialised function/layer."""
+    """(name, slope/alpha) of a config's activation: a name, a serialised function, or an
+    activation layer (``activation=keras.layers.LeakyReLU(0.3)``)."""
     alpha = None
     if isinstance(spec, dict):  # Keras 3 serialises functions and layers as objects
         config = spec.get("config")
         if isinstance(config, dict):
+            class_name = str(spec.get("class_name", ""))
+            if class_name == "Activation":
+                return _activation(config.get("activation"))
             alpha = config.get("negative_slope", config.get("alpha"))
-            spec = snake_case(str(spec.get("class_name", "")))
+            spec = _activation_of_layer(class_name, config)
         else:
             spec = config
     name = None if spec is None else str(spec).lower()
     default = _ACTIVATION_ALPHA.get(name or "", 0.01)
     return name, float(default if alpha is None else alpha)
+
+
+def _activation_of_layer(class_name: str, config: dict[str, Any]) -> str:
+    """The function an activation layer computes, by the name ConvLayer knows it under; ReLU's
+    variants that no function matches keep their settings in the name, which ConvLayer then
+    refuses to run."""
+    if class_name != "ReLU":
+        return {"LeakyReLU": "leaky_relu", "ELU": "elu"}.get(class_name, snake_case(class_name))
+    top, slope, threshold = (config.get(k) for k in ("max_value", "negative_slope", "threshold"))
+    if not threshold and top is None:
+        return "leaky_relu" if slope else "relu"
+    if not threshold and top == 6 and not slope:
+        return "relu6"
+    return f"relu(max_value={top}, negative_slope={slope}, threshold={threshold})"
 
 
 def _model_layers(entry: Any) -> list[Any] | None:
