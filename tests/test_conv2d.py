@@ -537,6 +537,19 @@ def test_same_padding_extra_goes_bottom_right() -> None:
     assert_array_equal(kernelkit.conv2d(x, w2, padding="same"), expected)
 
 
+@pytest.mark.parametrize(("size", "k", "s", "d"), [(4, 2, 1, 1), (6, 3, 2, 1), (9, 3, 2, 2)])
+def test_same_lower_padding_puts_the_extra_top_left(size: int, k: int, s: int, d: int) -> None:
+    """ONNX's SAME_LOWER: "same"'s total padding, an odd one with the extra at the top/left."""
+    rng = np.random.default_rng(size * 1000 + k * 100 + s * 10 + d)
+    x = rng.standard_normal((1, 2, size, size + 1))
+    w = rng.standard_normal((3, 2, k, k + 1))
+    top, bottom, left, right = same_pads((size, size + 1), (k, k + 1), (s, s), (d, d))
+    assert (bottom - top, right - left) != (0, 0)  # an odd total somewhere, or nothing to test
+    ref = ref_conv2d(x, w, stride=(s, s), pads=(bottom, top, right, left), dilation=(d, d))
+    got = kernelkit.conv2d(x, w, stride=s, dilation=d, padding="same_lower")
+    assert_allclose(got, ref, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("weight_layout", [None, "OIHW", "HWIO"])
 def test_layouts_agree(layout: str, weight_layout: str | None, simd_path: str) -> None:

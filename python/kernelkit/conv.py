@@ -1,8 +1,9 @@
 """2-D convolution (cross-correlation, as PyTorch and Keras compute it) over NumPy arrays.
 
 All argument normalisation lives here: layouts, the padding forms (``"same"`` resolved with
-TensorFlow/Keras semantics), stride/dilation pairs, groups, dtype coercion and non-contiguous
-inputs. The C++ core receives contiguous arrays and explicit per-side paddings.
+TensorFlow/Keras semantics, ``"same_lower"`` with ONNX's SAME_LOWER), stride/dilation pairs,
+groups, dtype coercion and non-contiguous inputs. The C++ core receives contiguous arrays and
+explicit per-side paddings.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def _explicit_padding(padding: Any) -> tuple[int, int, int, int]:
             sides = tuple(map(operator.index, (top, bottom, left, right)))  # type: ignore[assignment]
     except (TypeError, ValueError):
         raise ValueError(
-            "padding: expected an int, (ph, pw), ((top, bottom), (left, right)), 'valid' or "
-            f"'same', got {padding!r}"
+            "padding: expected an int, (ph, pw), ((top, bottom), (left, right)), 'valid', "
+            f"'same' or 'same_lower', got {padding!r}"
         ) from None
     if min(sides) < 0:
         raise ValueError(f"padding: must not be negative, got {padding!r}")
@@ -64,7 +65,8 @@ def resolve_padding(
     """Per-side padding (top, bottom, left, right) for any accepted padding form.
 
     ``"same"`` follows TensorFlow/Keras: the output has ``ceil(in / stride)`` rows/columns and when
-    the total padding is odd the extra row/column goes to the bottom/right.
+    the total padding is odd the extra row/column goes to the bottom/right. ``"same_lower"``
+    (ONNX's ``auto_pad="SAME_LOWER"``) puts it at the top/left instead.
 
     Examples
     --------
@@ -72,18 +74,21 @@ def resolve_padding(
     (1, 1, 1, 1)
     >>> resolve_padding("same", (4, 4), (2, 2), (1, 1), (1, 1))
     (0, 1, 0, 1)
+    >>> resolve_padding("same_lower", (4, 4), (2, 2), (1, 1), (1, 1))
+    (1, 0, 1, 0)
     """
     if isinstance(padding, str):
         mode = padding.lower()
         if mode == "valid":
             return (0, 0, 0, 0)
-        if mode != "same":
-            raise ValueError(f"padding: expected 'valid' or 'same', got {padding!r}")
+        if mode not in ("same", "same_lower"):
+            raise ValueError(f"padding: expected 'valid', 'same' or 'same_lower', got {padding!r}")
         sides = []
         for size, k, s, d in zip(in_size, kernel, stride, dilation):
             out = -(-size // s)
             total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
-            sides += [total // 2, total - total // 2]
+            smaller, larger = total // 2, total - total // 2
+            sides += [larger, smaller] if mode == "same_lower" else [smaller, larger]
         return sides[0], sides[1], sides[2], sides[3]
     return _explicit_padding(padding)
 
@@ -139,9 +144,10 @@ def conv2d(
         as in Keras/TensorFlow. ``weight_layout=None`` means OIHW with NCHW and HWIO with NHWC.
     bias : array_like of shape (O,), optional
     stride, dilation : int or (int, int)
-    padding : int, (ph, pw), ((top, bottom), (left, right)), "valid" or "same"
+    padding : int, (ph, pw), ((top, bottom), (left, right)), "valid", "same" or "same_lower"
         ``"same"`` has TensorFlow/Keras semantics (output = ceil(input / stride); an odd total
-        padding puts the extra row/column at the bottom/right).
+        padding puts the extra row/column at the bottom/right); ``"same_lower"``, ONNX's
+        SAME_LOWER, puts it at the top/left.
     groups : int
         Divides C and O; ``groups == C`` is a depthwise convolution (O = C * multiplier).
     activation : None, "relu" or "leaky_relu"

@@ -823,7 +823,7 @@ def test_an_exported_pytorch_model_keeps_its_configuration(onnx):
 CONSTANT_WEIGHTS_LAYERS = {
     "same_upper_s2": ("conv2d", (2, 2), "same", (1, 1), 1),
     "same_lower_s2_grouped": ("conv2d", (2, 2), "same_lower", (1, 1), 2),
-    "same_lower_s1_depthwise": ("depthwise", (1, 1), ((1, 0), (1, 0)), (1, 1), 6),
+    "same_lower_s1_depthwise": ("depthwise", (1, 1), "same_lower", (1, 1), 6),
     "explicit_dilated": ("conv2d", (1, 1), ((0, 2), (1, 1)), (2, 2), 1),
     "valid_pointwise": ("conv2d", (1, 1), "valid", (1, 1), 1),
     "upsample": ("conv2d_transpose", (2, 2), 0, (1, 1), 1),
@@ -844,6 +844,7 @@ def test_constant_node_weights_and_auto_pad_are_read(onnx):
 
 
 def test_same_lower_padding_is_resolved_for_each_input_and_layout(onnx):
+    """conv2d takes padding="same_lower", so the layer's padding is usable as it is."""
     layer = kernelkit.load_model(FIXTURES / "onnx_constant_weights.onnx")["same_lower_s2_grouped"]
     reference = onnx_reference("onnx_constant_weights.onnx")
     x, expected = reference[f"{layer.name}/input"], reference[f"{layer.name}/output"]
@@ -854,8 +855,9 @@ def test_same_lower_padding_is_resolved_for_each_input_and_layout(onnx):
     x8 = x[:, :, 1:]
     unpadded = kernelkit.conv2d(x8, layer.weight, layer.bias, stride=2, groups=layer.groups)
     np.testing.assert_allclose(layer(x8), unpadded, rtol=1e-6)
-    with pytest.raises(ValueError, match="x: expected"):
-        layer(x[0, 0])
+    config = (layer.stride, layer.padding, layer.dilation, layer.groups)
+    direct = kernelkit.conv2d(x, layer.oihw(), layer.bias, *config)
+    np.testing.assert_allclose(direct, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_the_onnx_reader_example_runs(onnx):

@@ -7,17 +7,17 @@ read), with their configuration:
 * ``strides``, ``dilations``, ``group`` and ``kernel_shape`` (checked against the weight);
 * ``pads`` [top, left, bottom, right] as ``((top, bottom), (left, right))``, as ``(ph, pw)`` when
   top = bottom and left = right, and as an int when all four are equal;
-* ``auto_pad``: VALID is ``"valid"``; SAME_UPPER is ``"same"`` (TensorFlow's rule: an odd total
-  padding puts the extra row/column at the bottom/right). SAME_LOWER puts it at the top/left:
-  with stride 1 that padding does not depend on the input and becomes explicit pads; with a
-  larger stride the layer is a :class:`SameLowerConvLayer`, whose ``padding`` reads
-  ``"same_lower"`` and is resolved from the input's size when it is called.
+* ``auto_pad``: VALID is ``"valid"``, SAME_UPPER ``"same"`` (TensorFlow's rule: an odd total
+  padding puts the extra row/column at the bottom/right) and SAME_LOWER ``"same_lower"`` (the
+  extra one at the top/left), padding forms that :func:`kernelkit.conv2d` resolves from the
+  input's size.
 
 Weights come from initializers or from Constant nodes, also through Identity nodes; a Conv whose
 weight is computed at run time raises WeightFileError. Conv has no activation attribute, and a
 Relu node after it is a node of its own, so ``activation`` is None and ``layer(x)`` is the Conv
 node's output. 1-D and 3-D Conv nodes are listed as ``conv1d``/``conv3d`` (their ``padding`` is
-``"same"``/``"valid"``, an int when all sides are equal, else the (begin, end) pair of each axis),
+one of the strings above, an int when all sides are equal, else the (begin, end) pair of each
+axis),
 ConvTranspose nodes as ``conv2d_transpose`` (IOHW weights) and so on; these do not run. A layer's
 name is its node's name, or its output's name for an unnamed node; ``framework_version`` is the
 producer's name and version (e.g. "pytorch 2.13.0").
@@ -27,50 +27,22 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
-from ..conv import Padding, resolve_padding
+from ..conv import Padding
 from ._layer import ConvLayer, ConvModel, WeightFileError
 
 if TYPE_CHECKING:
     from onnx import GraphProto, NodeProto, TensorProto
 
-__all__ = ["SameLowerConvLayer", "read"]
+__all__ = ["read"]
 
 _CONV_OPS = ("Conv", "ConvTranspose")
 _FLOAT_TYPES = (np.float16, np.float32, np.float64)
-
-
-@dataclasses.dataclass(eq=False)
-class SameLowerConvLayer(ConvLayer):
-    """An ONNX Conv with ``auto_pad="SAME_LOWER"`` and a stride above 1: "same" padding with the
-    extra row/column at the top/left, resolved from the input's size at each call."""
-
-    def __call__(
-        self, x: ArrayLike, layout: str | None = None, *, n_threads: int | None = None
-    ) -> NDArray[Any]:
-        shape = np.shape(x)
-        if len(shape) not in (3, 4):
-            raise ValueError(f"x: expected a 4-D batch or a 3-D single image, got shape {shape}")
-        nhwc = (self.data_format if layout is None else layout) == "NHWC"
-        size = shape[-3:-1] if nhwc else shape[-2:]
-        top, bottom, left, right = resolve_padding(
-            "same",
-            (size[0], size[1]),
-            _pair(self.kernel_size),
-            _pair(self.stride),
-            _pair(self.dilation),
-        )
-        explicit = dataclasses.replace(self, padding=((bottom, top), (right, left)))
-        return ConvLayer.__call__(explicit, x, layout, n_threads=n_threads)
-
-
-def _pair(values: Sequence[int]) -> tuple[int, int]:
-    return values[0], values[1]
+_AUTO_PAD = {"VALID": "valid", "SAME_UPPER": "same", "SAME_LOWER": "same_lower"}
 
 
 def _require_onnx() -> None:
@@ -183,8 +155,7 @@ def _layer(
     kind = f"conv{dims}d" + ("_transpose" if transposed else "")
     if kind == "conv2d" and config.group > 1 and weight.shape[1] == 1:
         kind = "depthwise"
-    layer_class = SameLowerConvLayer if config.padding == "same_lower" else ConvLayer
-    return layer_class(
+    return ConvLayer(
         name,
         kind,
         weight,
@@ -241,34 +212,18 @@ class _Config:
             raise WeightFileError(path, f"node {node!r}: group {group!r}")
         pads = ints("pads", [0] * 2 * dims, 2 * dims)
         auto_pad = attributes.get("auto_pad", b"NOTSET")
-        padding = _padding(auto_pad, pads, kernel, strides, dilations, node, path)
+        padding = _padding(auto_pad, pads, node, path)
         return cls(strides, dilations, group, padding)
 
 
-def _padding(
-    auto_pad: Any,
-    pads: tuple[int, ...],
-    kernel: tuple[int, ...],
-    strides: tuple[int, ...],
-    dilations: tuple[int, ...],
-    node: str,
-    path: pathlib.Path,
-) -> Padding:
+def _padding(auto_pad: Any, pads: tuple[int, ...], node: str, path: pathlib.Path) -> Padding:
     """The padding as the module doc describes it."""
     mode = _text(auto_pad)
-    dims = len(kernel)
-    if mode == "VALID":
-        return "valid"
-    if mode == "SAME_UPPER":
-        return "same"
-    if mode == "SAME_LOWER":
-        if any(s > 1 for s in strides):
-            return "same_lower"
-        # stride 1: the total padding is (kernel - 1) x dilation whatever the input
-        totals = [(k - 1) * d for k, d in zip(kernel, dilations)]
-        pads = tuple(t - t // 2 for t in totals) + tuple(t // 2 for t in totals)
-    elif mode != "NOTSET":
+    if mode in _AUTO_PAD:
+        return _AUTO_PAD[mode]
+    if mode != "NOTSET":
         raise WeightFileError(path, f"node {node!r}: unknown auto_pad {mode!r}")
+    dims = len(pads) // 2
     pairs = tuple((pads[i], pads[i + dims]) for i in range(dims))
     if len(set(pads)) == 1:
         return pads[0]
