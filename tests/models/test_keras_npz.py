@@ -406,12 +406,43 @@ def f32(*shape: int) -> np.ndarray:
             {"bn.weight": f32(4), "fc.weight": f32(2, 4), "kernel": f32(1, 1, 4, 2)},
             [("weights", "conv2d", "HWIO", False)],
         ),
+        # the rules of PyTorch state dicts: a bias that is not O makes a transposed kernel; one
+        # input channel per group after a layer with 4 outputs, a depthwise kernel
+        (
+            [],
+            {"up.weight": f32(3, 2, 2, 2), "up.bias": f32(2)},
+            [("up", "conv2d_transpose", "IOHW", True)],
+        ),
+        (
+            [],
+            {"c.weight": f32(4, 3, 3, 3), "dw.weight": f32(8, 1, 3, 3)},
+            [("c", "conv2d", "OIHW", False), ("dw", "depthwise", "OIHW", False)],
+        ),
     ],
 )
 def test_npz_layout_rules(tmp_path, arrays, named, expected):
     model = load_model(save_npz(tmp_path / "weights.npz", *arrays, **named))
     found = [(lay.name, lay.kind, lay.weight_layout, lay.bias is not None) for lay in model]
     assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("named", "message"),
+    [
+        (
+            {"c.weight": f32(8, 3, 5, 5), "c.bias": f32(7)},
+            r"c: bias of shape \(7,\) does not fit 3",
+        ),
+        ({"c.weight": np.full((2, 1, 3, 3), "x")}, r"c: the weight holds <U1, not numbers"),
+        (
+            {"s/depthwise_kernel": f32(3, 3, 2, 1), "s/pointwise_kernel": f32(1, 1, 3, 4)},
+            r"s: pointwise kernel \(1, 1, 3, 4\) does not follow \(3, 3, 2, 1\)",
+        ),
+    ],
+)
+def test_npz_named_arrays_that_do_not_make_a_layer_raise(tmp_path, named, message):
+    with pytest.raises(WeightFileError, match=message):
+        load_model(save_npz(tmp_path / "weights.npz", **named))
 
 
 def test_npz_layout_argument_overrides_the_rules(tmp_path):

@@ -198,6 +198,24 @@ def test_safetensors_keras_style_kernels_are_hwio(tmp_path):
     np.testing.assert_array_equal(layer.bias, bias)
 
 
+@pytest.mark.parametrize(
+    ("kernel_shape", "bias_size", "kind", "layout"),
+    [
+        ((3, 3, 4, 2), 8, "depthwise", "HWCM"),  # Keras 3 DepthwiseConv2D: C x M biases
+        ((2, 2, 3, 5), 3, "conv2d_transpose", "HWOI"),  # Conv2DTranspose: O biases, O third
+    ],
+)
+def test_keras_style_kernels_follow_their_bias(tmp_path, kernel_shape, bias_size, kind, layout):
+    kernel_bytes = 4 * int(np.prod(kernel_shape))
+    header = {
+        "k/kernel": tensor_entry("F32", list(kernel_shape), 0),
+        "k/bias": tensor_entry("F32", [bias_size], kernel_bytes),
+    }
+    path = write_safetensors(tmp_path, header, bytes(kernel_bytes + 4 * bias_size))
+    layer = kernelkit.load_model(path)["k"]
+    assert (layer.kind, layer.weight_layout, layer.out_channels) == (kind, layout, bias_size)
+
+
 def test_a_bias_that_does_not_match_the_filters_marks_a_transposed_convolution(tmp_path):
     header = {
         "up.weight": tensor_entry("F32", [3, 2, 2, 2], 0),  # ConvTranspose2d(3, 2, 2)

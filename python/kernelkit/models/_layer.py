@@ -35,7 +35,10 @@ RUNNABLE_KINDS = ("conv2d", "depthwise", "separable")
 WEIGHT_LAYOUTS = ("OIHW", "HWIO", "HWCM", "IOHW", "HWOI")
 
 #: The layouts whose spatial axes come last.
-_CHANNELS_FIRST_LAYOUTS = ("OIHW", "IOHW")
+CHANNELS_FIRST_LAYOUTS = ("OIHW", "IOHW")
+
+#: The layouts of transposed-convolution kernels.
+TRANSPOSED_LAYOUTS = ("IOHW", "HWOI")
 
 
 class WeightFileError(ValueError):
@@ -162,7 +165,7 @@ class ConvLayer:
         shape, layout = self.weight.shape, self.weight_layout
         if layout == "HWCM":
             return int(shape[-2])
-        if layout in ("IOHW", "HWOI"):
+        if layout in TRANSPOSED_LAYOUTS:
             return int(shape[0] if layout == "IOHW" else shape[-1])
         per_group = shape[1] if layout == "OIHW" else shape[-2]
         return int(per_group) * self.groups
@@ -175,14 +178,14 @@ class ConvLayer:
         shape, layout = self.weight.shape, self.weight_layout
         if layout == "HWCM":
             return int(shape[-2] * shape[-1])
-        if layout in ("IOHW", "HWOI"):
+        if layout in TRANSPOSED_LAYOUTS:
             return int(shape[1] if layout == "IOHW" else shape[-2]) * self.groups
         return int(shape[0] if layout == "OIHW" else shape[-1])
 
     @property
     def kernel_size(self) -> tuple[int, ...]:
         """Spatial size of the kernel, e.g. (3, 3)."""
-        first = self.weight_layout in _CHANNELS_FIRST_LAYOUTS
+        first = self.weight_layout in CHANNELS_FIRST_LAYOUTS
         spatial = self.weight.shape[2:] if first else self.weight.shape[:-2]
         return tuple(int(s) for s in spatial)
 

@@ -6,20 +6,20 @@
    kernel's number of outputs; a Keras SeparableConv2D is a depthwise kernel (kh, kw, C, M)
    followed by a 1x1 pointwise kernel with C·M inputs. Other arrays (dense layers,
    normalisation) are skipped.
-2. **Named arrays** ``np.savez(f, **{"conv1/kernel": k, "conv1/bias": b, ...})``: the part after
-   the last "/" or "." names the variable, the part before the layer. Keras names (``kernel``,
-   ``bias``, ``depthwise_kernel``, ``pointwise_kernel``, with or without ":0") and PyTorch names
-   (``conv1.weight``, ``conv1.bias``) are understood; a lone ``kernel``/``weight`` (and ``bias``)
-   is one layer named after the file. Arrays with other names are skipped.
+2. **Named arrays** ``np.savez(f, **{"conv1/kernel": k, "conv1/bias": b, ...})``: Keras names
+   (``kernel``, ``bias``, ``depthwise_kernel``, ``pointwise_kernel``, with or without ":0") and
+   PyTorch names (``conv1.weight``, ``conv1.bias``), read by the rules of PyTorch and safetensors
+   files (:mod:`kernelkit.models._named_tensors`): ``weight`` is OIHW, ``kernel`` HWIO unless its
+   bias makes it a depthwise (HWCM) or transposed kernel. A lone ``kernel``/``weight`` (and
+   ``bias``) is one layer named after the file; arrays with other names are skipped.
 
-The file does not record layouts, so a 4-D kernel's layout is decided, in this order, by:
-the ``layout=`` argument of :func:`kernelkit.load_model` ("HWIO", "OIHW" or "HWCM") where given;
-its bias: HWIO when the bias length matches the last axis, OIHW when it matches the first, HWCM
-(Keras' depthwise kernel) when it matches the product of the last two; its name (``kernel``:
-HWIO, ``weight``: OIHW); and for an unnamed kernel without bias its shape: OIHW when only the last
-two axes are equal (kh == kw), HWIO otherwise. Layers come out with ``config_known`` False
-(stride 1, no padding) and the data format of their layout's framework (NHWC for HWIO/HWCM, NCHW
-for OIHW).
+A list's 4-D kernels do not say their layout, which is decided, in this order, by: the ``layout=``
+argument of :func:`kernelkit.load_model` ("HWIO", "OIHW" or "HWCM") where given; the bias: HWIO
+when its length matches the last axis, OIHW when it matches the first, HWCM (Keras' depthwise
+kernel) when it matches the product of the last two; and without bias the shape: OIHW when only
+the last two axes are equal (kh == kw), HWIO otherwise. ``layout=`` also overrides the naming
+rules of named arrays. Layers come out with ``config_known`` False (stride 1, no padding) and the
+data format of their layout's framework (NHWC for HWIO/HWCM, NCHW for OIHW).
 
 Examples
 --------
@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 
 from . import _archive
 from ._layer import ConvLayer, ConvModel, WeightFileError
+from ._named_tensors import InMemoryTensor, conv_layers, is_pointwise_of, weights_only_layer
 
 __all__ = ["LAYOUTS", "read"]
 
@@ -54,9 +55,6 @@ __all__ = ["LAYOUTS", "read"]
 LAYOUTS = ("HWIO", "OIHW", "HWCM")
 
 _LIST_KEY = re.compile(r"arr_\d+")
-_VARIABLE_SUFFIX = re.compile(r":\d+$")
-_KERNEL_LAYOUT_BY_NAME = {"kernel": "HWIO", "weight": "OIHW", "depthwise_kernel": "HWCM"}
-_VARIABLES = {*_KERNEL_LAYOUT_BY_NAME, "pointwise_kernel", "bias"}
 
 
 def read(path: pathlib.Path, format: str = "npz", *, layout: str | None = None) -> ConvModel:
@@ -67,7 +65,8 @@ def read(path: pathlib.Path, format: str = "npz", *, layout: str | None = None) 
     if arrays and all(_LIST_KEY.fullmatch(key) for key in arrays):
         layers = _list_layers(arrays, layout, path)
     else:
-        layers = _named_layers(arrays, layout, path)
+        tensors = {key: InMemoryTensor(array) for key, array in arrays.items()}
+        layers = conv_layers(tensors, path, layout=layout)
     return ConvModel(layers, format=format, path=path)
 
 
@@ -135,11 +134,13 @@ def _shape_layout(kernel: tuple[int, ...]) -> str:
     return "HWIO"
 
 
-def _is_pointwise_of(kernel: NDArray[Any], candidate: NDArray[Any]) -> bool:
-    """Whether ``candidate`` is the 1x1 pointwise kernel of a separable layer whose depthwise
-    kernel is ``kernel`` (kh, kw, C, M)."""
-    return _is_kernel(candidate) and candidate.shape[:-1] == (1,) * (kernel.ndim - 2) + (
-        kernel.shape[-2] * kernel.shape[-1],
+def _is_pointwise(candidate: NDArray[Any], kernel: NDArray[Any], layout: str | None) -> bool:
+    """Whether ``candidate`` is the 1x1 pointwise kernel that follows the depthwise ``kernel`` of
+    a Keras SeparableConv2D in a list."""
+    return (
+        layout in (None, "HWCM")
+        and _is_kernel(candidate)
+        and is_pointwise_of(kernel.shape, candidate.shape)
     )
 
 
@@ -157,7 +158,7 @@ def _list_layers(
             continue
         following = values[i + 1 : i + 3]
         pointwise = None
-        if layout in (None, "HWCM") and following and _is_pointwise_of(kernel, following[0]):
+        if following and _is_pointwise(following[0], kernel, layout):
             pointwise = following.pop(0)
         bias = following[0] if following and following[0].ndim == 1 else None
         outputs = pointwise.shape[-1] if pointwise is not None else None
@@ -169,7 +170,7 @@ def _list_layers(
             kernel_layout = layout
         else:
             kernel_layout = _choose_layout(kernel.shape, bias, _shape_layout(kernel.shape))
-        layers.append(_layer(keys[i], kernel, kernel_layout, bias, pointwise, path))
+        layers.append(weights_only_layer(keys[i], kernel, kernel_layout, bias, pointwise, path))
         i += 1 + (pointwise is not None) + (bias is not None)
     return layers
 
@@ -189,77 +190,3 @@ def _choose_layout(kernel: tuple[int, ...], bias: NDArray[Any] | None, default: 
         return default
     possible = _bias_layouts(kernel, bias.size)
     return default if default in possible or not possible else possible[0]
-
-
-def _split_key(key: str) -> tuple[str, str]:
-    """("conv1", "kernel") from "conv1/kernel:0", ("features.0", "weight") from
-    "features.0.weight"; the layer part is "" for a bare variable."""
-    cut = max(key.rfind("/"), key.rfind("."))
-    return key[: max(cut, 0)], _VARIABLE_SUFFIX.sub("", key[cut + 1 :])
-
-
-def _named_layers(
-    arrays: dict[str, NDArray[Any]], layout: str | None, path: pathlib.Path
-) -> list[ConvLayer]:
-    by_layer: dict[str, dict[str, NDArray[Any]]] = {}
-    for key, value in arrays.items():
-        layer, variable = _split_key(key)
-        if variable in _VARIABLES:
-            by_layer.setdefault(layer, {})[variable] = value
-    layers = []
-    for layer, variables in by_layer.items():
-        name = layer or path.name.removesuffix(".npz")
-        kernel_name = next((v for v in _KERNEL_LAYOUT_BY_NAME if v in variables), None)
-        if kernel_name is None:
-            continue
-        kernel, bias = variables[kernel_name], variables.get("bias")
-        if not 3 <= kernel.ndim <= 5:
-            continue  # a dense or normalisation layer
-        if not _is_kernel(kernel):
-            raise WeightFileError(
-                path, f"{name}: the {kernel_name} holds {kernel.dtype}, not floats"
-            )
-        pointwise = variables.get("pointwise_kernel")
-        if kernel_name == "depthwise_kernel":
-            kernel_layout = "HWCM"
-        else:
-            default = layout or _KERNEL_LAYOUT_BY_NAME[kernel_name]
-            kernel_layout = default if layout else _choose_layout(kernel.shape, bias, default)
-        layers.append(_layer(name, kernel, kernel_layout, bias, pointwise, path))
-    return layers
-
-
-def _layer(
-    name: str,
-    kernel: NDArray[Any],
-    layout: str,
-    bias: NDArray[Any] | None,
-    pointwise: NDArray[Any] | None,
-    path: pathlib.Path,
-) -> ConvLayer:
-    rank = kernel.ndim - 2
-    layer = ConvLayer(
-        name,
-        _kind(layout, pointwise is not None, rank),
-        kernel,
-        layout,
-        bias=bias,
-        stride=(1,) * rank,
-        dilation=(1,) * rank,
-        data_format="NCHW" if layout == "OIHW" else "NHWC",
-        config_known=False,
-        pointwise=pointwise,
-    )
-    if bias is not None and bias.shape != (layer.out_channels,):
-        raise WeightFileError(
-            path, f"{name}: bias of shape {bias.shape} does not fit {layer.out_channels} outputs"
-        )
-    return layer
-
-
-def _kind(layout: str, separable: bool, rank: int) -> str:
-    """ "conv2d", "depthwise", "separable", or for other ranks "conv1d", "depthwise_conv1d", ..."""
-    if separable or layout == "HWCM":
-        base = "separable" if separable else "depthwise"
-        return base if rank == 2 else f"{base}_conv{rank}d"
-    return f"conv{rank}d"
