@@ -98,8 +98,7 @@ def _layer_of_model(model: ConvModel, layer: int | str | None) -> ConvLayer:
     if isinstance(layer, str):
         if layer not in model.names:
             raise ValueError(f"layer: no layer named {layer!r}; the layers are: {names}")
-        found: ConvLayer = model[layer]
-        return found
+        return model[layer]
     try:
         index = operator.index(layer)
     except TypeError:

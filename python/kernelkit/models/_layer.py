@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, Union, cast
+from typing import Any, Literal, Optional, Union, cast, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -53,16 +53,23 @@ class WeightFileError(ValueError):
         super().__init__(f"{self.path}: {problem}")
 
 
+def _sigmoid(v: NDArray[Any]) -> NDArray[Any]:
+    # exp(-softplus(-v)): 1 / (1 + exp(-v)) would overflow (and warn) for v below about -88
+    # in float32, where the result is 0
+    result: NDArray[Any] = np.exp(-np.logaddexp(0.0, -v))
+    return result
+
+
 def _numpy_activation(name: str, alpha: float) -> Callable[[NDArray[Any]], NDArray[Any]]:
     """The activations conv2d cannot fuse, as NumPy functions applied after the convolution."""
     table: dict[str, Callable[[NDArray[Any]], NDArray[Any]]] = {
-        "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)),
+        "sigmoid": _sigmoid,
         "tanh": np.tanh,
         "relu6": lambda v: np.clip(v, 0.0, 6.0),
         "elu": lambda v: np.where(v > 0, v, alpha * np.expm1(np.minimum(v, 0))),
         "softplus": lambda v: np.logaddexp(0.0, v),
-        "swish": lambda v: v / (1.0 + np.exp(-v)),
-        "silu": lambda v: v / (1.0 + np.exp(-v)),
+        "swish": lambda v: v * _sigmoid(v),
+        "silu": lambda v: v * _sigmoid(v),
     }
     try:
         return table[name]
@@ -132,10 +139,12 @@ class ConvLayer:
 
     # -- weights in the layouts conv2d takes -------------------------------------------------
     def _check_runnable(self, what: str) -> None:
-        if self.kind not in RUNNABLE_KINDS or self.weight.ndim != 4:
+        transposed = self.weight_layout in TRANSPOSED_LAYOUTS
+        if self.kind not in RUNNABLE_KINDS or self.weight.ndim != 4 or transposed:
             raise ValueError(
-                f"layer {self.name!r} is a {self.kind} layer with a {self.weight.ndim}-D kernel; "
-                f"{what} needs one of {RUNNABLE_KINDS} with a 4-D kernel"
+                f"layer {self.name!r} is a {self.kind} layer with a {self.weight.ndim}-D "
+                f"{self.weight_layout} kernel; {what} needs one of {RUNNABLE_KINDS} with a 4-D "
+                "kernel that is not a transposed convolution's"
             )
 
     def hwio(self) -> NDArray[Any]:
@@ -268,6 +277,19 @@ class ConvModel(Sequence[ConvLayer]):
     Index by position or by layer name; ``format`` says which reader produced it ("keras3",
     "keras-legacy-h5", "npz", "torch", "safetensors", "onnx", ...) and ``framework_version`` the
     version the file records, if any.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelkit.models import ConvLayer, ConvModel
+    >>> conv = ConvLayer("conv1", "conv2d", np.zeros((8, 3, 3, 3), np.float32), "OIHW")
+    >>> model = ConvModel([conv], format="npz")
+    >>> model, len(model), model["conv1"] is model[0]
+    (ConvModel('npz', 1 layer: conv1), 1, True)
+    >>> print(model.summary())
+    <model>: npz, 1 conv layer, 216 parameters
+    name   kind    kernel   stride  padding  dilation  groups  activation  params  config
+    conv1  conv2d  8x3x3x3  1       0        1         1       None        216     known
     """
 
     def __init__(
@@ -289,7 +311,13 @@ class ConvModel(Sequence[ConvLayer]):
     def __iter__(self) -> Iterator[ConvLayer]:
         return iter(self.layers)
 
-    def __getitem__(self, key: Any) -> Any:
+    @overload
+    def __getitem__(self, key: int | str) -> ConvLayer: ...
+
+    @overload
+    def __getitem__(self, key: slice) -> list[ConvLayer]: ...
+
+    def __getitem__(self, key: int | str | slice) -> ConvLayer | list[ConvLayer]:
         if isinstance(key, str):
             for layer in self.layers:
                 if layer.name == key:
@@ -337,8 +365,8 @@ class ConvModel(Sequence[ConvLayer]):
         total = sum(layer.parameter_count for layer in self.layers)
         version = f" {self.framework_version}" if self.framework_version else ""
         title = (
-            f"{self.path or '<model>'}: {self.format}{version}, {len(self)} conv layers, "
-            f"{total:,} parameters"
+            f"{self.path or '<model>'}: {self.format}{version}, "
+            f"{_count(len(self), 'conv layer')}, {total:,} parameters"
         )
         if not all(layer.config_known for layer in self.layers):
             lines.append(
@@ -348,7 +376,11 @@ class ConvModel(Sequence[ConvLayer]):
         return "\n".join([title, *lines])
 
     def __repr__(self) -> str:
-        return f"ConvModel({self.format!r}, {len(self)} layers: {', '.join(self.names)})"
+        return f"ConvModel({self.format!r}, {_count(len(self), 'layer')}: {', '.join(self.names)})"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _fmt(value: Any) -> str:

@@ -161,7 +161,7 @@ def load_model(
     >>> np.savez(path, **{"conv1.weight": np.ones((8, 3, 5, 5), np.float32)})  # PyTorch naming
     >>> model = kernelkit.load_model(path)
     >>> model
-    ConvModel('npz', 1 layers: conv1)
+    ConvModel('npz', 1 layer: conv1)
     >>> model["conv1"].weight_layout, model["conv1"].hwio().shape
     ('OIHW', (5, 5, 3, 8))
     >>> kernelkit.load_model(path, layout="HWIO")["conv1"].weight_layout
