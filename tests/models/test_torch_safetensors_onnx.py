@@ -893,6 +893,18 @@ def test_onnx_without_the_package_says_how_to_install_it(monkeypatch):
         kernelkit.load_model(FIXTURES / "onnx_cnn.onnx")
 
 
+def test_the_cli_says_how_to_install_onnx_in_one_line(monkeypatch, capsys):
+    from kernelkit.cli import main
+
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert main(["layers", str(FIXTURES / "onnx_cnn.onnx")]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        'kernelkit: error: reading ONNX files needs the onnx package: pip install "kernelkit[onnx]"'
+    ]
+
+
 def conv_model(onnx: Any, conv: Any, *, weight_as_input: bool = False) -> bytes:
     """A one-Conv model with weight ``w`` (2, 1, 3, 3) as an initializer or a graph input."""
     from onnx import TensorProto, helper, numpy_helper
