@@ -254,6 +254,34 @@ def test_weights_only_files_say_the_config_is_unknown(name):
     assert "defaults" in model.summary()
 
 
+def with_keras_config(layer: kernelkit.ConvLayer, model: str) -> kernelkit.ConvLayer:
+    """``layer`` with the configuration Keras reported for it (a weights-only file has none)."""
+    config = keras_config(model, layer.name)
+    activation = None if config["activation"] == "linear" else config["activation"]
+    return dataclasses.replace(
+        layer,
+        stride=tuple(config["strides"]),
+        padding=config["padding"],
+        dilation=tuple(config["dilation_rate"]),
+        groups=config.get("groups", layer.groups),
+        activation=activation,
+        alpha=0.2 if activation == "leaky_relu" else layer.alpha,  # Keras' default slope
+        data_format={"channels_last": "NHWC", "channels_first": "NCHW"}[config["data_format"]],
+    )
+
+
+@pytest.mark.parametrize("name", WITHOUT_CONFIG)
+def test_weights_only_layers_with_kerass_config_give_kerass_outputs(name):
+    model_name = KERAS_FILES[name][0]
+    for layer in load_model(FIXTURES / name):
+        if (name, layer.name) == ("keras_functional_weights_only.h5", "block_dw"):
+            # Keras 3's legacy writer names a depthwise kernel "kernel", and without a bias
+            # nothing in the file tells it from a Conv2D kernel (see conv_class_from_weights)
+            assert (layer.kind, layer.weight_layout) == ("conv2d", "HWIO")
+        elif layer.kind != "conv1d":
+            run_on_reference(with_keras_config(layer, model_name), model_name)
+
+
 def test_nested_layers_record_their_path():
     model = load_model(FIXTURES / "keras_functional.keras")
     assert model["block_dw"].extra == {"class_name": "DepthwiseConv2D", "path": "block/block_dw"}
