@@ -227,6 +227,11 @@ def test_a_model_shows_its_first_2d_convolution_or_the_named_layer():
         (lambda m: kernelkit.plot_feature_maps(m, np.ones((5, 5)), max_maps=0), ValueError, "max_"),
         (lambda m: kernelkit.filter_grid(m, padding=-1), ValueError, "^padding:"),
         (lambda m: kernelkit.filter_grid(m, value_range=(0,)), ValueError, "^value_range:"),
+        (lambda m: kernelkit.filter_grid(m, value_range=3), ValueError, "^value_range:"),
+        (lambda m: kernelkit.filter_grid(m, value_range=(1, 0)), ValueError, "^value_range:"),
+        (lambda m: kernelkit.filter_grid(m, value_range=(0, "x")), TypeError, "^value_range:"),
+        (lambda m: kernelkit.filter_grid(m, padding=1.5), TypeError, "^padding:"),
+        (lambda m: kernelkit.filter_grid(m, pad_value="x"), TypeError, "^pad_value:"),
     ],
 )
 def test_errors_name_the_argument(call, error, match):

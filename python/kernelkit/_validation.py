@@ -72,12 +72,17 @@ def real_number(value: Any, name: str) -> float:
         raise TypeError(f"{name}: expected a real number, got {value!r}") from None
 
 
-def positive_int(value: Any, name: str) -> int:
-    """``value`` as an int >= 1, or TypeError/ValueError naming ``name``."""
+def int_at_least(value: Any, minimum: int, name: str) -> int:
+    """``value`` as an int >= ``minimum``, or TypeError/ValueError naming ``name``."""
     try:
         number = operator.index(value)
     except TypeError:
         raise TypeError(f"{name}: expected an int, got {value!r}") from None
-    if number < 1:
-        raise ValueError(f"{name}: must be >= 1, got {number}")
+    if number < minimum:
+        raise ValueError(f"{name}: must be >= {minimum}, got {number}")
     return number
+
+
+def positive_int(value: Any, name: str) -> int:
+    """``value`` as an int >= 1, or TypeError/ValueError naming ``name``."""
+    return int_at_least(value, 1, name)

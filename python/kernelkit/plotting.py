@@ -7,7 +7,7 @@ array instead, in the manner of ``torchvision.utils.make_grid``.
 
 Sources of filters: a :class:`~kernelkit.models.ConvLayer`, a :class:`~kernelkit.models.ConvModel`
 (with ``layer=`` a name or an index; by default its first 2-D convolution), the path of a model
-file that :func:`kernelkit.models.load.load_model` reads, or an array of weights (``layout=``
+file that :func:`kernelkit.load_model` reads, or an array of weights (``layout=``
 "OIHW", the default, or "HWIO"; a 2-D array is one kernel).
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._images import as_channels, read_image
-from ._validation import positive_int, real_array
+from ._validation import int_at_least, positive_int, real_array, real_number
 from .models._layer import ConvLayer, ConvModel
 
 if TYPE_CHECKING:
@@ -585,12 +585,11 @@ def filter_grid(
         ncols = c if ncols is None else ncols
     if normalize:
         tiles = _normalized_tiles(tiles, value_range, scale_each)
-    pad = operator.index(padding)
-    if pad < 0:
-        raise ValueError(f"padding: must be >= 0, got {pad}")
+    pad = int_at_least(padding, 0, "padding")
     rows, cols = _grid_shape(tiles.shape[0], ncols)
     grid = np.full(
-        (tiles.shape[1], rows * (kh + pad) + pad, cols * (kw + pad) + pad), float(pad_value)
+        (tiles.shape[1], rows * (kh + pad) + pad, cols * (kw + pad) + pad),
+        real_number(pad_value, "pad_value"),
     )
     for index, tile in enumerate(tiles):
         top, left = (pad + (kh + pad) * (index // cols), pad + (kw + pad) * (index % cols))
@@ -603,10 +602,13 @@ def _normalized_tiles(
 ) -> Float64Array:
     """make_grid's normalisation: clip to (low, high), then (t - low) / max(high - low, 1e-5)."""
     if value_range is not None:
-        if len(value_range) != 2:
+        if np.shape(value_range) != (2,):
             raise ValueError(f"value_range: expected (low, high), got {value_range!r}")
-        low = np.full(tiles.shape[0], float(value_range[0]))
-        high = np.full(tiles.shape[0], float(value_range[1]))
+        lowest, highest = (real_number(v, "value_range") for v in value_range)
+        if not lowest < highest:
+            raise ValueError(f"value_range: expected low < high, got {value_range!r}")
+        low = np.full(tiles.shape[0], lowest)
+        high = np.full(tiles.shape[0], highest)
     elif scale_each:
         low, high = tiles.min(axis=(1, 2, 3)), tiles.max(axis=(1, 2, 3))
     else:
