@@ -10,16 +10,16 @@ fits an SVM on it). scikit-learn is optional: without it those parts are skipped
 from __future__ import annotations
 
 import importlib.util
-import os
 import pathlib
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
+from ._images import PathLike
 from .models import ConvLayer, DemoDigits, demo_digits, demo_model_path
 from .models.load import load_model
 from .pairwise import rbf_kernel
@@ -27,7 +27,9 @@ from .plotting import plot_feature_maps, plot_filters
 
 __all__ = ["run_demo"]
 
-PathLike = Union[str, "os.PathLike[str]"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 T = TypeVar("T")
 
 DEFAULT_DIRECTORY = "kernelkit-demo"
@@ -77,7 +79,7 @@ def run_demo(out_dir: PathLike = DEFAULT_DIRECTORY) -> list[pathlib.Path]:
     return written
 
 
-def _save(fig: Any, directory: pathlib.Path, name: str) -> pathlib.Path:
+def _save(fig: Figure, directory: pathlib.Path, name: str) -> pathlib.Path:
     path = directory / name
     fig.savefig(path, dpi=_DPI)
     return path

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._images import as_channels, read_image
+from ._images import PathLike, as_channels, read_image
 from ._validation import int_at_least, positive_int, real_array, real_number
 from .models._layer import ConvLayer, ConvModel
 
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["filter_grid", "plot_feature_maps", "plot_filters", "select_layer"]
 
-PathLike = Union[str, "os.PathLike[str]"]
 Source = Union[ConvLayer, ConvModel, PathLike, ArrayLike]
 FilterMode = Literal["auto", "gray", "rgb", "diverging"]
 Float64Array = NDArray[np.float64]
