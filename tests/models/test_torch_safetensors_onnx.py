@@ -585,6 +585,7 @@ def test_a_pickled_whole_module_is_refused_with_advice():
 
 
 REBUILD = p_global("torch._utils", "_rebuild_tensor_v2")
+LAUGHS = p_int(1) + b"2\x86" * 20  # 20 x (DUP, TUPLE2)
 
 #: case -> (data.pkl, storages, what the error says)
 BAD_ZIP_PICKLES = {
@@ -606,6 +607,13 @@ BAD_ZIP_PICKLES = {
     "storage longer than declared": (conv_state_dict(WEIGHT), {"0": bytes(100)}, "100 bytes"),
     "missing storage": (conv_state_dict(WEIGHT), {}, "data/0"),
     "huge memo index": (b"\x80\x02K\x01r\xff\xff\xff\x0f.", {}, "memo index of 268435455"),
+    # (((1, 1), (1, 1)), ...) 20 levels deep from one object: 2**20 values to print or hash
+    "billion laughs persistent id": (p_pickle(LAUGHS + b"Q"), {}, "shared references expand"),
+    "billion laughs dict key": (
+        p_pickle(b"}" + LAUGHS + p_int(0) + b"s"),
+        {},
+        "shared references expand",
+    ),
     "truncated pickle": (conv_state_dict(WEIGHT)[:-12], {"0": WEIGHT.tobytes()}, "damaged pickle"),
     "not a dict": (p_pickle(p_int(5)), {}, "no state dict found: the file holds int"),
     "a dict without tensors": (pickle.dumps({"epoch": 3}), {}, "a dict without tensors"),

@@ -40,7 +40,7 @@ import pickle
 import pickletools
 import zipfile
 from collections.abc import Callable
-from typing import IO, Any, Literal, NamedTuple
+from typing import IO, Any, Literal, NamedTuple, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -92,6 +92,12 @@ _TORCH_DTYPES = {
 _STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
 
 _MEMO_PUTS = {"PUT", "BINPUT", "LONG_BINPUT"}
+_MEMO_GETS = {"GET", "BINGET", "LONG_BINGET"}
+
+#: The most values a pickle may expand to, per byte of pickle (real state dicts and checkpoints
+#: measure 1 to 2) and in any case.
+_EXPANSION_PER_BYTE = 16
+_EXPANSION_FLOOR = 1 << 16
 
 # The objects the unpickler creates are named tuples: immutable and without a __dict__, so a
 # pickle's BUILD instruction cannot alter them after they were checked.
@@ -313,17 +319,11 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 def _load_pickle(file: IO[bytes], storages: _Storages, memo_limit: int) -> Any:
-    """The next pickle of ``file``, checked (memo indices) and loaded by the restricted
+    """The next pickle of ``file``, checked (:func:`_check_pickle`) and loaded by the restricted
     unpickler; ``file`` is left just after it."""
     start = file.tell()
     try:
-        for opcode, index, _position in pickletools.genops(file):
-            if opcode.name in _MEMO_PUTS and isinstance(index, int) and index >= memo_limit:
-                raise WeightFileError(
-                    storages.path,
-                    f"a pickle memo index of {index} in a {memo_limit}-byte pickle "
-                    "(damaged or hostile)",
-                )
+        _check_pickle(file, storages.path, memo_limit)
         end = file.tell()
         file.seek(start)
         result = _RestrictedUnpickler(io.BytesIO(file.read(end - start)), storages).load()
@@ -334,6 +334,77 @@ def _load_pickle(file: IO[bytes], storages: _Storages, memo_limit: int) -> Any:
             storages.path, f"damaged pickle ({type(exc).__name__}: {exc})"
         ) from None
     return result
+
+
+def _check_pickle(file: IO[bytes], path: pathlib.Path, memo_limit: int) -> None:
+    """Read the next pickle's instructions without running them and refuse two attacks that
+    allowing only harmless globals does not stop.
+
+    CPython's unpickler sizes its memo table by the largest index a pickle names. And a pickle can
+    refer to one object many times (memo GET, DUP), so a few hundred bytes can build a tuple of
+    tuples of ... whose expanded size is 2**60: hashing it (as a dict key) or printing it (in an
+    error message) never ends. The work of expanding every value the pickle builds is counted
+    and capped at a multiple of the pickle's length, which real files stay far below.
+    """
+    start = file.tell()
+    count = _ExpansionCount()
+    for opcode, arg, _position in pickletools.genops(file):
+        if opcode.name in _MEMO_PUTS and isinstance(arg, int) and arg >= memo_limit:
+            raise WeightFileError(
+                path,
+                f"a pickle memo index of {arg} in a {memo_limit}-byte pickle (damaged or hostile)",
+            )
+        count.step(opcode, arg)
+    budget = _EXPANSION_PER_BYTE * (file.tell() - start) + _EXPANSION_FLOOR
+    if count.work > budget:
+        raise WeightFileError(
+            path,
+            f"a pickle whose shared references expand to more than {budget} values "
+            "(a 'billion laughs' file: damaged or hostile)",
+        )
+
+
+class _ExpansionCount:
+    """Follows a pickle's stack as the unpickler would, holding the expanded size of each value
+    instead of the value, and adds up the sizes the instructions consume. A malformed pickle
+    raises (IndexError, KeyError, ValueError)."""
+
+    def __init__(self) -> None:
+        self.work = 0
+        self._stack: list[int | None] = []  # None: a MARK
+        self._memo: dict[Any, int | None] = {}
+
+    def step(self, opcode: pickletools.OpcodeInfo, arg: Any) -> None:
+        name, stack = opcode.name, self._stack
+        if name in _MEMO_PUTS or name == "MEMOIZE":
+            self._memo[len(self._memo) if name == "MEMOIZE" else arg] = stack[-1]
+        elif name in _MEMO_GETS:
+            stack.append(self._memo[arg])
+        elif name in ("MARK", "DUP"):
+            stack.append(None if name == "MARK" else stack[-1])
+        else:
+            consumed = self._pop_operands(opcode)
+            self.work += consumed
+            stack.extend([1 + consumed] * len(opcode.stack_after))
+
+    def _pop_operands(self, opcode: pickletools.OpcodeInfo) -> int:
+        """Pop what ``opcode`` takes (down to a MARK where it takes one); their expanded size."""
+        stack, before = self._stack, opcode.stack_before
+        if opcode.name == "POP" and stack[-1] is None:  # POP may drop a MARK
+            stack.pop()
+            return 0
+        consumed = 0
+        takes_mark = pickletools.markobject in before
+        if takes_mark:
+            mark = len(stack) - 1 - stack[::-1].index(None)
+            consumed = sum(cast(list[int], stack[mark + 1 :]))
+            del stack[mark:]
+        for _ in range(before.index(pickletools.markobject) if takes_mark else len(before)):
+            size = stack.pop()
+            if size is None:
+                raise ValueError("an instruction takes a MARK as its operand")
+            consumed += size
+        return consumed
 
 
 def read(path: pathlib.Path, format: str = "torch") -> ConvModel:
