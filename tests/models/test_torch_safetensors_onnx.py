@@ -991,6 +991,60 @@ def test_nodes_without_outputs_do_not_break_the_reader(onnx, tmp_path):
     assert kernelkit.load_model(path).names == ["Conv_1"]
 
 
+def model_with_external_weight(onnx: Any, location: str, **fields: int) -> bytes:
+    """A one-Conv model whose (2, 1, 3, 3) weight is stored as external data at ``location``."""
+    from onnx import TensorProto
+
+    model = onnx.load_from_string(
+        conv_model(onnx, onnx.helper.make_node("Conv", ["x", "w"], ["y"], name="conv"))
+    )
+    weight = model.graph.initializer[0]
+    weight.ClearField("raw_data")
+    weight.data_location = TensorProto.EXTERNAL
+    for key, value in {"location": location, **fields}.items():
+        entry = weight.external_data.add()
+        entry.key, entry.value = key, str(value)
+    return model.SerializeToString()
+
+
+EXTERNAL_WEIGHT = np.arange(18, dtype="<f4").reshape(2, 1, 3, 3)
+
+
+@pytest.mark.parametrize(
+    ("location", "fields"), [("w.bin", {}), ("data/w.bin", {"offset": 8, "length": 72})]
+)
+def test_onnx_external_data_beside_the_model_is_read(onnx, tmp_path, location, fields):
+    (tmp_path / "data").mkdir()
+    (tmp_path / location).write_bytes(bytes(fields.get("offset", 0)) + EXTERNAL_WEIGHT.tobytes())
+    path = tmp_path / "external.onnx"
+    path.write_bytes(model_with_external_weight(onnx, location, **fields))
+    np.testing.assert_array_equal(kernelkit.load_model(path)["conv"].weight, EXTERNAL_WEIGHT)
+
+
+@pytest.mark.parametrize(
+    ("location", "fields", "message"),
+    [
+        ("../secret.bin", {}, "not a file beside the model"),
+        ("/dev/zero", {"length": 72}, "not a file beside the model"),
+        ("link.bin", {}, "not a file beside the model"),  # a symlink to ../secret.bin
+        ("missing.bin", {}, "not a file beside the model"),
+        ("w.bin", {"offset": 80}, "do not lie inside the 72-byte"),
+        ("w.bin", {"length": 1 << 40}, "do not lie inside the 72-byte"),
+        ("w.bin", {"length": 36}, "cannot reshape|size"),
+    ],
+)
+def test_onnx_external_data_elsewhere_is_refused(onnx, tmp_path, location, fields, message):
+    (tmp_path / "secret.bin").write_bytes(EXTERNAL_WEIGHT.tobytes())
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "w.bin").write_bytes(EXTERNAL_WEIGHT.tobytes())
+    (model_dir / "link.bin").symlink_to(tmp_path / "secret.bin")
+    path = model_dir / "external.onnx"
+    path.write_bytes(model_with_external_weight(onnx, location, **fields))
+    with pytest.raises(kernelkit.WeightFileError, match=message):
+        kernelkit.load_model(path)
+
+
 @pytest.mark.parametrize("keep", [0.1, 0.5, 0.9, 0.999])
 @pytest.mark.parametrize("name", ONNX_FILES)
 def test_truncated_onnx_files_raise(onnx, tmp_path, name, keep):

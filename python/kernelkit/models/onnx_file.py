@@ -12,7 +12,8 @@ read), with their configuration:
   extra one at the top/left), padding forms that :func:`kernelkit.conv2d` resolves from the
   input's size.
 
-Weights come from initializers or from Constant nodes, also through Identity nodes; a Conv whose
+Weights come from initializers or from Constant nodes, also through Identity nodes, and where
+the model keeps them as external data from files in the model's directory only; a Conv whose
 weight is computed at run time raises WeightFileError. Conv has no activation attribute, and a
 Relu node after it is a node of its own, so ``activation`` is None and ``layer(x)`` is the Conv
 node's output. 1-D and 3-D Conv nodes are listed as ``conv1d``/``conv3d`` (their ``padding`` is
@@ -77,7 +78,7 @@ def read(path: pathlib.Path, format: str = "onnx") -> ConvModel:
     import onnx
 
     try:
-        model = onnx.load(str(path))
+        model = onnx.load(str(path), load_external_data=False)  # see _inline_external_data
     except Exception as exc:  # protobuf and onnx raise many types for damaged files
         raise WeightFileError(
             path, f"not a valid ONNX model ({type(exc).__name__}: {exc})"
@@ -114,7 +115,7 @@ def _array(
     name: str, role: str, node_name: str, constants: dict[str, TensorProto], path: pathlib.Path
 ) -> NDArray[Any]:
     """The values of constant ``name`` (the node's ``role`` input) as a float array."""
-    from onnx import numpy_helper
+    from onnx import TensorProto, numpy_helper
 
     if name not in constants:
         raise WeightFileError(
@@ -122,13 +123,53 @@ def _array(
             f"{role} {name!r} of node {node_name!r} is computed at run time, not stored as an "
             "initializer or Constant node",
         )
+    tensor = constants[name]
+    where = f"{role} {name!r} of node {node_name!r}"
+    if tensor.data_location == TensorProto.EXTERNAL:
+        _inline_external_data(tensor, where, path)
     try:
-        values = numpy_helper.to_array(constants[name])
+        values = numpy_helper.to_array(tensor)
     except Exception as exc:  # a damaged TensorProto can fail in many ways
-        raise WeightFileError(path, f"{role} {name!r} of node {node_name!r}: {exc}") from None
+        raise WeightFileError(path, f"{where}: {exc}") from None
     if values.dtype.kind in "biu":
         raise WeightFileError(path, f"{role} {name!r} of node {node_name!r} holds integers")
     return values if values.dtype in _FLOAT_TYPES else values.astype(np.float32)
+
+
+def _inline_external_data(tensor: TensorProto, where: str, path: pathlib.Path) -> None:
+    """Move the bytes of a tensor stored in a file of its own (ONNX's external data) into it.
+
+    The file must lie in the model's directory, symlinks resolved, and be a regular file that
+    holds the offset and length given: onnx's own loader followed symlinks out of the directory
+    before version 1.21, and a hostile model could name any file, or /dev/zero.
+    """
+    from onnx import TensorProto
+
+    info = {entry.key: entry.value for entry in tensor.external_data}
+    location = pathlib.PurePath(_text(info.get("location", "")))
+    directory = path.parent.resolve()
+    target = (directory / location).resolve()
+    if location.is_absolute() or not target.is_relative_to(directory) or not target.is_file():
+        raise WeightFileError(
+            path, f"{where} is stored in {str(location)!r}, which is not a file beside the model"
+        )
+    size = target.stat().st_size
+    try:
+        offset = int(info.get("offset", 0))
+        length = int(info["length"]) if "length" in info else size - offset
+    except ValueError:
+        offset = length = -1
+    if min(offset, length) < 0 or offset + length > size:
+        raise WeightFileError(
+            path,
+            f"{where}: offset {info.get('offset')} and length {info.get('length')} do not "
+            f"lie inside the {size}-byte {str(location)!r}",
+        )
+    with open(target, "rb") as f:
+        f.seek(offset)
+        tensor.raw_data = f.read(length)
+    tensor.data_location = TensorProto.DEFAULT
+    del tensor.external_data[:]
 
 
 def _text(value: str | bytes) -> str:
