@@ -8,6 +8,7 @@ what the framework wrote.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -216,49 +217,34 @@ class ConvLayer:
         layout = self.data_format if layout is None else layout
         if layout not in ("NCHW", "NHWC"):
             raise ValueError(f"layout: expected 'NCHW' or 'NHWC', got {layout!r}")
-        data_layout = cast(Literal["NCHW", "NHWC"], layout)
-        fused: FusedActivation = None
-        if self.activation in ("relu", "leaky_relu"):
-            fused = cast(FusedActivation, self.activation)
-        after = (
-            None
-            if fused or self.activation is None
-            else _numpy_activation(self.activation, self.alpha)
+        fused, after = self._activations()
+        conv = functools.partial(
+            conv2d,
+            layout=cast(Literal["NCHW", "NHWC"], layout),
+            weight_layout="HWIO",
+            alpha=self.alpha,
+            n_threads=n_threads,
         )
-
-        def run(
-            inputs: ArrayLike,
-            weight: NDArray[Any],
-            bias: NDArray[Any] | None,
-            last: bool,
-            stride: tuple[int, int] = (1, 1),
-            padding: Padding = 0,
-            dilation: tuple[int, int] = (1, 1),
-            groups: int = 1,
-        ) -> NDArray[Any]:
-            return conv2d(
-                inputs,
-                weight,
-                bias,
-                stride,
-                padding,
-                dilation,
-                groups,
-                layout=data_layout,
-                weight_layout="HWIO",
-                activation=fused if last else None,
-                alpha=self.alpha,
-                n_threads=n_threads,
-            )
-
         # _check_runnable made sure that the layer is 2-D
         stride, dilation = cast(tuple[int, int], self.stride), cast(tuple[int, int], self.dilation)
         spatial = (stride, self.padding, dilation, self.groups)
         if self.pointwise is None:
-            y = run(x, self.hwio(), self.bias, True, *spatial)
-        else:
-            y = run(run(x, self.hwio(), None, False, *spatial), self.pointwise, self.bias, True)
+            y = conv(x, self.hwio(), self.bias, *spatial, activation=fused)
+        else:  # separable: the bias and activation follow the pointwise 1x1 convolution
+            y = conv(
+                conv(x, self.hwio(), None, *spatial), self.pointwise, self.bias, activation=fused
+            )
         return y if after is None else after(y).astype(y.dtype, copy=False)
+
+    def _activations(
+        self,
+    ) -> tuple[FusedActivation, Callable[[NDArray[Any]], NDArray[Any]] | None]:
+        """The layer's activation as (what conv2d fuses, what NumPy applies after it)."""
+        if self.activation is None:
+            return None, None
+        if self.activation in ("relu", "leaky_relu"):
+            return cast(FusedActivation, self.activation), None
+        return None, _numpy_activation(self.activation, self.alpha)
 
     def __repr__(self) -> str:
         kernel = "x".join(map(str, self.kernel_size))
