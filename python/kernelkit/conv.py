@@ -16,7 +16,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from ._threads import resolve_n_threads
-from ._validation import check_out, int_pair, real_array, real_number, result_float_dtype
+from ._validation import (
+    check_out,
+    int_pair,
+    positive_int,
+    real_array,
+    real_number,
+    result_float_dtype,
+)
 
 __all__ = ["conv2d", "conv2d_output_shape", "resolve_padding"]
 
@@ -206,12 +213,7 @@ def conv2d(
     if c < 1:
         raise ValueError(f"x: at least one input channel is required, got shape {xa.shape}")
 
-    try:
-        groups = operator.index(groups)
-    except TypeError:
-        raise TypeError(f"groups: expected an int, got {groups!r}") from None
-    if groups < 1:
-        raise ValueError(f"groups: must be >= 1, got {groups}")
+    groups = positive_int(groups, "groups")
     if c % groups or o % groups:
         raise ValueError(
             f"groups: {groups} must divide the input channels ({c}) and the output channels ({o})"
