@@ -72,6 +72,13 @@ def real_number(value: Any, name: str) -> float:
         raise TypeError(f"{name}: expected a real number, got {value!r}") from None
 
 
+def one_of(value: Any, choices: tuple[str, ...], name: str) -> str:
+    """``value`` if it is one of ``choices``, else ValueError naming ``name`` and the choices."""
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {choices}, got {value!r}")
+    return str(value)
+
+
 def int_at_least(value: Any, minimum: int, name: str) -> int:
     """``value`` as an int >= ``minimum``, or TypeError/ValueError naming ``name``."""
     try:

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._images import PathLike, as_channels, read_image
-from ._validation import int_at_least, positive_int, real_array, real_number
+from ._validation import int_at_least, one_of, positive_int, real_array, real_number
 from .models._layer import ConvLayer, ConvModel
 
 if TYPE_CHECKING:
@@ -186,9 +186,7 @@ def _oihw_for_display(layer: ConvLayer, channel: int | str | None) -> tuple[Floa
 
 
 def _resolve_mode(mode: str, channels: int) -> str:
-    if mode not in _FILTER_MODES:
-        raise ValueError(f"mode: expected one of {_FILTER_MODES}, got {mode!r}")
-    if mode == "auto":
+    if one_of(mode, _FILTER_MODES, "mode") == "auto":
         return {1: "gray", 3: "rgb"}.get(channels, "diverging")
     if mode == "rgb" and channels != 3:
         raise ValueError(
@@ -196,11 +194,6 @@ def _resolve_mode(mode: str, channels: int) -> str:
             "(use mode='gray' or 'diverging', or channel=)"
         )
     return mode
-
-
-def _check_choice(value: str, choices: tuple[str, ...], name: str) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}: expected one of {choices}, got {value!r}")
 
 
 def _filter_limits(weights: Float64Array, *, symmetric: bool, per_filter: bool) -> Float64Array:
@@ -342,7 +335,7 @@ def plot_filters(
     conv = select_layer(source, layer, layout)
     weights, channel_note = _oihw_for_display(conv, channel)
     drawn = _resolve_mode(mode, weights.shape[1])
-    _check_choice(normalize, ("global", "per_filter"), "normalize")
+    one_of(normalize, ("global", "per_filter"), "normalize")
     with_colorbar = _wants_colorbar(drawn, normalize, colorbar, cmap)
     shown, cut_note = _first(weights.shape[0], max_filters, "filters")
     limits = _filter_limits(
@@ -481,7 +474,7 @@ def plot_feature_maps(
     ['0', '1 constant 0']
     """
     conv = select_layer(source, layer, layout)
-    _check_choice(normalize, ("per_map", "global"), "normalize")
+    one_of(normalize, ("per_map", "global"), "normalize")
     pixels = _image_for_layer(image, conv.in_channels)
     maps = np.asarray(conv(pixels[np.newaxis], layout="NHWC"), dtype=np.float64)[0]
     maps = maps.transpose(2, 0, 1)

@@ -17,6 +17,7 @@ from typing import Any, Literal, Optional, Union, cast, overload
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .._validation import one_of
 from ..conv import Padding, conv2d
 
 __all__ = ["ConvLayer", "ConvModel", "WeightFileError"]
@@ -127,10 +128,7 @@ class ConvLayer:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.weight_layout not in WEIGHT_LAYOUTS:
-            raise ValueError(
-                f"weight_layout: expected one of {WEIGHT_LAYOUTS}, got {self.weight_layout!r}"
-            )
+        one_of(self.weight_layout, WEIGHT_LAYOUTS, "weight_layout")
         if self.data_format not in ("NCHW", "NHWC"):
             raise ValueError(f"data_format: expected 'NCHW' or 'NHWC', got {self.data_format!r}")
         if self.activation in ("linear", "identity", "none"):

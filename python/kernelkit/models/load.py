@@ -14,6 +14,7 @@ import os
 import pathlib
 import struct
 
+from .._validation import one_of
 from ._archive import open_zip
 from ._hdf5 import hdf5_file
 from ._json import read_json_file
@@ -170,9 +171,8 @@ def load_model(
     p = pathlib.Path(os.fspath(path))
     if format is None:
         format = detect_format(p)
-    elif format not in FORMATS:
-        raise ValueError(f"format: expected one of {sorted(FORMATS)}, got {format!r}")
     else:
+        one_of(format, tuple(sorted(FORMATS)), "format")
         _check_regular_file(p)
     options = {}
     if layout is not None:

@@ -45,6 +45,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 from numpy.typing import NDArray
 
+from .._validation import one_of
 from . import _archive
 from ._layer import ConvLayer, ConvModel, WeightFileError
 from ._named_tensors import InMemoryTensor, conv_layers, is_pointwise_of, weights_only_layer
@@ -59,8 +60,8 @@ _LIST_KEY = re.compile(r"arr_\d+")
 
 def read(path: pathlib.Path, format: str = "npz", *, layout: str | None = None) -> ConvModel:
     """The conv layers of an .npz file; ``layout`` forces the layout of its 4-D kernels."""
-    if layout is not None and layout not in LAYOUTS:
-        raise ValueError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
+    if layout is not None:
+        one_of(layout, LAYOUTS, "layout")
     arrays = _read_arrays(path)
     if arrays and all(_LIST_KEY.fullmatch(key) for key in arrays):
         layers = _list_layers(arrays, layout, path)
