@@ -46,7 +46,19 @@ TRANSPOSED_LAYOUTS = ("IOHW", "HWOI")
 class WeightFileError(ValueError):
     """A model or weight file that cannot be read: truncated, wrong format, inconsistent.
 
-    The message names the file and what is wrong with it.
+    The message names the file and what is wrong with it; ``path`` and ``problem`` hold the two.
+
+    Examples
+    --------
+    >>> import os, tempfile, kernelkit
+    >>> path = os.path.join(tempfile.mkdtemp(), "notes.pt")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("not a model")
+    >>> try:
+    ...     kernelkit.load_model(path)
+    ... except kernelkit.WeightFileError as error:
+    ...     print(isinstance(error, ValueError), error.path == path, error.problem[:14])
+    True True unknown format
     """
 
     def __init__(self, path: PathLike, problem: str) -> None:
