@@ -27,13 +27,14 @@ array([[0.25, 0.25],
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
 import numpy as np
 from numpy.typing import NDArray
+
+from ._validation import positive_int
 
 __all__ = [
     "NAMED_KERNELS",
@@ -169,16 +170,6 @@ def laplacian(diagonal: bool = False) -> Kernel:
     return _kernel([[0, 1, 0], [1, -4, 1], [0, 1, 0]])
 
 
-def _positive_size(value: Any, name: str) -> int:
-    try:
-        size = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name}: expected an int, got {value!r}") from None
-    if size < 1:
-        raise ValueError(f"{name}: must be >= 1, got {size}")
-    return size
-
-
 def gaussian(sigma: float, size: int | None = None) -> Kernel:
     """Gaussian blur, normalised to sum 1.
 
@@ -203,7 +194,7 @@ def gaussian(sigma: float, size: int | None = None) -> Kernel:
         raise TypeError(f"sigma: expected a real number, got {sigma!r}") from None
     if not (math.isfinite(s) and s > 0):
         raise ValueError(f"sigma: must be a finite number > 0, got {sigma!r}")
-    n = 2 * math.ceil(3 * s) + 1 if size is None else _positive_size(size, "size")
+    n = 2 * math.ceil(3 * s) + 1 if size is None else positive_int(size, "size")
     x = np.arange(n, dtype=np.float64) - (n - 1) / 2
     g = np.exp(-0.5 * (x / s) ** 2)
     g /= g.sum()
@@ -221,13 +212,13 @@ def box(size: Size) -> Kernel:
     array([[0.25, 0.25, 0.25, 0.25]])
     """
     if np.ndim(size) == 0:
-        rows = cols = _positive_size(size, "size")
+        rows = cols = positive_int(size, "size")
     else:
         try:
             rows_value, cols_value = size  # type: ignore[misc]
         except (TypeError, ValueError):
             raise TypeError(f"size: expected an int or (rows, cols), got {size!r}") from None
-        rows, cols = _positive_size(rows_value, "size"), _positive_size(cols_value, "size")
+        rows, cols = positive_int(rows_value, "size"), positive_int(cols_value, "size")
     return np.full((rows, cols), 1.0 / (rows * cols))
 
 
