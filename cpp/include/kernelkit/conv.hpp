@@ -44,10 +44,10 @@ using ConvPackFn = void (*)(const T* weights, std::int64_t groups, std::int64_t 
 // - depthwise (groups == channels, one output channel each): one task is a plane (NCHW) or an output
 //   row (NHWC); packed_weights holds (kh, kw, c) for NHWC and (c, kh, kw) for NCHW; packed_bias is
 //   the plain bias or nullptr.
-// - direct (NCHW): one task is kDirectRowsPerTask output rows x
-//   kDirectChunk output columns of one (image, group), numbered image-major, then group, row band,
-//   column chunk; packed_weights holds per group blocks of the entry's `block` output channels, [block][cg][kh][kw][channel in block]; packed_bias the bias per group zero-padded to
-//   whole blocks (zeros without a bias).
+// - direct (either layout): one task is kDirectRowsPerTask output rows x kDirectChunk output columns
+//   of one (image, group), numbered image-major, then group, row band, column chunk; packed_weights
+//   holds per group blocks of the entry's `block` output channels, [block][cg][kh][kw][channel in
+//   block]; packed_bias the bias per group zero-padded to whole blocks (zeros without a bias).
 template <class T>
 using ConvTaskFn = void (*)(const ConvProblem<T>&, std::int64_t task, void* scratch);
 
