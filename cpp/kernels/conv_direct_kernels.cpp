@@ -49,7 +49,7 @@ template <class S, class T>
 struct RowCopy {
   i64 rows, phase_len, channel_stride, row_stride;
   explicit RowCopy(const ConvProblem<T>& p)
-      : rows(direct_input_rows(p)),
+      : rows(input_rows_spanned(p, kDirectRowsPerTask)),
         phase_len(ceil_div(chunk_columns<S>(p) + (p.kw - 1) * p.dw / p.sw + 1, 64 / i64(sizeof(T))) *
                   (64 / i64(sizeof(T)))),
         channel_stride(p.sw * phase_len),
@@ -235,7 +235,7 @@ void write_band_nhwc(const ConvProblem<T>& p, const T* band, i64 ld, i64 image, 
 template <class S, class T>
 void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   constexpr int B = S::block;
-  const i64 chunks = ceil_div(p.ow, kDirectChunk), bands = ceil_div(p.oh, kDirectRowsPerTask);
+  const i64 chunks = direct_chunks(p), bands = direct_bands(p);
   const i64 image = task / (p.groups * bands * chunks), group = task / (bands * chunks) % p.groups;
   const i64 oy0 = task / chunks % bands * kDirectRowsPerTask, rows = min_i64(kDirectRowsPerTask, p.oh - oy0);
   const i64 ox0 = task % chunks * kDirectChunk, width = min_i64(kDirectChunk, p.ow - ox0);
@@ -250,7 +250,7 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   const T* copy = p.x + (image * p.c + group * p.cg) * p.h * p.w + ox0;
   if (!in_place) {
     T* rows_copy = static_cast<T*>(scratch);
-    copy_input_rows<S, T>(p, g, image, group, oy0, ox0, (rows - 1) * p.sh + (p.kh - 1) * p.dh + 1, rows_copy);
+    copy_input_rows<S, T>(p, g, image, group, oy0, ox0, input_rows_spanned(p, rows), rows_copy);
     copy = rows_copy;
   }
   tap_offsets<S, T>(p, g, offsets);

@@ -25,7 +25,7 @@ void depthwise_plane_unit_stride(const ConvProblem<T>& p, i64 image, i64 ch, T* 
   constexpr int W = lanes<T>;
   constexpr int V = 4;  // vectors per strip
   const i64 pw = p.ow + (p.kw - 1) * p.dw + V * W;  // room for a whole last strip
-  const i64 ph = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+  const i64 ph = input_rows_spanned(p, p.oh);
   const T* x = p.x + (image * p.c + ch) * p.h * p.w;
   for (i64 y = 0; y < ph; ++y) {
     const i64 iy = y - p.pad_top;

@@ -30,7 +30,7 @@ constexpr i64 kDirectMaxChannels = 4;
 template <class T>
 i64 depthwise_scratch_elements(const ConvProblem<T>& p) {
   const i64 padded_w = p.ow + (p.kw - 1) * p.dw + 64;
-  const i64 padded_h = (p.oh - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+  const i64 padded_h = input_rows_spanned(p, p.oh);
   const i64 plane = padded_w * padded_h;
   return plane > p.c ? plane : p.c;
 }

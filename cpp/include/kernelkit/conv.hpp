@@ -64,16 +64,24 @@ struct DirectConvEntry {
 constexpr std::int64_t kDirectRowsPerTask = 4;
 constexpr std::int64_t kDirectChunk = 96;  // a multiple of every ISA's strip width
 
+// Row bands and column chunks of one (image, group), and the direct tasks of `images` images.
+template <class T>
+std::int64_t direct_bands(const ConvProblem<T>& p) {
+  return (p.oh + kDirectRowsPerTask - 1) / kDirectRowsPerTask;
+}
+template <class T>
+std::int64_t direct_chunks(const ConvProblem<T>& p) {
+  return (p.ow + kDirectChunk - 1) / kDirectChunk;
+}
 template <class T>
 std::int64_t direct_tasks(const ConvProblem<T>& p, std::int64_t images) {
-  const std::int64_t bands = (p.oh + kDirectRowsPerTask - 1) / kDirectRowsPerTask;
-  return images * p.groups * bands * ((p.ow + kDirectChunk - 1) / kDirectChunk);
+  return images * p.groups * direct_bands(p) * direct_chunks(p);
 }
 
-// Padded input rows one direct task reads.
+// Padded input rows that `output_rows` consecutive output rows read.
 template <class T>
-std::int64_t direct_input_rows(const ConvProblem<T>& p) {
-  return (kDirectRowsPerTask - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+std::int64_t input_rows_spanned(const ConvProblem<T>& p, std::int64_t output_rows) {
+  return (output_rows - 1) * p.sh + (p.kh - 1) * p.dh + 1;
 }
 
 }  // namespace kk
