@@ -226,6 +226,13 @@ def load_warning() -> str | None:
     )
 
 
+def log_run_warnings(script: str) -> None:
+    """Print the OPENBLAS_* and load-average warnings to stderr before a run starts."""
+    for warning in (openblas_env_warning(script), load_warning()):
+        if warning is not None:
+            log_stderr(warning)
+
+
 def base_environment(threads: int, torch: ModuleType | None) -> dict[str, Any]:
     """The facts every benchmark header shows (call it inside threadpool_limits: it shows them)."""
     kk = kernelkit.config()

@@ -39,12 +39,11 @@ from _common import (
     fmt_ms,
     fmt_ratio,
     kernelkit_line,
-    load_warning,
+    log_run_warnings,
     log_stderr,
     markdown_table,
     max_abs_diff,
     measure,
-    openblas_env_warning,
     optional_import,
     package_version,
     report_warnings,
@@ -355,9 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeats, budget, settle = timing_settings(args, args.quick)
     size = args.size or (QUICK_SIZE if args.quick else DEFAULT_SIZE)
     cfg = Config(args.threads, size, args.quick, repeats, budget, settle, args.seed)
-    for warning in (openblas_env_warning(SCRIPT), load_warning()):
-        if warning is not None:
-            log_stderr(warning)
+    log_run_warnings(SCRIPT)
     for module, name in ((ndimage, "scipy"), (cv2, "opencv-python")):
         if module is None:
             log_stderr(f"note: {name} is not installed; skipping it")

@@ -38,12 +38,11 @@ from _common import (
     fmt_opt,
     fmt_ratio,
     kernelkit_line,
-    load_warning,
+    log_run_warnings,
     log_stderr,
     markdown_table,
     max_abs_diff,
     measure,
-    openblas_env_warning,
     optional_import,
     package_version,
     report_warnings,
@@ -789,9 +788,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = config_from_args(args)
-    for warning in (openblas_env_warning(SCRIPT), load_warning()):
-        if warning is not None:
-            log_stderr(warning)
+    log_run_warnings(SCRIPT)
     for peer in sorted(set(args.peers) - set(cfg.peers)):
         log_stderr(f"note: {peer} is not installed; skipping it")
     if not cfg.shapes:
