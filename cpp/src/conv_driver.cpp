@@ -25,6 +25,17 @@ constexpr i64 kIndirectMaxPanelBytes = 48 << 10;
 // layouts).
 constexpr i64 kDirectMaxChannels = 4;
 
+// Tasks [0, tasks) of a kernel that numbers its own work, on up to n_threads threads, each with
+// scratch_elements elements of scratch.
+template <class T>
+void run_tasks(ConvTaskFn<T> task_fn, const ConvProblem<T>& p, i64 tasks, i64 scratch_elements, int n_threads) {
+  const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
+  const std::vector<ScratchBuffer>& scratch =
+      thread_scratch(threads, sizeof(T) * static_cast<std::size_t>(scratch_elements));
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (i64 t = 0; t < tasks; ++t) task_fn(p, t, scratch[thread_index()].get());
+}
+
 // A zero-padded copy of one input plane with room for whole strips of 64 outputs, or a row / the
 // channels of one pixel, whichever is larger.
 template <class T>
@@ -48,13 +59,8 @@ void depthwise(const ConvShape& s, const T* x, const T* weights, const T* bias, 
   const ConvProblem<T> p{x, s.nhwc, s.c, s.h, s.w, s.groups, 1, 1, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
                          s.pad_top, s.pad_left, s.out_h(), s.out_w(), taps.data(), 0, bias, 0, act, T(alpha), out,
                          false, nullptr};
-  const i64 tasks = s.nhwc ? s.n * p.oh : s.n * s.c;
-  const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
-  const std::vector<ScratchBuffer>& scratch =
-      thread_scratch(threads, sizeof(T) * static_cast<std::size_t>(depthwise_scratch_elements(p)));
-  const ConvTaskFn<T> task_fn = TableEntry<T>::depthwise(table);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (i64 t = 0; t < tasks; ++t) task_fn(p, t, scratch[thread_index()].get());
+  run_tasks(TableEntry<T>::depthwise(table), p, s.nhwc ? s.n * p.oh : s.n * s.c, depthwise_scratch_elements(p),
+            n_threads);
 }
 
 // The bias per group zero-padded to `padded` entries (all zeros without a bias).
@@ -104,13 +110,7 @@ void direct(const DirectConvEntry& kernel, const ConvShape& s, const T* x, const
   const ConvProblem<T> p{x, s.nhwc, s.c, s.h, s.w, s.groups, cg, og, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
                          s.pad_top, s.pad_left, s.out_h(), s.out_w(), packed.data(), group_stride,
                          bias_padded.data(), og_padded, act, T(alpha), out, stream_output(s, sizeof(T)), nullptr};
-  const i64 tasks = direct_tasks(p, s.n);
-  const int threads = static_cast<int>(std::min<i64>(n_threads, tasks));
-  const std::vector<ScratchBuffer>& scratch =
-      thread_scratch(threads, sizeof(T) * static_cast<std::size_t>(TableEntry<T>::scratch(kernel, p)));
-  const ConvTaskFn<T> task_fn = TableEntry<T>::task(kernel);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (i64 t = 0; t < tasks; ++t) task_fn(p, t, scratch[thread_index()].get());
+  run_tasks(TableEntry<T>::task(kernel), p, direct_tasks(p, s.n), TableEntry<T>::scratch(kernel, p), n_threads);
 }
 
 }  // namespace
