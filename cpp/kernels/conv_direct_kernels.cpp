@@ -10,8 +10,6 @@
 // stride-phase-split copies of the padded input rows, so every tap stays a contiguous vector load.
 // Compiled once per instruction set into kk::<isa>; the loop over tasks lives in
 // cpp/src/conv_driver.cpp.
-#include <algorithm>
-
 #include "kernelkit/conv.hpp"
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/activation.hpp"
@@ -76,8 +74,8 @@ i64 band_stride(const ConvProblem<T>& p) {
 // zero where first + j * step lies outside [0, w).
 template <class T>
 void copy_phase(const T* src, i64 pitch, i64 w, i64 first, i64 step, i64 n, T* dst) {
-  const i64 lo = first >= 0 ? 0 : min_i64(n, (-first + step - 1) / step);
-  const i64 hi = first >= w ? lo : std::max(lo, min_i64(n, (w - 1 - first) / step + 1));
+  i64 lo, hi;
+  valid_columns(first, step, w, n, lo, hi);
   std::memset(dst, 0, sizeof(T) * lo);
   if (step == 1 && pitch == 1) {
     std::memcpy(dst + lo, src + first + lo, sizeof(T) * (hi - lo));

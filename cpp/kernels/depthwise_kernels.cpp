@@ -10,14 +10,6 @@ namespace kk {
 namespace KK_ISA {
 namespace {
 
-// Output columns [lo, hi) whose input column ow * sw + offset lies inside [0, w).
-inline void valid_columns(i64 offset, i64 sw, i64 w, i64 ow, i64& lo, i64& hi) {
-  lo = offset >= 0 ? 0 : (-offset + sw - 1) / sw;
-  hi = offset >= w ? 0 : (w - 1 - offset) / sw + 1;
-  hi = min_i64(hi, ow);
-  if (lo > hi) lo = hi;
-}
-
 // NCHW, stride 1 along rows: the plane is first copied into a zero-padded buffer so that every tap is
 // a plain vector load, then each strip of output pixels accumulates all taps in registers.
 template <class T>

@@ -18,6 +18,15 @@ using i64 = std::int64_t;
 inline i64 min_i64(i64 a, i64 b) { return a < b ? a : b; }
 inline i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 
+// Output columns [lo, hi) (hi <= ow) whose input column ox * sw + offset lies inside [0, w);
+// lo == hi when there are none.
+inline void valid_columns(i64 offset, i64 sw, i64 w, i64 ow, i64& lo, i64& hi) {
+  lo = offset >= 0 ? 0 : (-offset + sw - 1) / sw;
+  hi = offset >= w ? 0 : (w - 1 - offset) / sw + 1;
+  hi = min_i64(hi, ow);
+  if (lo > hi) lo = hi;
+}
+
 #if defined(__AVX512F__)
 constexpr int kRegisters = 32;
 #else
