@@ -204,27 +204,15 @@ void write_band_nchw(const ConvProblem<T>& p, const T* band, i64 ld, i64 image, 
   }
 }
 
-// The band buffer into NHWC output rows: a transpose (channels x pixels -> pixels x channels),
-// whole lanes x lanes blocks through registers, the edges element by element.
+// The band buffer into NHWC output rows: per row a transpose (channels x pixels -> pixels x
+// channels).
 template <class T>
 void write_band_nhwc(const ConvProblem<T>& p, const T* band, i64 ld, i64 image, i64 group, i64 oy0, i64 rows, i64 ox0,
                      i64 width) {
-  constexpr int W = lanes<T>;
   T* out = p.out + image * p.oh * p.ow * p.o;
-  const i64 oc0 = group * p.og;
-  for (i64 r = 0; r < rows; ++r) {
-    const T* c = band + r * width;
-    const i64 pixel0 = (oy0 + r) * p.ow + ox0;
-    for (i64 q = 0; q < width; q += W)
-      for (i64 oc = 0; oc < p.og; oc += W) {
-        if (q + W <= width && oc + W <= p.og) {
-          write_transposed_block<T>(c, ld, out, p.o, oc0, pixel0, oc, q, p.stream_output);
-          continue;
-        }
-        for (i64 px = q; px < min_i64(q + W, width); ++px)
-          for (i64 ch = oc; ch < min_i64(oc + W, p.og); ++ch) out[(pixel0 + px) * p.o + oc0 + ch] = c[ch * ld + px];
-      }
-  }
+  for (i64 r = 0; r < rows; ++r)
+    write_transposed<T>(band + r * width, ld, p.og, width, out, p.o, group * p.og, (oy0 + r) * p.ow + ox0,
+                        p.stream_output);
 }
 
 // One task: up to kDirectRowsPerTask output rows x kDirectChunk output columns of one (image,

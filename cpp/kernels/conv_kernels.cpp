@@ -120,24 +120,13 @@ void bias_and_activation(const ConvProblem<T>& p, i64 group, T* c, i64 ldc, i64 
 // written transposed, whole W x W blocks through registers.
 template <class T>
 void write_output(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 rows, const T* c, i64 ldc) {
-  constexpr int W = lanes<T>;
   const i64 pixels = p.oh * p.ow;
   if (p.nhwc) {
     T* out = p.out + (image * pixels + pix0) * p.o + group * p.og;
     for (i64 r = 0; r < rows; ++r) copy_row<T>(out + r * p.o, c + r * ldc, p.og, false);
     return;
   }
-  T* out = p.out + image * p.o * pixels;
-  const i64 ch0 = group * p.og;
-  for (i64 q = 0; q < p.og; q += W)
-    for (i64 r = 0; r < rows; r += W) {
-      if (r + W <= rows && q + W <= p.og) {
-        write_transposed_block<T>(c, ldc, out, pixels, pix0, ch0, r, q, p.stream_output);
-        continue;
-      }
-      for (i64 qq = q; qq < min_i64(q + W, p.og); ++qq)
-        for (i64 rr = r; rr < min_i64(r + W, rows); ++rr) out[(ch0 + qq) * pixels + pix0 + rr] = c[rr * ldc + qq];
-    }
+  write_transposed<T>(c, ldc, rows, p.og, p.out + image * p.o * pixels, pixels, pix0, group * p.og, p.stream_output);
   if (p.stream_output) store_fence();
 }
 

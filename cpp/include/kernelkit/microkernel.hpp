@@ -152,6 +152,22 @@ inline void write_transposed_block(const T* c, i64 ldc, T* out, i64 ldo, i64 i0,
   for (int t = 0; t < W; ++t) store<T>(dst + t * ldo, v[t]);
 }
 
+// out[(j0 + q) * ldo + i0 + r] = c[r * ldc + q] for r < rows, q < cols: whole W x W blocks through
+// registers (streaming stores when `stream`; the caller fences), the edges element by element.
+template <class T>
+inline void write_transposed(const T* c, i64 ldc, i64 rows, i64 cols, T* out, i64 ldo, i64 i0, i64 j0, bool stream) {
+  constexpr int W = lanes<T>;
+  for (i64 q = 0; q < cols; q += W)
+    for (i64 r = 0; r < rows; r += W) {
+      if (r + W <= rows && q + W <= cols) {
+        write_transposed_block<T>(c, ldc, out, ldo, i0, j0, r, q, stream);
+        continue;
+      }
+      for (i64 qq = q; qq < min_i64(q + W, cols); ++qq)
+        for (i64 rr = r; rr < min_i64(r + W, rows); ++rr) out[(j0 + qq) * ldo + i0 + rr] = c[rr * ldc + qq];
+    }
+}
+
 // dst[0:n] = src[0:n]; the aligned middle with streaming stores when `stream` (large outputs, which
 // would only evict the working set and pay a read-for-ownership per line).
 template <class T>
