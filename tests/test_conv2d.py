@@ -773,6 +773,46 @@ def test_out_written_in_place(dtype: type, layout: str, simd_path: str) -> None:
     assert_array_equal(out, expected)
 
 
+# (C, O, kernel, padding, H, W, groups): direct-kernel cases whose last channel block or last strip
+# of a row is partial, so that a strip stored whole would run past the group's channels or the row.
+GUARDED_CASES = [
+    (3, 5, 3, 1, 9, 37, 1),  # first layer, partial block, strip tail
+    (2, 6, 3, 0, 6, 11, 2),  # two groups: group 0's padding channels would land in group 1
+    (16, 13, 1, 0, 5, 7, 1),  # 1x1 from a copy (35 pixels), partial block
+    (16, 13, 1, 0, 4, 8, 1),  # 1x1 read in place (32 pixels)
+]
+
+
+@pytest.mark.parametrize(("c", "o", "k", "pad", "h", "w", "groups"), GUARDED_CASES)
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_out_neighbours_untouched(
+    c: int,
+    o: int,
+    k: int,
+    pad: int,
+    h: int,
+    w: int,
+    groups: int,
+    layout: str,
+    n_threads: int,
+    simd_path: str,
+) -> None:
+    """out= as the middle of a larger buffer: the images before and after it keep their NaNs, so a
+    kernel writing outside its part of the output (channel padding, strip overrun) fails here."""
+    rng = np.random.default_rng(c * 100 + o)
+    x = rng.standard_normal((2, c, h, w)).astype(np.float32)
+    weight = rng.standard_normal((o, c // groups, k, k)).astype(np.float32)
+    kwargs: dict[str, Any] = {"padding": pad, "groups": groups, "n_threads": n_threads}
+    expected = kernelkit.conv2d(x, weight, **kwargs)
+    buffer = np.full((4, *nchw_to(layout, expected).shape[1:]), np.nan, dtype=np.float32)
+    kernelkit.conv2d(
+        nchw_to(layout, x), weight, layout=layout, weight_layout="OIHW", out=buffer[1:3], **kwargs
+    )
+    assert np.isnan(buffer[[0, 3]]).all()
+    assert_array_equal(buffer[1:3], nchw_to(layout, expected))
+
+
 @pytest.mark.parametrize(
     ("make_out", "exc"),
     [

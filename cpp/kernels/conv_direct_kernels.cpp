@@ -120,11 +120,25 @@ void tap_offsets(const ConvProblem<T>& p, const RowCopy<S, T>& g, i64* offsets) 
       }
 }
 
+// Where one output row's strips go: channel b's pixels at dst[b * ld + ...]. Only the first
+// `channels` channels and `columns` pixels of the row are results; a strip that reaches past either
+// (the zero-padded last channel block, a last strip wider than the rest of the row) is stored in
+// `staging` and only its results are copied, so that nothing outside the task's part of the output
+// is written.
+template <class T>
+struct RowTarget {
+  T* dst;
+  i64 ld, channels, columns;
+  T* staging;
+};
+
 // One strip of V vectors of output pixels starting at `src`, for the channels of one packed weight
-// block (depth x B), with bias and activation, stored at dst[b * ld + ...] for channel b.
+// block (depth x B), with bias and activation, stored at dst[b * ld + ...] for channel b < channels,
+// pixel < columns.
 template <class T, int B, int V>
 KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth,
-                                   const T* w, const T* bias, T* dst, i64 ld) {
+                                   const T* w, const T* bias, T* dst, i64 ld, i64 channels, i64 columns,
+                                   T* staging) {
   constexpr int W = lanes<T>;
   vec<T> acc[B][V];
 #pragma GCC unroll 16
@@ -143,65 +157,53 @@ KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const 
       for (int v = 0; v < V; ++v) acc[b][v] = wv * xv[v] + acc[b][v];
     }
   }
+  const bool whole = channels >= B && columns >= V * W;
+  T* to = whole ? dst : staging;
+  const i64 ld_to = whole ? ld : V * W;
 #pragma GCC unroll 16
   for (int b = 0; b < B; ++b) {
     const vec<T> offset = splat<T>(bias[b]);
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) store<T>(dst + b * ld + v * W, activate<T>(acc[b][v] + offset, p.activation, p.alpha));
+    for (int v = 0; v < V; ++v)
+      store<T>(to + b * ld_to + v * W, activate<T>(acc[b][v] + offset, p.activation, p.alpha));
   }
+  if (whole) return;
+  for (i64 b = 0; b < min_i64(channels, B); ++b)
+    std::memcpy(dst + b * ld, staging + b * V * W, sizeof(T) * min_i64(columns, V * W));
 }
 
-// Every channel block of one strip of V vectors: the strip's input (depth x V vectors) stays in L1
-// while the blocks' weights stream past it.
+// Every channel block of one strip of V vectors at column `ox` of the row: the strip's input (depth x
+// V vectors) stays in L1 while the blocks' weights stream past it.
 template <class T, int B, int V>
 void strip_all_blocks(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth, i64 blocks,
-                      const T* w, const T* bias, T* dst, i64 ld) {
+                      const T* w, const T* bias, const RowTarget<T>& to, i64 ox) {
   for (i64 blk = 0; blk < blocks; ++blk)
-    strip<T, B, V>(p, src, offsets, depth, w + blk * depth * B, bias + blk * B, dst + blk * B * ld, ld);
+    strip<T, B, V>(p, src + ox, offsets, depth, w + blk * depth * B, bias + blk * B, to.dst + blk * B * to.ld + ox,
+                   to.ld, to.channels - blk * B, to.columns - ox, to.staging);
 }
 
 // The last `vectors` (<= V) vectors of a row: the narrowest strip that covers them.
 template <class T, int B, int V>
 void strip_tail(const ConvProblem<T>& p, i64 vectors, const T* src, const i64* offsets, i64 depth, i64 blocks,
-                const T* w, const T* bias, T* dst, i64 ld) {
+                const T* w, const T* bias, const RowTarget<T>& to, i64 ox) {
   if constexpr (V > 1) {
-    if (vectors < V) return strip_tail<T, B, V - 1>(p, vectors, src, offsets, depth, blocks, w, bias, dst, ld);
+    if (vectors < V) return strip_tail<T, B, V - 1>(p, vectors, src, offsets, depth, blocks, w, bias, to, ox);
   }
-  strip_all_blocks<T, B, V>(p, src, offsets, depth, blocks, w, bias, dst, ld);
+  strip_all_blocks<T, B, V>(p, src, offsets, depth, blocks, w, bias, to, ox);
 }
 
-// `width` output pixels of one row, every channel block, into the band buffer: whole strips, then
-// the narrowest strip that covers the rest (a strip may run past the row into the next row's place,
-// which is written afterwards, or into the buffer's slack).
+// `width` output pixels of one row, every channel block: whole strips, then the narrowest strip
+// that covers the rest.
 template <class S, class T>
 void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* offsets, i64 depth, i64 blocks,
-                const T* w, const T* bias, T* dst, i64 ld) {
+                const T* w, const T* bias, const RowTarget<T>& to) {
   constexpr int B = S::block, V = S::vectors;
   constexpr i64 strip_pixels = S::template strip_pixels<T>;
   i64 ox = 0;
   for (; ox + strip_pixels <= width; ox += strip_pixels)
-    strip_all_blocks<T, B, V>(p, src + ox, offsets, depth, blocks, w, bias, dst + ox, ld);
+    strip_all_blocks<T, B, V>(p, src, offsets, depth, blocks, w, bias, to, ox);
   if (ox < width)
-    strip_tail<T, B, V>(p, ceil_div(width - ox, lanes<T>), src + ox, offsets, depth, blocks, w, bias, dst + ox,
-                            ld);
-}
-
-// The band buffer (per output channel of the group: `rows` rows of `width` pixels, ld apart) into
-// NCHW output planes: contiguous runs per channel.
-template <class T>
-void write_band_nchw(const ConvProblem<T>& p, const T* band, i64 ld, i64 image, i64 group, i64 oy0, i64 rows, i64 ox0,
-                     i64 width) {
-  const i64 plane = p.oh * p.ow;
-  T* out = p.out + (image * p.o + group * p.og) * plane + oy0 * p.ow + ox0;
-  for (i64 oc = 0; oc < p.og; ++oc) {
-    T* dst = out + oc * plane;
-    const T* src = band + oc * ld;
-    if (width == p.ow) {  // whole rows: one contiguous run
-      copy_row<T>(dst, src, rows * width, p.stream_output);
-      continue;
-    }
-    for (i64 r = 0; r < rows; ++r) copy_row<T>(dst + r * p.ow, src + r * width, width, p.stream_output);
-  }
+    strip_tail<T, B, V>(p, ceil_div(width - ox, lanes<T>), src, offsets, depth, blocks, w, bias, to, ox);
 }
 
 // The band buffer into NHWC output rows: per row a transpose (channels x pixels -> pixels x
@@ -216,8 +218,9 @@ void write_band_nhwc(const ConvProblem<T>& p, const T* band, i64 ld, i64 image, 
 }
 
 // One task: up to kDirectRowsPerTask output rows x kDirectChunk output columns of one (image,
-// group), every output channel of the group, computed into the band buffer (one run of rows per
-// output channel), then written to the output (streaming when the output is large).
+// group), every output channel of the group. NCHW output rows are written where they lie; NHWC rows
+// go through the band buffer (one run of rows per output channel), then are transposed into place
+// (streaming when the output is large).
 template <class S, class T>
 void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   constexpr int B = S::block;
@@ -233,6 +236,7 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   const i64 depth = p.cg * p.kh * p.kw, blocks = ceil_div(p.og, B), ld = band_stride<S>(p);
   T* band = static_cast<T*>(scratch) + padded.rows * padded.row_stride;
   i64* offsets = reinterpret_cast<i64*>(band + blocks * B * ld);
+  T* staging = reinterpret_cast<T*>(offsets + depth);
   const T* copy = p.x + (image * p.c + group * p.cg) * p.h * p.w + ox0;
   if (!in_place) {
     T* rows_copy = static_cast<T*>(scratch);
@@ -242,23 +246,28 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   tap_offsets<S, T>(p, g, offsets);
   const T* weights = p.packed_weights + group * p.packed_group_stride;
   const T* bias = p.packed_bias + group * p.packed_bias_stride;
-  for (i64 r = 0; r < rows; ++r)
-    output_row<S, T>(p, width, copy + r * p.sh * g.row_stride, offsets, depth, blocks, weights, bias, band + r * width,
-                     ld);
+  const i64 plane = p.oh * p.ow;
+  T* out_nchw = p.out + (image * p.o + group * p.og) * plane + oy0 * p.ow + ox0;
+  // The band has room for whole blocks and strips, so every strip is stored there whole.
+  const i64 band_columns = ceil_div(width, S::template strip_pixels<T>) * S::template strip_pixels<T>;
+  for (i64 r = 0; r < rows; ++r) {
+    const RowTarget<T> to = p.nhwc ? RowTarget<T>{band + r * width, ld, blocks * B, band_columns, staging}
+                                   : RowTarget<T>{out_nchw + r * p.ow, plane, p.og, width, staging};
+    output_row<S, T>(p, width, copy + r * p.sh * g.row_stride, offsets, depth, blocks, weights, bias, to);
+  }
   if (p.nhwc) {
     write_band_nhwc<T>(p, band, ld, image, group, oy0, rows, ox0, width);
-  } else {
-    write_band_nchw<T>(p, band, ld, image, group, oy0, rows, ox0, width);
+    if (p.stream_output) store_fence();
   }
-  if (p.stream_output) store_fence();
 }
 
-// The input copy, the band buffer, then one offset (i64) per depth index.
+// The input copy, the band buffer, one offset (i64) per depth index, then a strip's staging tile.
 template <class S, class T>
 i64 direct_scratch_elements(const ConvProblem<T>& p) {
   const RowCopy<S, T> g(p);
   const i64 offsets = p.cg * p.kh * p.kw * i64(sizeof(i64) / sizeof(T));
-  return g.rows * g.row_stride + ceil_div(p.og, S::block) * S::block * band_stride<S>(p) + offsets + 64;
+  const i64 staging = S::block * S::template strip_pixels<T>;
+  return g.rows * g.row_stride + ceil_div(p.og, S::block) * S::block * band_stride<S>(p) + offsets + staging + 64;
 }
 
 template <class S>
