@@ -682,6 +682,17 @@ def test_large_channels_depth_and_tiles(simd_path: str) -> None:
         assert rel_err(got_nhwc, nchw_to("NHWC", ref_t)) <= TOL[dtype]
 
 
+@pytest.mark.parametrize("size", [330, 370])
+def test_nchw_batch_copied_in_passes(size: int, simd_path: str) -> None:
+    """NCHW input with 8+ channels is read from an (H, W, C) copy of at most 8 MiB of images: 3.5 MB
+    images go two per pass (then one), 4.4 MB images one per pass."""
+    rng = np.random.default_rng(size)
+    x = rng.standard_normal((3, 8, size, size)).astype(np.float32)
+    w = rng.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    got = kernelkit.conv2d(x, w, padding=1, n_threads=2)
+    assert rel_err(got, ref_conv2d(x, w, pads=(1, 1, 1, 1))) <= TOL[np.float32]
+
+
 def test_depthwise_large(simd_path: str) -> None:
     rng = np.random.default_rng(19)
     x = rng.standard_normal((2, 67, 13, 11))

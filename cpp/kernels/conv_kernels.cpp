@@ -164,7 +164,9 @@ void conv_tile_indirect(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0,
   const i64 rows = pix1 - pix0, row_panels = ceil_div(rows, MR);
   const i64 col_panels = ceil_div(p.og, NR), ldc = col_panels * NR;
   const i64 taps = p.kh * p.kw, depth = taps * p.cg;
-  const T* x = (p.x_nhwc_image != nullptr ? p.x_nhwc_image : p.x + image * p.h * p.w * p.c) + group * p.cg;
+  const T* images = p.x_nhwc != nullptr ? p.x_nhwc : p.x;
+  const i64 first = p.x_nhwc != nullptr ? p.x_nhwc_first : 0;
+  const T* x = images + (image - first) * p.h * p.w * p.c + group * p.cg;
   T* c = static_cast<T*>(scratch);
   // rows_at[(ip * taps + t) * MR + r]: the input row of pixel r of row panel ip at kernel position t.
   const T** rows_at = reinterpret_cast<const T**>(c + ceil_div(row_panels * MR * ldc, 64) * 64);

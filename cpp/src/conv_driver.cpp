@@ -20,6 +20,9 @@ i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 constexpr i64 kStreamingOutputBytes = 32 << 20;
 constexpr i64 kIndirectMinChannels = 8;
 constexpr i64 kIndirectMaxPanelBytes = 48 << 10;
+// NCHW input on the indirect path is read from an (H, W, C) copy of this many bytes of images at most
+// (at least one image).
+constexpr i64 kIndirectCopyBytes = 8 << 20;
 // Up to this many input channels per group the implicit GEMM's depth (cg x kh x kw) is too small to
 // amortise its packing and transposed stores; the direct kernel wins (bench_conv.py stem cases, both
 // layouts).
@@ -58,7 +61,7 @@ void depthwise(const ConvShape& s, const T* x, const T* weights, const T* bias, 
       for (i64 k = 0; k < s.kh * s.kw; ++k) taps[k * s.c + ch] = weights[ch * s.kh * s.kw + k];
   const ConvProblem<T> p{x, s.nhwc, s.c, s.h, s.w, s.groups, 1, 1, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
                          s.pad_top, s.pad_left, s.out_h(), s.out_w(), taps.data(), 0, bias, 0, act, T(alpha), out,
-                         false, nullptr};
+                         false, nullptr, 0};
   run_tasks(TableEntry<T>::depthwise(table), p, s.nhwc ? s.n * p.oh : s.n * s.c, depthwise_scratch_elements(p),
             n_threads);
 }
@@ -109,7 +112,7 @@ void direct(const DirectConvEntry& kernel, const ConvShape& s, const T* x, const
   const i64 group_stride = static_cast<i64>(packed.size()) / s.groups;
   const ConvProblem<T> p{x, s.nhwc, s.c, s.h, s.w, s.groups, cg, og, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
                          s.pad_top, s.pad_left, s.out_h(), s.out_w(), packed.data(), group_stride,
-                         bias_padded.data(), og_padded, act, T(alpha), out, stream_output(s, sizeof(T)), nullptr};
+                         bias_padded.data(), og_padded, act, T(alpha), out, stream_output(s, sizeof(T)), nullptr, 0};
   run_tasks(TableEntry<T>::task(kernel), p, direct_tasks(p, s.n), TableEntry<T>::scratch(kernel, p), n_threads);
 }
 
@@ -141,7 +144,7 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
                    s.pad_top, s.pad_left, s.out_h(), s.out_w(),
                    static_cast<const T*>(packed_weights.get()), group_stride,
                    bias != nullptr ? packed_bias.data() : nullptr, og_padded, act, T(alpha), out,
-                   stream_output(s, sizeof(T)), nullptr};
+                   stream_output(s, sizeof(T)), nullptr, 0};
 
   // Indirect GEMM reads channel runs straight from the input and keeps a register tile's whole depth
   // in registers. It wins where there are enough channels per group to amortise the row pointers and
@@ -171,21 +174,28 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
     }
   };
   if (!indirect || s.nhwc) return run_tiles(0, s.n);
-  // NCHW input on the indirect path: one image at a time, transposed to (H, W, C).
-  ScratchBuffer image_hwc = aligned_scratch(sizeof(T) * static_cast<std::size_t>(s.c * s.h * s.w));
-  T* hwc = static_cast<T*>(image_hwc.get());
-  p.x_nhwc_image = hwc;
-  for (i64 image = 0; image < s.n; ++image) {
-    const T* chw = x + image * s.c * s.h * s.w;
+  // NCHW input on the indirect path: as many images as fit kIndirectCopyBytes at a time, transposed to
+  // (H, W, C) in one parallel pass, then all their tiles in one (few barriers: a thread preempted by
+  // another process stalls every barrier).
+  const i64 image_elements = s.c * s.h * s.w;
+  const i64 per_pass = std::clamp<i64>(kIndirectCopyBytes / (image_elements * static_cast<i64>(sizeof(T))), 1, s.n);
+  ScratchBuffer copy = aligned_scratch(sizeof(T) * static_cast<std::size_t>(per_pass * image_elements));
+  T* hwc = static_cast<T*>(copy.get());
+  p.x_nhwc = hwc;
+  for (i64 first = 0; first < s.n; first += per_pass) {
+    const i64 images = std::min(per_pass, s.n - first);
+    p.x_nhwc_first = first;
     constexpr i64 B = 16;  // squares of 16 channels x 16 columns: both sides stay in cache lines
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (i64 y = 0; y < s.h; ++y)
+    for (i64 row = 0; row < images * s.h; ++row) {
+      const T* chw = x + (first + row / s.h) * image_elements + row % s.h * s.w;
+      T* dst = hwc + row * s.w * s.c;
       for (i64 x0 = 0; x0 < s.w; x0 += B)
         for (i64 c0 = 0; c0 < s.c; c0 += B)
           for (i64 xx = x0; xx < std::min(x0 + B, s.w); ++xx)
-            for (i64 ch = c0; ch < std::min(c0 + B, s.c); ++ch)
-              hwc[(y * s.w + xx) * s.c + ch] = chw[(ch * s.h + y) * s.w + xx];
-    run_tiles(image, 1);
+            for (i64 ch = c0; ch < std::min(c0 + B, s.c); ++ch) dst[xx * s.c + ch] = chw[ch * s.h * s.w + xx];
+    }
+    run_tiles(first, images);
   }
 }
 

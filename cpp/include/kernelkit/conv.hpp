@@ -26,8 +26,10 @@ struct ConvProblem {
   T alpha;
   T* out;  // N x O x OH x OW or N x OH x OW x O
   bool stream_output;
-  // For NCHW input on the indirect path: the current image transposed to (H, W, C), else nullptr.
-  const T* x_nhwc_image;
+  // For NCHW input on the indirect path: images [x_nhwc_first, ...) transposed to (H, W, C), one
+  // after the other, else nullptr.
+  const T* x_nhwc;
+  std::int64_t x_nhwc_first;
 };
 
 // Computes output pixels [pix0, pix1) (row-major over OH x OW) of image `image`, group `group`.
