@@ -35,6 +35,8 @@ def check_out(
 
 def int_pair(value: Any, name: str) -> tuple[int, int]:
     """An int (for both axes) or a pair of ints, or TypeError/ValueError naming ``name``."""
+    if isinstance(value, (int, np.integer)):  # the common case, without np.ndim's cost
+        return int(value), int(value)
     try:
         pair = (
             (operator.index(value),) * 2

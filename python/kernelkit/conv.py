@@ -47,7 +47,7 @@ def _pair(value: Any, name: str) -> Pair:
 def _explicit_padding(padding: Any) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) from an int, (ph, pw) or ((top, bottom), (left, right))."""
     try:
-        if np.ndim(padding) == 0:
+        if isinstance(padding, (int, np.integer)) or np.ndim(padding) == 0:
             p = operator.index(padding)
             sides = (p, p, p, p)
         elif all(np.ndim(v) == 0 for v in padding):
