@@ -76,6 +76,10 @@ class Timing:
     def median_ms(self) -> float:
         return 1e3 * statistics.median(self.times_s)
 
+    def merged(self, other: Timing) -> Timing:
+        """This series and a later one of the same call (its warm-up is this one's)."""
+        return Timing(self.times_s + other.times_s, self.warmup_s)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "times_s": self.times_s,

@@ -74,6 +74,8 @@ MEMORY_FLOOR_BYTES = 16 * MIB  # the limit is max(16 MiB, 10% of the output)
 MEMORY_OUTPUT_FRACTION = 0.10
 DEFAULT_GEMM_SIZE = 2048
 QUICK_GEMM_SIZE = 1024
+# Rounds of kernelkit-then-every-peer series per case: the minimum of a library is its best round.
+DEFAULT_ROUNDS = 3
 ONNX_OPSET = 17
 
 torch = optional_import("torch")
@@ -569,6 +571,7 @@ class Config:
     quick: bool
     peers: list[str]
     repeats: int
+    rounds: int
     peer_budget_s: float
     settle_s: float
     gemm_size: int
@@ -617,11 +620,15 @@ def peer_call(peer: str, x: Array, w: Array, case: ConvCase, threads: int) -> Ca
 
 
 def run_case(case: ConvCase, cfg: Config, ceilings: dict[str, GemmCeiling]) -> CaseResult:
-    """Time kernelkit, the peers and the shape's GEMM on one case; check the outputs."""
+    """Time kernelkit, the peers and the shape's GEMM on one case; check the outputs.
+
+    Each of ``cfg.rounds`` rounds times a series of kernelkit and then of every peer, so that a
+    burst of load from other processes hits every library's minimum alike.
+    """
     x, w = make_data(case, cfg.seed)
     xk, wk = kernelkit_inputs(x, w, cfg.layout)
-    kk_timing, kk_out = measure(
-        lambda: kernelkit.conv2d(
+    calls: dict[str, Callable[[], Any]] = {
+        "kernelkit": lambda: kernelkit.conv2d(
             xk,
             wk,
             None,
@@ -631,26 +638,34 @@ def run_case(case: ConvCase, cfg: Config, ceilings: dict[str, GemmCeiling]) -> C
             case.groups,
             layout=cfg.layout,
             n_threads=cfg.threads,
-        ),
-        cfg.repeats,
-        None,
-        cfg.settle_s,
-    )
-    result = CaseResult(case, cfg.layout, kk_timing, ceiling_gflops=ceilings[case.dtype].gflops)
-    kk_nchw = kk_out if cfg.layout == "NCHW" else kk_out.transpose(0, 3, 1, 2)
-    outputs: dict[str, Array] = {"kernelkit": kk_nchw}
+        )
+    }
+    notes: dict[str, str] = {}
     for peer in cfg.peers:
         try:
-            call = peer_call(peer, x, w, case, cfg.threads)
+            calls[peer] = peer_call(peer, x, w, case, cfg.threads)
         except Exception as exc:  # onnxruntime: no float64 Conv
-            result.peers[peer] = None
-            result.peer_notes[peer] = str(exc).strip().splitlines()[0][:160]
-            continue
-        timing, output = measure(call, cfg.repeats, cfg.peer_budget_s, cfg.settle_s)
-        result.peers[peer] = timing
-        outputs[peer] = to_numpy(output)
+            notes[peer] = str(exc).strip().splitlines()[0][:160]
+    timings: dict[str, Timing] = {}
+    outputs: dict[str, Array] = {}
+    for _ in range(cfg.rounds):
+        for name, call in calls.items():
+            budget = None if name == "kernelkit" else cfg.peer_budget_s
+            timing, output = measure(call, cfg.repeats, budget, cfg.settle_s)
+            timings[name] = timings[name].merged(timing) if name in timings else timing
+            outputs.setdefault(name, to_numpy(output))
+            del output
+    result = CaseResult(
+        case, cfg.layout, timings.pop("kernelkit"), ceiling_gflops=ceilings[case.dtype].gflops
+    )
+    if cfg.layout == "NHWC":
+        outputs["kernelkit"] = outputs["kernelkit"].transpose(0, 3, 1, 2)
+    for peer in cfg.peers:
+        result.peers[peer] = timings.get(peer)
+        if peer in notes:
+            result.peer_notes[peer] = notes[peer]
     check_outputs(result, outputs)
-    del outputs, kk_out, kk_nchw
+    del outputs
     if cfg.shape_gemm and case.groups == 1:
         m, n, k = case.gemm_shape
         rng = np.random.default_rng([cfg.seed, case.index, 1])
@@ -714,6 +729,7 @@ def environment(cfg: Config) -> dict[str, Any]:
         "onnxruntime": package_version("onnxruntime"),
         "peers": cfg.peers,
         "repeats": cfg.repeats,
+        "rounds": cfg.rounds,
         "peer_budget_s": cfg.peer_budget_s,
         "settle_s": cfg.settle_s,
         "gemm_size": cfg.gemm_size,
@@ -745,7 +761,10 @@ def header_lines(env: dict[str, Any]) -> list[str]:
         versions_line(env, [("onnx", "onnx"), ("onnxruntime", "onnxruntime")]),
     ]
     lines += threadpool_lines(env)
-    lines.append(timing_line(env["repeats"], env["peer_budget_s"], env["settle_s"]))
+    lines.append(
+        timing_line(env["repeats"], env["peer_budget_s"], env["settle_s"])
+        + f"; {env['rounds']} rounds (kernelkit, then each peer), min and median over all rounds"
+    )
     return lines
 
 
@@ -1068,6 +1087,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         f"{QUICK_GEMM_SIZE} with --quick)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="rounds of kernelkit-then-every-peer series "
+        f"(default {DEFAULT_ROUNDS}, 1 with --quick)",
+    )
+    parser.add_argument(
         "--no-shape-gemm", action="store_true", help="skip the GEMM on each case's im2col shape"
     )
     parser.add_argument(
@@ -1075,6 +1101,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     check_common_arguments(parser, args)
+    if args.rounds is not None and args.rounds < 1:
+        parser.error("--rounds must be >= 1")
     try:
         args.selected = select_cases(args.cases)
     except ValueError as exc:
@@ -1093,6 +1121,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         quick=args.quick,
         peers=available_peers(args.peers),
         repeats=repeats,
+        rounds=args.rounds if args.rounds is not None else (1 if args.quick else DEFAULT_ROUNDS),
         peer_budget_s=budget,
         settle_s=settle,
         gemm_size=gemm_size,
