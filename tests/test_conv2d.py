@@ -1048,6 +1048,8 @@ def test_valid_baseline_for_error_cases() -> None:
         (2, 6, (1, 4), (1, 3), (1, 2), (0, 1, 2, 2), 1),
         (4, 10, (3, 3), (2, 1), (1, 3), (1, 1, 3, 3), 2),  # two groups of 2 channels
         (3, 3, (2, 2), (1, 1), (1, 1), (0, 0, 0, 0), 3),  # depthwise stays on its own path
+        (7, 9, (3, 3), (1, 1), (1, 1), (1, 1, 1, 1), 1),  # the most channels the kernel takes
+        (12, 10, (3, 2), (2, 1), (1, 1), (1, 0, 1, 1), 2),  # 6 per group
     ],
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=DTYPE_IDS.get)
@@ -1066,10 +1068,10 @@ def test_few_input_channels(
     layout: str,
     simd_path: str,
 ) -> None:
-    """First layers (C <= 4) run a direct kernel: strips of output pixels in registers, every strip
-    tail and column chunks (1, 7, 37, 131 input columns), partial channel blocks, stride phases,
-    bias and leaky ReLU, both layouts (NHWC output written through transposes), against the
-    float64 reference."""
+    """Layers with few input channels per group (<= 7) run a direct kernel: strips of output
+    pixels in registers, every strip tail and column chunks (1, 7, 37, 131 input columns), partial
+    channel blocks, stride phases, bias and leaky ReLU, both layouts (NHWC output written through
+    transposes), against the float64 reference."""
     rng = np.random.default_rng(width * 31 + c)
     h = 9
     top, bottom, left, right = pads

@@ -1,6 +1,9 @@
-// Convolution driver: packs the weights (and bias) once per call, then runs the per-ISA tile kernel
-// over images x groups x tiles of output pixels with OpenMP, so one small image still uses every
-// thread. Memory beyond input, weights and output: the packed weights and one tile scratch per thread.
+// Convolution driver: picks the kernel for the layer (depthwise; the direct kernel for 1x1 NCHW
+// layers and for layers with few input channels per group; else the indirect GEMM), packs the
+// weights (and bias) once per call, and runs the per-ISA kernel's tasks with OpenMP over images x
+// groups x tiles of output pixels, so one small image still uses every thread. Memory beyond input,
+// weights and output: the packed weights, one scratch per thread and, for NCHW input to the indirect
+// GEMM, an (H, W, C) copy of at most kIndirectCopyBytes of images.
 #include "kernelkit/conv_driver.hpp"
 
 #include <algorithm>
@@ -18,15 +21,13 @@ using i64 = std::int64_t;
 i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 
 constexpr i64 kStreamingOutputBytes = 32 << 20;
-constexpr i64 kIndirectMinChannels = 8;
-constexpr i64 kIndirectMaxPanelBytes = 48 << 10;
-// NCHW input on the indirect path is read from an (H, W, C) copy of this many bytes of images at most
+// NCHW input to the indirect GEMM is read from an (H, W, C) copy of this many bytes of images at most
 // (at least one image).
 constexpr i64 kIndirectCopyBytes = 8 << 20;
-// Up to this many input channels per group the implicit GEMM's depth (cg x kh x kw) is too small to
-// amortise its packing and transposed stores; the direct kernel wins (bench_conv.py stem cases, both
-// layouts).
-constexpr i64 kDirectMaxChannels = 4;
+// Up to this many input channels per group the indirect GEMM's channel runs are too short to
+// amortise its row pointers and transposed stores; the direct kernel wins (bench_conv.py stem cases,
+// 3x3 and 7x7 layers with 5-7 channels, both layouts).
+constexpr i64 kDirectMaxChannels = 7;
 
 // Tasks [0, tasks) of a kernel that numbers its own work, on up to n_threads threads, each with
 // scratch_elements elements of scratch.
@@ -124,17 +125,18 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
   const i64 cg = s.c / s.groups, og = s.o / s.groups, depth = s.kh * s.kw * cg;
   if (cg == 1 && og == 1) return depthwise(s, x, weights, bias, out, act, alpha, n_threads);
   const KernelTable& table = kernels();
-  if (cg <= kDirectMaxChannels)
-    return direct(table.conv_direct_few_channels, s, x, weights, bias, out, act, alpha, n_threads);
   if (!s.nhwc && pointwise_unpadded(s)) {
     ConvShape row = s;  // each output pixel reads only its own input pixel: one long row per image
     row.w = s.h * s.w;
     row.h = 1;
     return direct(table.conv_direct_pointwise, row, x, weights, bias, out, act, alpha, n_threads);
   }
+  if (cg <= kDirectMaxChannels)
+    return direct(table.conv_direct_few_channels, s, x, weights, bias, out, act, alpha, n_threads);
+
+  // Indirect GEMM over channel-contiguous input: NHWC as it is, NCHW through (H, W, C) copies.
   const i64 panel_cols = TableEntry<T>::conv_panel_cols(table);
   const i64 og_padded = ceil_div(og, panel_cols) * panel_cols;
-
   const i64 group_stride = og_padded * depth;
   ScratchBuffer packed_weights = aligned_scratch(sizeof(T) * static_cast<std::size_t>(s.groups * group_stride));
   TableEntry<T>::conv_pack(table)(weights, s.groups, depth, og, static_cast<T*>(packed_weights.get()));
@@ -145,24 +147,13 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
                    static_cast<const T*>(packed_weights.get()), group_stride,
                    bias != nullptr ? packed_bias.data() : nullptr, og_padded, act, T(alpha), out,
                    stream_output(s, sizeof(T)), nullptr, 0};
-
-  // Indirect GEMM reads channel runs straight from the input and keeps a register tile's whole depth
-  // in registers. It wins where there are enough channels per group to amortise the row pointers and
-  // the weight panel (depth x panel width) stays in cache; elsewhere the packed path's depth blocks win
-  // (measured on the bench_conv.py cases).
-  const bool indirect =
-      cg >= kIndirectMinChannels && depth * panel_cols * static_cast<i64>(sizeof(T)) <= kIndirectMaxPanelBytes;
-  const ConvTileFn<T> tile_fn = indirect ? TableEntry<T>::conv_tile_indirect(table) : TableEntry<T>::conv_tile(table);
+  const ConvTileFn<T> tile_fn = TableEntry<T>::conv_tile(table);
   const i64 pixels = p.oh * p.ow;
   const i64 tile = table.conv_tile_pixels;
   const i64 tiles_per_image = ceil_div(pixels, tile);
   const i64 tasks_per_image = s.groups * tiles_per_image;
   const int threads = static_cast<int>(std::min<i64>(n_threads, s.n * tasks_per_image));
-  // Indirect tiles also hold one input pointer per pixel and kernel position and a row of zeros.
-  const std::size_t indirect_bytes = sizeof(void*) * static_cast<std::size_t>((tile + 64) * s.kh * s.kw + 64) +
-                                     sizeof(T) * static_cast<std::size_t>(cg + 64);
-  const std::vector<ScratchBuffer>& scratch =
-      thread_scratch(threads, table.conv_scratch_bytes(og) + (indirect ? indirect_bytes : 0));
+  const std::vector<ScratchBuffer>& scratch = thread_scratch(threads, table.conv_scratch_bytes(og, s.kh * s.kw, cg));
 
   auto run_tiles = [&](i64 first_image, i64 images) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
@@ -173,8 +164,8 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
       tile_fn(p, image, group, pix0, std::min(pix0 + tile, pixels), scratch[thread_index()].get());
     }
   };
-  if (!indirect || s.nhwc) return run_tiles(0, s.n);
-  // NCHW input on the indirect path: as many images as fit kIndirectCopyBytes at a time, transposed to
+  if (s.nhwc) return run_tiles(0, s.n);
+  // NCHW input: as many images as fit kIndirectCopyBytes at a time, transposed to
   // (H, W, C) in one parallel pass, then all their tiles in one (few barriers: a thread preempted by
   // another process stalls every barrier).
   const i64 image_elements = s.c * s.h * s.w;

@@ -26,18 +26,15 @@ struct KernelTable {
   ElementwiseFn<double> exp_f64;
   ElementwiseFn<float> tanh_f32;
   ElementwiseFn<double> tanh_f64;
-  // Convolution: output pixels per tile, scratch per thread for og output channels per group,
-  // width of a packed weight panel, the tile kernels and the weight packers.
+  // Convolution by indirect GEMM over channel-contiguous input: output pixels per tile, scratch per
+  // thread (og output channels per group, taps kernel positions, cg input channels per group), width
+  // of a packed weight panel, the tile kernels and the weight packers.
   std::int64_t conv_tile_pixels;
-  std::size_t (*conv_scratch_bytes)(std::int64_t og);
+  std::size_t (*conv_scratch_bytes)(std::int64_t og, std::int64_t taps, std::int64_t cg);
   std::int64_t conv_panel_cols_f32;
   std::int64_t conv_panel_cols_f64;
   ConvTileFn<float> conv_tile_f32;
   ConvTileFn<double> conv_tile_f64;
-  // The same tiles by indirect GEMM over channel-contiguous input (scratch: conv_scratch_bytes plus
-  // conv_indirect_extra_bytes).
-  ConvTileFn<float> conv_tile_indirect_f32;
-  ConvTileFn<double> conv_tile_indirect_f64;
   ConvPackFn<float> conv_pack_f32;
   ConvPackFn<double> conv_pack_f64;
   ConvTaskFn<float> depthwise_f32;
