@@ -784,13 +784,15 @@ def test_out_written_in_place(dtype: type, layout: str, simd_path: str) -> None:
     assert_array_equal(out, expected)
 
 
-# (C, O, kernel, padding, H, W, groups): direct-kernel cases whose last channel block or last strip
-# of a row is partial, so that a strip stored whole would run past the group's channels or the row.
+# (C, O, kernel, padding, H, W, groups): direct and depthwise cases whose last channel block or last
+# strip of a row is partial, so that a strip stored whole would run past the group's channels or
+# the row.
 GUARDED_CASES = [
     (3, 5, 3, 1, 9, 37, 1),  # first layer, partial block, strip tail
     (2, 6, 3, 0, 6, 11, 2),  # two groups: group 0's padding channels would land in group 1
     (16, 13, 1, 0, 5, 7, 1),  # 1x1 from a copy (35 pixels), partial block
     (16, 13, 1, 0, 4, 8, 1),  # 1x1 read in place (32 pixels)
+    (4, 4, 3, 1, 6, 37, 4),  # depthwise: a whole strip, then a 5-pixel tail
 ]
 
 

@@ -10,6 +10,46 @@ namespace kk {
 namespace KK_ISA {
 namespace {
 
+// V vectors of output pixels of one row from the zero-padded plane (row pitch pw, src at the strip's
+// first tap), every tap accumulated in registers; stored straight into the output row, or through a
+// staging strip when only `columns` (< V lanes) of them are in the row.
+template <class T, int V>
+KK_ALWAYS_INLINE inline void depthwise_strip(const ConvProblem<T>& p, const T* src, i64 pw, const T* wk, T bias,
+                                             T* dst, i64 columns) {
+  constexpr int W = lanes<T>;
+  vec<T> acc[V];
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) acc[v] = splat<T>(bias);
+  for (i64 ky = 0; ky < p.kh; ++ky) {
+    const T* row = src + ky * p.dh * pw;
+    for (i64 kx = 0; kx < p.kw; ++kx) {
+      const vec<T> wv = splat<T>(wk[ky * p.kw + kx]);
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[v] = wv * load<T>(row + kx * p.dw + v * W) + acc[v];
+    }
+  }
+  const Activation act = p.activation;
+  const T alpha = p.alpha;
+  if (columns >= V * W) {
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) store<T>(dst + v * W, activate<T>(acc[v], act, alpha));
+    return;
+  }
+  T staging[V * W];
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) store<T>(staging + v * W, activate<T>(acc[v], act, alpha));
+  std::memcpy(dst, staging, sizeof(T) * columns);
+}
+
+// The last `columns` pixels of a row: the narrowest strip that covers them.
+template <class T, int V>
+void depthwise_row_tail(const ConvProblem<T>& p, const T* src, i64 pw, const T* wk, T bias, T* dst, i64 columns) {
+  if constexpr (V > 1) {
+    if (columns <= (V - 1) * lanes<T>) return depthwise_row_tail<T, V - 1>(p, src, pw, wk, bias, dst, columns);
+  }
+  depthwise_strip<T, V>(p, src, pw, wk, bias, dst, columns);
+}
+
 // NCHW, stride 1 along rows: the plane is first copied into a zero-padded buffer so that every tap is
 // a plain vector load, then each strip of output pixels accumulates all taps in registers.
 template <class T>
@@ -22,33 +62,23 @@ void depthwise_plane_unit_stride(const ConvProblem<T>& p, i64 image, i64 ch, T* 
   for (i64 y = 0; y < ph; ++y) {
     const i64 iy = y - p.pad_top;
     T* dst = padded + y * pw;
-    std::memset(dst, 0, sizeof(T) * pw);
-    if (iy < 0 || iy >= p.h) continue;
     // Input columns [0, columns) land at dst[pad_left:].
-    const i64 columns = min_i64(p.w, pw - p.pad_left);
-    if (columns > 0) std::memcpy(dst + p.pad_left, x + iy * p.w, sizeof(T) * columns);
+    const i64 columns = iy < 0 || iy >= p.h ? 0 : min_i64(p.w, pw - p.pad_left);
+    const i64 lead = columns > 0 ? p.pad_left : pw;
+    std::memset(dst, 0, sizeof(T) * lead);
+    if (columns <= 0) continue;
+    std::memcpy(dst + lead, x + iy * p.w, sizeof(T) * columns);
+    std::memset(dst + lead + columns, 0, sizeof(T) * (pw - lead - columns));
   }
   const T* wk = p.packed_weights + ch * p.kh * p.kw;
-  const vec<T> bias = splat<T>(p.packed_bias != nullptr ? p.packed_bias[ch] : T(0));
+  const T bias = p.packed_bias != nullptr ? p.packed_bias[ch] : T(0);
   T* out = p.out + (image * p.o + ch) * p.oh * p.ow;
   for (i64 oy = 0; oy < p.oh; ++oy) {
-    for (i64 ox = 0; ox < p.ow; ox += V * W) {
-      vec<T> acc[V];
-#pragma GCC unroll 8
-      for (int v = 0; v < V; ++v) acc[v] = bias;
-      for (i64 ky = 0; ky < p.kh; ++ky) {
-        const T* src = padded + (oy * p.sh + ky * p.dh) * pw + ox;
-        for (i64 kx = 0; kx < p.kw; ++kx) {
-          const vec<T> wv = splat<T>(wk[ky * p.kw + kx]);
-#pragma GCC unroll 8
-          for (int v = 0; v < V; ++v) acc[v] = wv * load<T>(src + kx * p.dw + v * W) + acc[v];
-        }
-      }
-      T strip[V * W];
-#pragma GCC unroll 8
-      for (int v = 0; v < V; ++v) store<T>(strip + v * W, activate<T>(acc[v], p.activation, p.alpha));
-      std::memcpy(out + oy * p.ow + ox, strip, sizeof(T) * min_i64(V * W, p.ow - ox));
-    }
+    const T* src = padded + oy * p.sh * pw;
+    T* dst = out + oy * p.ow;
+    i64 ox = 0;
+    for (; ox + V * W <= p.ow; ox += V * W) depthwise_strip<T, V>(p, src + ox, pw, wk, bias, dst + ox, V * W);
+    if (ox < p.ow) depthwise_row_tail<T, V>(p, src + ox, pw, wk, bias, dst + ox, p.ow - ox);
   }
 }
 
