@@ -172,14 +172,27 @@ KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const 
     std::memcpy(dst + b * ld, staging + b * V * W, sizeof(T) * min_i64(columns, V * W));
 }
 
-// Every channel block of one strip of V vectors at column `ox` of the row: the strip's input (depth x
-// V vectors) stays in L1 while the blocks' weights stream past it.
+// Input to fetch into cache while a strip computes: the line of src + offsets[k] for every depth
+// index k.
+template <class T>
+struct Prefetch {
+  const T* src = nullptr;
+  const i64* offsets = nullptr;
+};
+
+// Every channel block of one strip of V vectors (input at `src`) at column `ox` of the row: the
+// strip's input (depth x V vectors) stays in L1 while the blocks' weights stream past it. The rows
+// of `next` are prefetched a share after each block, so that their misses overlap the arithmetic.
 template <class T, int B, int V>
 void strip_all_blocks(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth, i64 blocks,
-                      const T* w, const T* bias, const RowTarget<T>& to, i64 ox) {
-  for (i64 blk = 0; blk < blocks; ++blk)
-    strip<T, B, V>(p, src + ox, offsets, depth, w + blk * depth * B, bias + blk * B, to.dst + blk * B * to.ld + ox,
-                   to.ld, to.channels - blk * B, to.columns - ox, to.staging);
+                      const T* w, const T* bias, const RowTarget<T>& to, i64 ox, Prefetch<T> next = {}) {
+  const i64 share = ceil_div(depth, blocks);
+  for (i64 blk = 0; blk < blocks; ++blk) {
+    strip<T, B, V>(p, src, offsets, depth, w + blk * depth * B, bias + blk * B, to.dst + blk * B * to.ld + ox, to.ld,
+                   to.channels - blk * B, to.columns - ox, to.staging);
+    if (next.src == nullptr) continue;
+    for (i64 k = blk * share; k < min_i64(depth, (blk + 1) * share); ++k) __builtin_prefetch(next.src + next.offsets[k]);
+  }
 }
 
 // The last `vectors` (<= V) vectors of a row: the narrowest strip that covers them.
@@ -192,18 +205,36 @@ void strip_tail(const ConvProblem<T>& p, i64 vectors, const T* src, const i64* o
   strip_all_blocks<T, B, V>(p, src, offsets, depth, blocks, w, bias, to, ox);
 }
 
+// panel[k][V vectors] = the strip's input at depth index k.
+template <class T, int V>
+void pack_strip(const T* src, const i64* offsets, i64 depth, T* panel) {
+  constexpr int W = lanes<T>;
+  for (i64 k = 0; k < depth; ++k)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) store<T>(panel + (k * V + v) * W, load<T>(src + offsets[k] + v * W));
+}
+
 // `width` output pixels of one row, every channel block: whole strips, then the narrowest strip
-// that covers the rest.
+// that covers the rest. Shapes that read the input in place first gather each whole strip's input
+// into `panel` (read with panel_offsets): its depth rows lie a whole plane apart, too many streams
+// for the hardware prefetchers, so the next strip's rows are prefetched meanwhile.
 template <class S, class T>
 void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* offsets, i64 depth, i64 blocks,
-                const T* w, const T* bias, const RowTarget<T>& to) {
+                const T* w, const T* bias, const RowTarget<T>& to, T* panel, const i64* panel_offsets) {
   constexpr int B = S::block, V = S::vectors;
   constexpr i64 strip_pixels = S::template strip_pixels<T>;
   i64 ox = 0;
-  for (; ox + strip_pixels <= width; ox += strip_pixels)
-    strip_all_blocks<T, B, V>(p, src, offsets, depth, blocks, w, bias, to, ox);
+  for (; ox + strip_pixels <= width; ox += strip_pixels) {
+    if constexpr (S::in_place) {
+      pack_strip<T, V>(src + ox, offsets, depth, panel);
+      strip_all_blocks<T, B, V>(p, panel, panel_offsets, depth, blocks, w, bias, to, ox,
+                                {src + ox + 2 * strip_pixels - 1, offsets});  // the next strip's last line
+    } else {
+      strip_all_blocks<T, B, V>(p, src + ox, offsets, depth, blocks, w, bias, to, ox);
+    }
+  }
   if (ox < width)
-    strip_tail<T, B, V>(p, ceil_div(width - ox, lanes<T>), src, offsets, depth, blocks, w, bias, to, ox);
+    strip_tail<T, B, V>(p, ceil_div(width - ox, lanes<T>), src + ox, offsets, depth, blocks, w, bias, to, ox);
 }
 
 // The band buffer into NHWC output rows: per row a transpose (channels x pixels -> pixels x
@@ -236,7 +267,10 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   const i64 depth = p.cg * p.kh * p.kw, blocks = ceil_div(p.og, B), ld = band_stride<S>(p);
   T* band = static_cast<T*>(scratch) + padded.rows * padded.row_stride;
   i64* offsets = reinterpret_cast<i64*>(band + blocks * B * ld);
-  T* staging = reinterpret_cast<T*>(offsets + depth);
+  i64* panel_offsets = offsets + depth;
+  T* staging = reinterpret_cast<T*>(panel_offsets + depth);
+  T* panel = staging + B * S::template strip_pixels<T>;
+  for (i64 k = 0; k < depth; ++k) panel_offsets[k] = k * S::template strip_pixels<T>;
   const T* copy = p.x + (image * p.c + group * p.cg) * p.h * p.w + ox0;
   if (!in_place) {
     T* rows_copy = static_cast<T*>(scratch);
@@ -253,7 +287,8 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   for (i64 r = 0; r < rows; ++r) {
     const RowTarget<T> to = p.nhwc ? RowTarget<T>{band + r * width, ld, blocks * B, band_columns, staging}
                                    : RowTarget<T>{out_nchw + r * p.ow, plane, p.og, width, staging};
-    output_row<S, T>(p, width, copy + r * p.sh * g.row_stride, offsets, depth, blocks, weights, bias, to);
+    output_row<S, T>(p, width, copy + r * p.sh * g.row_stride, offsets, depth, blocks, weights, bias, to, panel,
+                     panel_offsets);
   }
   if (p.nhwc) {
     write_band_nhwc<T>(p, band, ld, image, group, oy0, rows, ox0, width);
@@ -261,13 +296,17 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   }
 }
 
-// The input copy, the band buffer, one offset (i64) per depth index, then a strip's staging tile.
+// The input copy, the band buffer, two offsets (i64) per depth index (into the input, into a strip
+// panel), a strip's staging tile, then a strip panel (depth x strip pixels).
 template <class S, class T>
 i64 direct_scratch_elements(const ConvProblem<T>& p) {
   const RowCopy<S, T> g(p);
-  const i64 offsets = p.cg * p.kh * p.kw * i64(sizeof(i64) / sizeof(T));
+  const i64 depth = p.cg * p.kh * p.kw;
+  const i64 offsets = 2 * depth * i64(sizeof(i64) / sizeof(T));
   const i64 staging = S::block * S::template strip_pixels<T>;
-  return g.rows * g.row_stride + ceil_div(p.og, S::block) * S::block * band_stride<S>(p) + offsets + staging + 64;
+  const i64 panel = depth * S::template strip_pixels<T>;
+  return g.rows * g.row_stride + ceil_div(p.og, S::block) * S::block * band_stride<S>(p) + offsets + staging + panel +
+         64;
 }
 
 template <class S>
