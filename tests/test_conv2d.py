@@ -552,12 +552,20 @@ def test_same_lower_padding_puts_the_extra_top_left(size: int, k: int, s: int, d
 
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("weight_layout", [None, "OIHW", "HWIO"])
-def test_layouts_agree(layout: str, weight_layout: str | None, simd_path: str) -> None:
+@pytest.mark.parametrize(
+    ("c", "o", "groups"),
+    [(6, 10, 2), (16, 12, 2), (4, 4, 4)],
+    ids=["direct", "gemm", "depthwise"],
+)
+def test_layouts_agree(
+    c: int, o: int, groups: int, layout: str, weight_layout: str | None, simd_path: str
+) -> None:
+    """Every kernel family reads OIHW and HWIO weights where they lie (no layout copy)."""
     rng = np.random.default_rng(11)
-    x = rng.standard_normal((2, 6, 9, 7))
-    w = rng.standard_normal((10, 3, 3, 2))
-    b = rng.standard_normal(10)
-    ref = ref_conv2d(x, w, b, (2, 1), (1, 0, 2, 1), (1, 2), 2, "leaky_relu", 0.3)
+    x = rng.standard_normal((2, c, 9, 7))
+    w = rng.standard_normal((o, c // groups, 3, 2))
+    b = rng.standard_normal(o)
+    ref = ref_conv2d(x, w, b, (2, 1), (1, 0, 2, 1), (1, 2), groups, "leaky_relu", 0.3)
     wl = weight_layout or ("HWIO" if layout == "NHWC" else "OIHW")
     got = kernelkit.conv2d(
         nchw_to(layout, x),
@@ -566,7 +574,7 @@ def test_layouts_agree(layout: str, weight_layout: str | None, simd_path: str) -
         stride=(2, 1),
         padding=((1, 0), (2, 1)),
         dilation=(1, 2),
-        groups=2,
+        groups=groups,
         layout=layout,
         weight_layout=weight_layout,
         activation="leaky_relu",

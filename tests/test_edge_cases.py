@@ -37,7 +37,9 @@ def test_core_refuses_non_array_y_and_bias():
     with pytest.raises(ValueError, match=r"^bias:"):
         _core.conv2d(
             np.ones((1, 1, 1, 1)),
-            np.ones((1, 1, 1, 1, 2)),
+            np.ones((2, 1, 1, 1)),
+            False,
+            1,
             [0.0, 1.0],
             np.empty((1, 2, 1, 1)),
             (1, 1),

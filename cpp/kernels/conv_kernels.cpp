@@ -104,22 +104,6 @@ void conv_tile(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 pix1
   write_output<T>(p, image, group, pix0, rows, c, ldc);
 }
 
-// weights (groups, depth, og) -> per group, panels of NR output channels: [panel][depth][NR].
-template <class T>
-void pack_weights(const T* weights, i64 groups, i64 depth, i64 og, T* packed) {
-  constexpr int NR = kPanelCols<T>;
-  const i64 col_panels = ceil_div(og, NR);
-  for (i64 g = 0; g < groups; ++g)
-    for (i64 jp = 0; jp < col_panels; ++jp) {
-      T* panel = packed + (g * col_panels + jp) * depth * NR;
-      const i64 cols = min_i64(NR, og - jp * NR);
-      for (i64 k = 0; k < depth; ++k) {
-        const T* src = weights + (g * depth + k) * og + jp * NR;
-        for (int j = 0; j < NR; ++j) panel[k * NR + j] = j < cols ? src[j] : T(0);
-      }
-    }
-}
-
 // The tile buffer (whole register tiles), the row pointers of every register tile and kernel
 // position, and a row of cg zeros, plus slack for the alignment of each.
 std::size_t conv_scratch_bytes(std::int64_t og, std::int64_t taps, std::int64_t cg) {
@@ -136,8 +120,6 @@ void fill_conv_entries(KernelTable& table) {
   table.conv_panel_cols_f64 = kPanelCols<double>;
   table.conv_tile_f32 = &conv_tile<float>;
   table.conv_tile_f64 = &conv_tile<double>;
-  table.conv_pack_f32 = &pack_weights<float>;
-  table.conv_pack_f64 = &pack_weights<double>;
 }
 
 }  // namespace KK_ISA

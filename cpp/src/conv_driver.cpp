@@ -28,6 +28,9 @@ constexpr i64 kIndirectCopyBytes = 8 << 20;
 // amortise its row pointers and transposed stores; the direct kernel wins (bench_conv.py stem cases,
 // 3x3 and 7x7 layers with 5-7 channels, both layouts).
 constexpr i64 kDirectMaxChannels = 7;
+// Weights of at least this many elements are packed by every thread (smaller ones are not worth an
+// OpenMP region).
+constexpr i64 kParallelPackElements = 1 << 16;
 
 // Tasks [0, tasks) of a kernel that numbers its own work, on up to n_threads threads, each with
 // scratch_elements elements of scratch.
@@ -52,14 +55,17 @@ i64 depthwise_scratch_elements(const ConvProblem<T>& p) {
 
 // groups == channels with one output channel each: the memory-bound direct path.
 template <class T>
-void depthwise(const ConvShape& s, const T* x, const T* weights, const T* bias, T* out, Activation act,
+void depthwise(const ConvShape& s, const T* x, const WeightView<T>& weights, const T* bias, T* out, Activation act,
                double alpha, int n_threads) {
   const KernelTable& table = kernels();
-  // weights arrive as (c, kh, kw); the NHWC path reads them as (kh, kw, c).
-  std::vector<T> taps(weights, weights + s.c * s.kh * s.kw);
-  if (s.nhwc)
-    for (i64 ch = 0; ch < s.c; ++ch)
-      for (i64 k = 0; k < s.kh * s.kw; ++k) taps[k * s.c + ch] = weights[ch * s.kh * s.kw + k];
+  // The NCHW path reads the taps as (c, kh, kw), the NHWC path as (kh, kw, c).
+  std::vector<T> taps(static_cast<std::size_t>(s.c * s.kh * s.kw));
+  for (i64 ch = 0; ch < s.c; ++ch)
+    for (i64 ky = 0; ky < s.kh; ++ky)
+      for (i64 kx = 0; kx < s.kw; ++kx) {
+        const i64 t = ky * s.kw + kx;
+        taps[s.nhwc ? t * s.c + ch : ch * s.kh * s.kw + t] = weights.at(ch, 0, 0, ky, kx);
+      }
   const ConvProblem<T> p{x, s.nhwc, s.c, s.h, s.w, s.groups, 1, 1, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
                          s.pad_top, s.pad_left, s.out_h(), s.out_w(), taps.data(), 0, bias, 0, act, T(alpha), out,
                          false, nullptr, 0};
@@ -86,10 +92,10 @@ bool pointwise_unpadded(const ConvShape& s) {
          s.pad_right == 0;
 }
 
-// weights (groups, (kh, kw, cg), og) -> per group, blocks of `block` output channels,
-// [block][cg][kh][kw][channel in block], zero-padded to whole blocks.
+// Per group, blocks of `block` output channels, [block][cg][kh][kw][channel in block], zero-padded to
+// whole blocks.
 template <class T>
-std::vector<T> pack_direct_weights(const ConvShape& s, const T* weights, i64 block) {
+std::vector<T> pack_direct_weights(const ConvShape& s, const WeightView<T>& weights, i64 block) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups, taps = s.kh * s.kw, depth = taps * cg;
   const i64 blocks = ceil_div(og, block);
   std::vector<T> packed(static_cast<std::size_t>(s.groups * blocks * depth * block), T(0));
@@ -98,13 +104,14 @@ std::vector<T> pack_direct_weights(const ConvShape& s, const T* weights, i64 blo
       for (i64 ci = 0; ci < cg; ++ci)
         for (i64 t = 0; t < taps; ++t)
           packed[((g * blocks + oc / block) * depth + ci * taps + t) * block + oc % block] =
-              weights[(g * depth + t * cg + ci) * og + oc];
+              weights.at(g, oc, ci, t / s.kw, t % s.kw);
   return packed;
 }
 
 // Output rows computed directly (no GEMM) by one of the direct kernel's shapes.
 template <class T>
-void direct(const DirectConvEntry& kernel, const ConvShape& s, const T* x, const T* weights, const T* bias, T* out,
+void direct(const DirectConvEntry& kernel, const ConvShape& s, const T* x, const WeightView<T>& weights, const T* bias,
+            T* out,
             Activation act, double alpha, int n_threads) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups;
   const i64 block = kernel.block, og_padded = ceil_div(og, block) * block;
@@ -119,9 +126,28 @@ void direct(const DirectConvEntry& kernel, const ConvShape& s, const T* x, const
 
 }  // namespace
 
+// Per group, panels of `cols` output channels, [panel][depth = (kh, kw, cg)][cols], zero-padded to
+// whole panels: the layout the GEMM micro-kernel streams. Large weights are packed by every thread.
 template <class T>
-void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* bias, T* out, Activation act,
-                    double alpha, int n_threads) {
+void pack_gemm_weights(const ConvShape& s, const WeightView<T>& weights, i64 cols, T* packed, int n_threads) {
+  const i64 cg = s.c / s.groups, og = s.o / s.groups, depth = s.kh * s.kw * cg;
+  const i64 panels = ceil_div(og, cols);
+  const bool parallel = s.o * depth >= kParallelPackElements;
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
+  for (i64 gp = 0; gp < s.groups * panels; ++gp) {
+    const i64 g = gp / panels, oc0 = gp % panels * cols;
+    T* panel = packed + gp * depth * cols;
+    for (i64 j = 0; j < cols; ++j)
+      for (i64 ci = 0; ci < cg; ++ci)
+        for (i64 ky = 0; ky < s.kh; ++ky)
+          for (i64 kx = 0; kx < s.kw; ++kx)
+            panel[((ky * s.kw + kx) * cg + ci) * cols + j] = oc0 + j < og ? weights.at(g, oc0 + j, ci, ky, kx) : T(0);
+  }
+}
+
+template <class T>
+void compute_conv2d(const ConvShape& s, const T* x, const WeightView<T>& weights, const T* bias, T* out,
+                    Activation act, double alpha, int n_threads) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups, depth = s.kh * s.kw * cg;
   if (cg == 1 && og == 1) return depthwise(s, x, weights, bias, out, act, alpha, n_threads);
   const KernelTable& table = kernels();
@@ -139,7 +165,7 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
   const i64 og_padded = ceil_div(og, panel_cols) * panel_cols;
   const i64 group_stride = og_padded * depth;
   ScratchBuffer packed_weights = aligned_scratch(sizeof(T) * static_cast<std::size_t>(s.groups * group_stride));
-  TableEntry<T>::conv_pack(table)(weights, s.groups, depth, og, static_cast<T*>(packed_weights.get()));
+  pack_gemm_weights(s, weights, panel_cols, static_cast<T*>(packed_weights.get()), n_threads);
   const std::vector<T> packed_bias = padded_bias(bias, s.groups, og, og_padded);
 
   ConvProblem<T> p{x,  s.nhwc, s.c,  s.h,  s.w,  s.groups, cg, og, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
@@ -190,9 +216,9 @@ void compute_conv2d(const ConvShape& s, const T* x, const T* weights, const T* b
   }
 }
 
-template void compute_conv2d<float>(const ConvShape&, const float*, const float*, const float*, float*, Activation,
-                                    double, int);
-template void compute_conv2d<double>(const ConvShape&, const double*, const double*, const double*, double*,
-                                     Activation, double, int);
+template void compute_conv2d<float>(const ConvShape&, const float*, const WeightView<float>&, const float*, float*,
+                                    Activation, double, int);
+template void compute_conv2d<double>(const ConvShape&, const double*, const WeightView<double>&, const double*,
+                                     double*, Activation, double, int);
 
 }  // namespace kk

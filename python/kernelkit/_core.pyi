@@ -26,6 +26,8 @@ def vtanh(x: NDArray[Any]) -> NDArray[np.floating[Any]]: ...
 def conv2d(
     x: NDArray[Any],
     weight: NDArray[Any],
+    hwio: bool,
+    groups: int,
     bias: NDArray[Any] | None,
     out: NDArray[Any],
     stride: tuple[int, int],

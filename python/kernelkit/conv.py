@@ -115,14 +115,6 @@ def _compute_dtype(x: NDArray[Any]) -> type[np.floating[Any]]:
     return result_float_dtype(x.dtype)
 
 
-def _weight_as_hwio_groups(weight: NDArray[Any], layout: str, groups: int) -> NDArray[Any]:
-    """The weights as (groups, KH, KW, C/groups, O/groups), C-contiguous: the core's layout."""
-    hwio = weight if layout == "HWIO" else weight.transpose(2, 3, 1, 0)
-    kh, kw, cg, o = hwio.shape
-    per_group = hwio.reshape(kh, kw, cg, groups, o // groups).transpose(3, 0, 1, 2, 4)
-    return np.ascontiguousarray(per_group)
-
-
 def conv2d(
     x: ArrayLike,
     weight: ArrayLike,
@@ -246,7 +238,9 @@ def conv2d(
     if n > 0:
         _core.conv2d(
             xa,
-            _weight_as_hwio_groups(wa, w_layout, groups),
+            np.ascontiguousarray(wa),
+            w_layout == "HWIO",
+            groups,
             ba,
             result.reshape(shape),
             stride_hw,

@@ -16,7 +16,8 @@ struct ConvProblem {
   std::int64_t groups, cg, og, o;  // channels per group in/out, total out
   std::int64_t kh, kw, sh, sw, dh, dw, pad_top, pad_left;
   std::int64_t oh, ow;
-  // Weights packed by the ISA's conv_pack_weights: per group, panels of the ISA's panel width.
+  // Weights packed by the driver: per group, panels of the ISA's panel width (conv_tile) or blocks
+  // of the direct kernel's output channels.
   const T* packed_weights;
   std::int64_t packed_group_stride;
   // Bias per group padded with zeros to whole panels (row stride packed_bias_stride), or nullptr.
@@ -36,11 +37,6 @@ struct ConvProblem {
 template <class T>
 using ConvTileFn = void (*)(const ConvProblem<T>&, std::int64_t image, std::int64_t group, std::int64_t pix0,
                             std::int64_t pix1, void* scratch);
-
-// Packs weights given as (groups, K, og) with K = kh * kw * cg into the layout conv tiles read.
-template <class T>
-using ConvPackFn = void (*)(const T* weights, std::int64_t groups, std::int64_t depth, std::int64_t og,
-                            T* packed);
 
 // Kernels that split the work into numbered tasks themselves:
 // - depthwise (groups == channels, one output channel each): one task is a plane (NCHW) or an output

@@ -28,15 +28,13 @@ struct KernelTable {
   ElementwiseFn<double> tanh_f64;
   // Convolution by indirect GEMM over channel-contiguous input: output pixels per tile, scratch per
   // thread (og output channels per group, taps kernel positions, cg input channels per group), width
-  // of a packed weight panel, the tile kernels and the weight packers.
+  // of a packed weight panel and the tile kernels.
   std::int64_t conv_tile_pixels;
   std::size_t (*conv_scratch_bytes)(std::int64_t og, std::int64_t taps, std::int64_t cg);
   std::int64_t conv_panel_cols_f32;
   std::int64_t conv_panel_cols_f64;
   ConvTileFn<float> conv_tile_f32;
   ConvTileFn<double> conv_tile_f64;
-  ConvPackFn<float> conv_pack_f32;
-  ConvPackFn<double> conv_pack_f64;
   ConvTaskFn<float> depthwise_f32;
   ConvTaskFn<double> depthwise_f64;
   // Direct convolution over NCHW rows (see conv.hpp) for first layers and for 1x1 convolutions.
