@@ -142,9 +142,11 @@ KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const 
   constexpr int W = lanes<T>;
   vec<T> acc[B][V];
 #pragma GCC unroll 16
-  for (int b = 0; b < B; ++b)
+  for (int b = 0; b < B; ++b) {
+    const vec<T> start = splat<T>(bias[b]);
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) acc[b][v] = splat<T>(T(0));
+    for (int v = 0; v < V; ++v) acc[b][v] = start;
+  }
   for (i64 k = 0; k < depth; ++k, w += B) {
     const T* at = src + offsets[k];
     vec<T> xv[V];
@@ -160,13 +162,13 @@ KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const 
   const bool whole = channels >= B && columns >= V * W;
   T* to = whole ? dst : staging;
   const i64 ld_to = whole ? ld : V * W;
+  // Local copies: the stores below might alias p as far as the compiler knows.
+  const Activation act = p.activation;
+  const T alpha = p.alpha;
 #pragma GCC unroll 16
-  for (int b = 0; b < B; ++b) {
-    const vec<T> offset = splat<T>(bias[b]);
+  for (int b = 0; b < B; ++b)
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v)
-      store<T>(to + b * ld_to + v * W, activate<T>(acc[b][v] + offset, p.activation, p.alpha));
-  }
+    for (int v = 0; v < V; ++v) store<T>(to + b * ld_to + v * W, activate<T>(acc[b][v], act, alpha));
   if (whole) return;
   for (i64 b = 0; b < min_i64(channels, B); ++b)
     std::memcpy(dst + b * ld, staging + b * V * W, sizeof(T) * min_i64(columns, V * W));
