@@ -1,9 +1,44 @@
-// Build and runtime configuration: SIMD paths, OpenMP, compiler.
+// Build and runtime configuration: SIMD paths, OpenMP, compiler, the result-buffer cache.
+#include <vector>
+
 #include "bindings.hpp"
 #include "kernelkit/dispatch.hpp"
+#include "kernelkit/output_cache.hpp"
 #include "kernelkit/threads.hpp"
 
 namespace kk::bindings {
+namespace {
+
+// A new uninitialised C-contiguous array for a result: large ones come from the result-buffer
+// cache and go back to it when the last array using them is gone (the capsule is their base).
+py::array empty_result(const std::vector<py::ssize_t>& shape, const py::dtype& dtype) {
+  std::size_t elements = 1;
+  for (const py::ssize_t n : shape) {
+    require(n >= 0, "shape: must not be negative");
+    elements *= static_cast<std::size_t>(n);
+  }
+  const std::size_t bytes = elements * static_cast<std::size_t>(dtype.itemsize());
+  if (bytes < kMinCachedBytes) return py::array(dtype, shape);
+  struct Owned {
+    void* data;
+    std::size_t capacity;
+  };
+  auto* owned = new Owned{nullptr, 0};
+  try {
+    owned->data = acquire_output(bytes, owned->capacity);
+  } catch (...) {
+    delete owned;
+    throw;
+  }
+  py::capsule base(owned, [](void* p) {
+    auto* o = static_cast<Owned*>(p);
+    release_output(o->data, o->capacity);
+    delete o;
+  });
+  return py::array(dtype, shape, owned->data, base);
+}
+
+}  // namespace
 
 void register_config(py::module_& m) {
   m.def("build_info", [] {
@@ -24,6 +59,15 @@ void register_config(py::module_& m) {
   m.def("get_max_threads", &max_threads);
   m.def("set_max_threads", &set_max_threads, py::arg("n"));
   m.def("available_cores", &available_cores);
+  m.def("empty_result", &empty_result, py::arg("shape"), py::arg("dtype"));
+  m.def("set_output_cache_limit", &set_output_cache_limit, py::arg("bytes"));
+  m.def("output_cache_info", [] {
+    py::dict info;
+    info["limit_bytes"] = output_cache_limit();
+    info["held_bytes"] = output_cache_held();
+    info["min_bytes"] = kMinCachedBytes;
+    return info;
+  });
 }
 
 }  // namespace kk::bindings

@@ -15,7 +15,14 @@ Examples
 from __future__ import annotations
 
 from . import kernels
-from ._config import config, set_simd_path, show_config, simd_path
+from ._config import (
+    config,
+    output_cache,
+    set_output_cache,
+    set_simd_path,
+    show_config,
+    simd_path,
+)
 from ._threads import get_num_threads, set_num_threads
 from .conv import conv2d
 from .filtering import filter2d, filter2d_separable
@@ -53,12 +60,14 @@ __all__ = [
     "laplacian_kernel",
     "linear_kernel",
     "load_model",
+    "output_cache",
     "pairwise_kernels",
     "plot_feature_maps",
     "plot_filters",
     "polynomial_kernel",
     "rbf_kernel",
     "set_num_threads",
+    "set_output_cache",
     "set_simd_path",
     "show_config",
     "sigmoid_kernel",

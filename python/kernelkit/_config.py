@@ -1,14 +1,22 @@
-"""Build and runtime configuration: version, SIMD paths, OpenMP, compiler."""
+"""Build and runtime configuration: version, SIMD paths, OpenMP, compiler, the result cache."""
 
 from __future__ import annotations
 
+import operator
 import sys
 from typing import Any, TextIO
 
 from . import _core
 from ._threads import get_num_threads
 
-__all__ = ["config", "set_simd_path", "show_config", "simd_path"]
+__all__ = [
+    "config",
+    "output_cache",
+    "set_output_cache",
+    "set_simd_path",
+    "show_config",
+    "simd_path",
+]
 
 
 def config() -> dict[str, Any]:
@@ -52,3 +60,35 @@ def set_simd_path(name: str) -> None:
     unknown name, raises ``ValueError``.
     """
     _core.set_simd_path(name)  # std::invalid_argument arrives as ValueError
+
+
+def set_output_cache(max_bytes: int) -> None:
+    """Set how many bytes of freed result arrays kernelkit keeps for reuse (0: none).
+
+    Results of 16 MiB or more come from a small cache: when the last array using one is gone,
+    its memory is kept (up to ``max_bytes`` in all, the oldest given back first) and handed to the
+    next result that fits it, as onnxruntime's arena does. A fresh block of that size costs the
+    operating system's page zeroing on first touch, which for a memory-bound call can take longer
+    than the computation. The default limit is 256 MiB; lowering it frees what no longer fits.
+
+    Examples
+    --------
+    >>> import kernelkit
+    >>> kernelkit.set_output_cache(0)  # keep nothing: every result is freed with its array
+    >>> kernelkit.output_cache()["held_bytes"]
+    0
+    >>> kernelkit.set_output_cache(256 << 20)  # the default
+    """
+    try:
+        limit = operator.index(max_bytes)
+    except TypeError:
+        raise TypeError(f"max_bytes: expected an int, got {max_bytes!r}") from None
+    if limit < 0:
+        raise ValueError(f"max_bytes: must be >= 0, got {limit}")
+    _core.set_output_cache_limit(limit)
+
+
+def output_cache() -> dict[str, int]:
+    """The result cache's state: ``limit_bytes`` (see :func:`set_output_cache`), ``held_bytes``
+    (freed results kept now) and ``min_bytes`` (the smallest result that goes through it)."""
+    return {str(k): int(v) for k, v in _core.output_cache_info().items()}

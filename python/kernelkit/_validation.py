@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from . import _core
+
 
 def check_out(
     out: NDArray[Any] | None,
@@ -16,9 +18,11 @@ def check_out(
     inputs: list[Any],
     input_names: str,
 ) -> NDArray[Any]:
-    """``out`` validated as the result array (or a new one): shape, dtype, layout, no aliasing."""
+    """``out`` validated as the result array (or a new one, large ones from the result cache: see
+    :func:`kernelkit.set_output_cache`): shape, dtype, layout, no aliasing."""
     if out is None:
-        return np.empty(shape, dtype=dtype)
+        result: NDArray[Any] = _core.empty_result(shape, np.dtype(dtype))
+        return result
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out: expected a numpy.ndarray, got {type(out).__name__}")
     if out.dtype != dtype or out.shape != shape:

@@ -1,0 +1,26 @@
+// A small cache of large result buffers. kernelkit's functions return new arrays, and the first
+// touch of a freshly mapped block of tens of MiB costs the operating system's page zeroing (glibc
+// maps every block of 32 MiB or more anew and unmaps it on free), often more than the kernel
+// itself. Freed result buffers of at least kMinCachedBytes are kept, up to a limit in all, and handed
+// out again for requests that fit them, as onnxruntime's arena does.
+#pragma once
+#include <cstddef>
+
+namespace kk {
+
+constexpr std::size_t kMinCachedBytes = std::size_t(16) << 20;
+constexpr std::size_t kDefaultCacheLimit = std::size_t(256) << 20;
+
+// A 64-byte aligned buffer of at least `bytes` bytes (a cached one when one fits); `capacity`
+// receives its real size, to be given back to release_output.
+void* acquire_output(std::size_t bytes, std::size_t& capacity);
+// Takes back a buffer from acquire_output: kept while the cache limit allows, freed otherwise.
+void release_output(void* data, std::size_t capacity);
+
+// The cache limit in bytes (0: keep nothing); lowering it frees what no longer fits.
+void set_output_cache_limit(std::size_t bytes);
+std::size_t output_cache_limit();
+// Bytes of freed buffers held now.
+std::size_t output_cache_held();
+
+}  // namespace kk
