@@ -906,8 +906,10 @@ def notes(env: dict[str, Any], results: Sequence[CaseResult]) -> list[str]:
     methods = sorted({r.memory.method for r in results if r.memory and r.memory.method})
     lines = [
         "times are the minimum (kernelkit: also the median) wall-clock ms of one call, output "
-        "allocation included, no bias, no activation; 'vs peer' = peer min / kernelkit min "
-        "(> 1: kernelkit is faster); 'vs best' = against the faster of torch and ort",
+        "allocation included (kernelkit's results of 16 MiB or more reuse freed results' memory "
+        "through its result cache, as onnxruntime's arena does), no bias, no activation; "
+        "'vs peer' = peer min / kernelkit min (> 1: kernelkit is faster); 'vs best' = against "
+        "the faster of torch and ort",
         "GFLOP/s = 2 N OH OW Cout (Cin/groups) KH KW / kernelkit min time; % gemm = that / "
         f"the OpenBLAS {size}x{size}x{size} GEMM of this run (NumPy A @ B; sgemm for float32, "
         "dgemm for float64); gemm@shape = OpenBLAS on the case's im2col GEMM shape "
