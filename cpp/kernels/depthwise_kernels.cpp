@@ -113,27 +113,58 @@ void depthwise_plane(const ConvProblem<T>& p, i64 image, i64 ch, T* row) {
   }
 }
 
-// NHWC: output row `oy` of image `image`, every channel at once (channels are contiguous).
+// NHWC, one output pixel: channels [ch, ch + V vectors) accumulate the in-image taps
+// [ky0, ky1) x [kx0, kx1) in registers (`first`: the element offset in x of the pixel's first tap,
+// which may lie outside the image).
+template <class T, int V>
+KK_ALWAYS_INLINE inline void depthwise_pixel_block(const ConvProblem<T>& p, const T* x, i64 first, i64 ky0, i64 ky1,
+                                                   i64 kx0, i64 kx1, i64 ch, T* dst) {
+  constexpr int W = lanes<T>;
+  const i64 c = p.c;
+  vec<T> acc[V];
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) acc[v] = p.packed_bias != nullptr ? load<T>(p.packed_bias + ch + v * W) : splat<T>(T(0));
+  for (i64 ky = ky0; ky < ky1; ++ky)
+    for (i64 kx = kx0; kx < kx1; ++kx) {
+      const T* src = x + first + ((ky * p.dh) * p.w + kx * p.dw) * c + ch;
+      const T* wk = p.packed_weights + (ky * p.kw + kx) * c + ch;
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[v] = load<T>(wk + v * W) * load<T>(src + v * W) + acc[v];
+    }
+  const Activation act = p.activation;
+  const T alpha = p.alpha;
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) store<T>(dst + ch + v * W, activate<T>(acc[v], act, alpha));
+}
+
+// NHWC: output row `oy` of image `image`. Channels are contiguous, so each output pixel is blocks
+// of channel vectors with every tap in registers, then the channels left over one by one.
 template <class T>
-void depthwise_row_nhwc(const ConvProblem<T>& p, i64 image, i64 oy, T* acc) {
+void depthwise_row_nhwc(const ConvProblem<T>& p, i64 image, i64 oy) {
+  constexpr int W = lanes<T>;
+  constexpr int V = 4;
   const i64 c = p.c;
   const T* x = p.x + image * p.h * p.w * c;
   T* out = p.out + (image * p.oh + oy) * p.ow * c;
+  const i64 iy0 = oy * p.sh - p.pad_top;
+  i64 ky0, ky1;  // taps whose input row iy0 + ky * dh lies inside the image
+  valid_columns(iy0, p.dh, p.h, p.kh, ky0, ky1);
   for (i64 ox = 0; ox < p.ow; ++ox) {
-    for (i64 ch = 0; ch < c; ++ch) acc[ch] = p.packed_bias != nullptr ? p.packed_bias[ch] : T(0);
-    for (i64 ky = 0; ky < p.kh; ++ky) {
-      const i64 iy = oy * p.sh - p.pad_top + ky * p.dh;
-      if (iy < 0 || iy >= p.h) continue;
-      for (i64 kx = 0; kx < p.kw; ++kx) {
-        const i64 ix = ox * p.sw - p.pad_left + kx * p.dw;
-        if (ix < 0 || ix >= p.w) continue;
-        const T* src = x + (iy * p.w + ix) * c;
-        const T* wk = p.packed_weights + (ky * p.kw + kx) * c;
-        for (i64 ch = 0; ch < c; ++ch) acc[ch] += wk[ch] * src[ch];
-      }
-    }
+    const i64 ix0 = ox * p.sw - p.pad_left;
+    i64 kx0, kx1;
+    valid_columns(ix0, p.dw, p.w, p.kw, kx0, kx1);
+    const i64 first = (iy0 * p.w + ix0) * c;
     T* dst = out + ox * c;
-    for (i64 ch = 0; ch < c; ++ch) dst[ch] = activate_scalar(acc[ch], p.activation, p.alpha);
+    i64 ch = 0;
+    for (; ch + V * W <= c; ch += V * W) depthwise_pixel_block<T, V>(p, x, first, ky0, ky1, kx0, kx1, ch, dst);
+    for (; ch + W <= c; ch += W) depthwise_pixel_block<T, 1>(p, x, first, ky0, ky1, kx0, kx1, ch, dst);
+    for (; ch < c; ++ch) {
+      T acc = p.packed_bias != nullptr ? p.packed_bias[ch] : T(0);
+      for (i64 ky = ky0; ky < ky1; ++ky)
+        for (i64 kx = kx0; kx < kx1; ++kx)
+          acc += p.packed_weights[(ky * p.kw + kx) * c + ch] * x[first + ((ky * p.dh) * p.w + kx * p.dw) * c + ch];
+      dst[ch] = activate_scalar(acc, p.activation, p.alpha);
+    }
   }
 }
 
@@ -141,7 +172,7 @@ void depthwise_row_nhwc(const ConvProblem<T>& p, i64 image, i64 oy, T* acc) {
 template <class T>
 void depthwise_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   T* buffer = static_cast<T*>(scratch);
-  if (p.nhwc) return depthwise_row_nhwc<T>(p, task / p.oh, task % p.oh, buffer);
+  if (p.nhwc) return depthwise_row_nhwc<T>(p, task / p.oh, task % p.oh);
   if (p.sw == 1) return depthwise_plane_unit_stride<T>(p, task / p.c, task % p.c, buffer);
   depthwise_plane<T>(p, task / p.c, task % p.c, buffer);
 }
