@@ -104,6 +104,12 @@ void conv_tile(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 pix1
   write_output<T>(p, image, group, pix0, rows, c, ldc);
 }
 
+// rows = channels (a plane apart), columns = pixels, transposed through registers in W x W blocks.
+template <class T>
+void channels_last_row(const T* chw, i64 plane, i64 c, i64 w, T* hwc) {
+  write_transposed<T>(chw, plane, c, w, hwc, c, 0, 0, false);
+}
+
 // The tile buffer (whole register tiles), the row pointers of every register tile and kernel
 // position, and a row of cg zeros, plus slack for the alignment of each.
 std::size_t conv_scratch_bytes(std::int64_t og, std::int64_t taps, std::int64_t cg) {
@@ -120,6 +126,8 @@ void fill_conv_entries(KernelTable& table) {
   table.conv_panel_cols_f64 = kPanelCols<double>;
   table.conv_tile_f32 = &conv_tile<float>;
   table.conv_tile_f64 = &conv_tile<double>;
+  table.channels_last_row_f32 = &channels_last_row<float>;
+  table.channels_last_row_f64 = &channels_last_row<double>;
 }
 
 }  // namespace KK_ISA

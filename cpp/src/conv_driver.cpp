@@ -202,16 +202,11 @@ void compute_conv2d(const ConvShape& s, const T* x, const WeightView<T>& weights
   for (i64 first = 0; first < s.n; first += per_pass) {
     const i64 images = std::min(per_pass, s.n - first);
     p.x_nhwc_first = first;
-    constexpr i64 B = 16;  // squares of 16 channels x 16 columns: both sides stay in cache lines
+    const ChannelsLastRowFn<T> transpose_row = TableEntry<T>::channels_last_row(table);
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (i64 row = 0; row < images * s.h; ++row) {
-      const T* chw = x + (first + row / s.h) * image_elements + row % s.h * s.w;
-      T* dst = hwc + row * s.w * s.c;
-      for (i64 x0 = 0; x0 < s.w; x0 += B)
-        for (i64 c0 = 0; c0 < s.c; c0 += B)
-          for (i64 xx = x0; xx < std::min(x0 + B, s.w); ++xx)
-            for (i64 ch = c0; ch < std::min(c0 + B, s.c); ++ch) dst[xx * s.c + ch] = chw[ch * s.h * s.w + xx];
-    }
+    for (i64 row = 0; row < images * s.h; ++row)
+      transpose_row(x + (first + row / s.h) * image_elements + row % s.h * s.w, s.h * s.w, s.c, s.w,
+                    hwc + row * s.w * s.c);
     run_tiles(first, images);
   }
 }

@@ -33,6 +33,11 @@ struct ConvProblem {
   std::int64_t x_nhwc_first;
 };
 
+// One row of an image from channel planes to channels last: hwc[x * c + ch] = chw[ch * plane + x]
+// for x < w, ch < c (chw at the row's first pixel in plane 0, hwc at the row's first pixel).
+template <class T>
+using ChannelsLastRowFn = void (*)(const T* chw, std::int64_t plane, std::int64_t c, std::int64_t w, T* hwc);
+
 // Computes output pixels [pix0, pix1) (row-major over OH x OW) of image `image`, group `group`.
 template <class T>
 using ConvTileFn = void (*)(const ConvProblem<T>&, std::int64_t image, std::int64_t group, std::int64_t pix0,

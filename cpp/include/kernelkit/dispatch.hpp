@@ -35,6 +35,9 @@ struct KernelTable {
   std::int64_t conv_panel_cols_f64;
   ConvTileFn<float> conv_tile_f32;
   ConvTileFn<double> conv_tile_f64;
+  // The NCHW input's rows transposed for the tile kernels (in-register transposes).
+  ChannelsLastRowFn<float> channels_last_row_f32;
+  ChannelsLastRowFn<double> channels_last_row_f64;
   ConvTaskFn<float> depthwise_f32;
   ConvTaskFn<double> depthwise_f64;
   // Direct convolution over NCHW rows (see conv.hpp) for first layers and for 1x1 convolutions.
