@@ -70,19 +70,34 @@ i64 band_stride(const ConvProblem<T>& p) {
   return ceil_div(kDirectRowsPerTask * chunk_columns<S>(p) + S::template strip_pixels<T>, lanes<T>) * lanes<T>;
 }
 
-// dst[j] = src[(first + j * step) * pitch] for j < n (pitch: elements between input columns),
-// zero where first + j * step lies outside [0, w).
+// For each of `channels` channels ci: dst[ci * channel_stride + j] = src[(first + j * step) * pitch
+// + ci * channel_pitch] for j < n, zero where first + j * step lies outside [0, w). Channel rows
+// (NCHW, pitch 1) are copied one by one; interleaved channels (NHWC) in one pass over the pixels.
 template <class T>
-void copy_phase(const T* src, i64 pitch, i64 w, i64 first, i64 step, i64 n, T* dst) {
+void copy_phase(const T* src, i64 pitch, i64 channel_pitch, i64 channels, i64 w, i64 first, i64 step, i64 n, T* dst,
+                i64 channel_stride) {
   i64 lo, hi;
   valid_columns(first, step, w, n, lo, hi);
-  std::memset(dst, 0, sizeof(T) * lo);
-  if (step == 1 && pitch == 1) {
-    std::memcpy(dst + lo, src + first + lo, sizeof(T) * (hi - lo));
-  } else {
-    for (i64 j = lo; j < hi; ++j) dst[j] = src[(first + j * step) * pitch];
+  for (i64 ci = 0; ci < channels; ++ci) {
+    std::memset(dst + ci * channel_stride, 0, sizeof(T) * lo);
+    std::memset(dst + ci * channel_stride + hi, 0, sizeof(T) * (n - hi));
   }
-  std::memset(dst + hi, 0, sizeof(T) * (n - hi));
+  if (pitch == 1) {
+    for (i64 ci = 0; ci < channels; ++ci) {
+      const T* row = src + ci * channel_pitch;
+      T* out = dst + ci * channel_stride;
+      if (step == 1) {
+        std::memcpy(out + lo, row + first + lo, sizeof(T) * (hi - lo));
+      } else {
+        for (i64 j = lo; j < hi; ++j) out[j] = row[first + j * step];
+      }
+    }
+    return;
+  }
+  for (i64 j = lo; j < hi; ++j) {
+    const T* pixel = src + (first + j * step) * pitch;
+    for (i64 ci = 0; ci < channels; ++ci) dst[ci * channel_stride + j] = pixel[ci * channel_pitch];
+  }
 }
 
 // Fills the copy's first `input_rows` rows for output rows from oy0 and columns from ox0 of
@@ -95,16 +110,14 @@ void copy_input_rows(const ConvProblem<T>& p, const RowCopy<S, T>& g, i64 image,
   const T* x = p.x + image * p.c * p.h * p.w + group * p.cg * channel_pitch;
   for (i64 y = 0; y < input_rows; ++y) {
     const i64 iy = oy0 * p.sh + y - p.pad_top;
-    for (i64 ci = 0; ci < p.cg; ++ci) {
-      T* dst = copy + y * g.row_stride + ci * g.channel_stride;
-      if (iy < 0 || iy >= p.h) {
-        std::memset(dst, 0, sizeof(T) * g.channel_stride);
-        continue;
-      }
-      const T* src = x + ci * channel_pitch + iy * row_pitch;
-      for (i64 f = 0; f < p.sw; ++f)
-        copy_phase<T>(src, pitch, p.w, ox0 * p.sw + f - p.pad_left, p.sw, g.phase_len, dst + f * g.phase_len);
+    T* dst = copy + y * g.row_stride;
+    if (iy < 0 || iy >= p.h) {
+      std::memset(dst, 0, sizeof(T) * g.row_stride);
+      continue;
     }
+    for (i64 f = 0; f < p.sw; ++f)
+      copy_phase<T>(x + iy * row_pitch, pitch, channel_pitch, p.cg, p.w, ox0 * p.sw + f - p.pad_left, p.sw,
+                    g.phase_len, dst + f * g.phase_len, g.channel_stride);
   }
 }
 
