@@ -797,6 +797,7 @@ def test_out_written_in_place(dtype: type, layout: str, simd_path: str) -> None:
 # the row.
 GUARDED_CASES = [
     (3, 5, 3, 1, 9, 37, 1),  # first layer, partial block, strip tail
+    (3, 5, 3, 1, 5, 211, 1),  # two column chunks per row
     (2, 6, 3, 0, 6, 11, 2),  # two groups: group 0's padding channels would land in group 1
     (16, 13, 1, 0, 5, 7, 1),  # 1x1 from a copy (35 pixels), partial block
     (16, 13, 1, 0, 4, 8, 1),  # 1x1 read in place (32 pixels)
@@ -1063,7 +1064,7 @@ def test_valid_baseline_for_error_cases() -> None:
     ],
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=DTYPE_IDS.get)
-@pytest.mark.parametrize("width", [1, 7, 37, 131])
+@pytest.mark.parametrize("width", [1, 7, 37, 211])
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_few_input_channels(
     c: int,
@@ -1079,7 +1080,7 @@ def test_few_input_channels(
     simd_path: str,
 ) -> None:
     """Layers with few input channels per group (<= 7) run a direct kernel: strips of output
-    pixels in registers, every strip tail and column chunks (1, 7, 37, 131 input columns), partial
+    pixels in registers, every strip tail and column chunks (1, 7, 37, 211 input columns), partial
     channel blocks, stride phases, bias and leaky ReLU, both layouts (NHWC output written through
     transposes), against the float64 reference."""
     rng = np.random.default_rng(width * 31 + c)

@@ -65,7 +65,9 @@ struct DirectConvEntry {
 };
 
 constexpr std::int64_t kDirectRowsPerTask = 4;
-constexpr std::int64_t kDirectChunk = 96;  // a multiple of every ISA's strip width
+// Output columns per direct task: a multiple of every ISA's strip width, wide enough that the rows of
+// common first layers (112-224 columns) need one or two (a narrow last chunk copies its halo again).
+constexpr std::int64_t kDirectChunk = 192;
 
 // Row bands and column chunks of one (image, group), and the direct tasks of `images` images.
 template <class T>
