@@ -28,11 +28,13 @@ template <class T>
 void bias_and_activation(const ConvProblem<T>& p, i64 group, T* c, i64 ldc, i64 rows) {
   if (p.packed_bias == nullptr && p.activation == Activation::none) return;
   const T* bias = p.packed_bias != nullptr ? p.packed_bias + group * p.packed_bias_stride : nullptr;
+  const Activation act = p.activation;  // local: the stores below might alias p
+  const T alpha = p.alpha;
   for (i64 r = 0; r < rows; ++r)
     for (i64 q = 0; q < ldc; q += lanes<T>) {
       vec<T> v = load<T>(c + r * ldc + q);
       if (bias != nullptr) v += load<T>(bias + q);
-      store<T>(c + r * ldc + q, activate<T>(v, p.activation, p.alpha));
+      store<T>(c + r * ldc + q, activate<T>(v, act, alpha));
     }
 }
 
