@@ -1,15 +1,17 @@
-// Direct convolution over NCHW rows, for the layers where the implicit GEMM is weak:
-// - first layers with few input channels per group (RGB or gray images, NCHW or NHWC): the GEMM's depth
-//   (C x KH x KW = 27 for a 3x3 RGB layer) is too small to amortise its packing and transposed
-//   stores;
-// - 1x1 convolutions without stride or padding: every image is one long row of pixels, so output
-//   pixels are contiguous in both the input and the output planes.
-// Both vectorise over output pixels: a strip of V vectors of one output row x a block of B output
+// Direct convolution over padded copies of input rows, for the layers where the implicit GEMM is weak:
+// - first layers with few input channels per group (RGB or gray images, NCHW or NHWC): the GEMM's
+//   depth (C x KH x KW = 27 for a 3x3 RGB layer) is too small to amortise its row pointers and
+//   transposed stores;
+// - 1x1 convolutions without stride or padding (NCHW): every image is one long row of pixels, so
+//   output pixels are contiguous in both the input and the output planes.
+// NCHW vectorises over output pixels: a strip of V vectors of one output row x a block of B output
 // channels lives in registers, each tap is one broadcast weight times V contiguous input vectors,
-// and the results go straight into NCHW output rows. Strided convolutions read from
-// stride-phase-split copies of the padded input rows, so every tap stays a contiguous vector load.
-// Compiled once per instruction set into kk::<isa>; the loop over tasks lives in
-// cpp/src/conv_driver.cpp.
+// and the results go straight into NCHW output rows. NHWC vectorises over output channels: a block
+// of pixels x channel vectors, each tap the weight vectors times one broadcast input value per
+// pixel, each pixel's channels stored contiguously. Input rows are copied per task with their zero
+// padding, channels de-interleaved (NHWC) and split into stride phases, so every tap reads
+// consecutive values. Compiled once per instruction set into kk::<isa>; the loop over tasks lives
+// in cpp/src/conv_driver.cpp.
 #include "kernelkit/conv.hpp"
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/activation.hpp"
@@ -29,15 +31,30 @@ struct Shape {
   template <class T>
   static constexpr i64 strip_pixels = V * lanes<T>;
 };
-// First layers: wide strips reuse each broadcast weight over three vectors.
+// First layers (NCHW): wide strips reuse each broadcast weight over three vectors.
 using FewChannels = Shape<kRegisters == 32 ? 8 : 4, 3, false>;
 // 1x1: one strip's input (C rows of two vectors, whole cache lines) stays in L1 over every block.
 using Pointwise = Shape<kRegisters == 32 ? 12 : 6, 2, true>;
 
-// Output columns one task computes at most: whole strips, rounded up for narrow outputs.
+// First layers (NHWC): a register block of `rows` output pixels x `block` output channels (block /
+// lanes vectors), so that each pixel's channels are stored contiguously where NHWC wants them,
+// without transposes; each tap is the weight vectors times `rows` broadcast input values.
+struct PixelBlock {
+  static constexpr int block = kRegisters == 32 ? 32 : 16;
+  static constexpr bool in_place = false;
+  template <class T>
+  static constexpr int vectors = block / lanes<T>;
+  // Accumulators, the weight vectors and a broadcast fill the register file.
+  template <class T>
+  static constexpr int rows = (kRegisters - vectors<T> - 2) / vectors<T> > 0 ? (kRegisters - vectors<T> - 2) / vectors<T> : 1;
+  template <class T>
+  static constexpr i64 strip_pixels = rows<T>;
+};
+
+// Output columns one task reads input for: its chunk rounded up to whole strips.
 template <class S, class T>
 i64 chunk_columns(const ConvProblem<T>& p) {
-  return min_i64(kDirectChunk, ceil_div(p.ow, S::template strip_pixels<T>) * S::template strip_pixels<T>);
+  return ceil_div(min_i64(kDirectChunk, p.ow), S::template strip_pixels<T>) * S::template strip_pixels<T>;
 }
 
 // Geometry of the per-task input copy: for each needed padded input row and input channel, the
@@ -62,13 +79,6 @@ struct RowCopy {
     return g;
   }
 };
-
-// Row stride of one channel in the band buffer: the band's rows back to back, plus a strip of slack
-// for the last strip's overrun, rounded to whole vectors.
-template <class S, class T>
-i64 band_stride(const ConvProblem<T>& p) {
-  return ceil_div(kDirectRowsPerTask * chunk_columns<S>(p) + S::template strip_pixels<T>, lanes<T>) * lanes<T>;
-}
 
 // For each of `channels` channels ci: dst[ci * channel_stride + j] = src[(first + j * step) * pitch
 // + ci * channel_pitch] for j < n, zero where first + j * step lies outside [0, w). Channel rows
@@ -145,6 +155,28 @@ struct RowTarget {
   T* staging;
 };
 
+// Stores the activated register block acc (R rows of C vectors) at dst, rows ld apart. When only
+// `rows` x `columns` values of it are results (the rest runs past the group's channels or the
+// output row), it goes through `staging` and only those are copied.
+template <class T, int R, int C>
+KK_ALWAYS_INLINE inline void store_block(const ConvProblem<T>& p, const vec<T> (&acc)[R][C], T* dst, i64 ld, i64 rows,
+                                         i64 columns, T* staging) {
+  constexpr int W = lanes<T>;
+  const bool whole = rows >= R && columns >= C * W;
+  T* to = whole ? dst : staging;
+  const i64 ld_to = whole ? ld : C * W;
+  // Local copies: the stores below might alias p as far as the compiler knows.
+  const Activation act = p.activation;
+  const T alpha = p.alpha;
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) store<T>(to + r * ld_to + c * W, activate<T>(acc[r][c], act, alpha));
+  if (whole) return;
+  for (i64 r = 0; r < min_i64(rows, R); ++r)
+    std::memcpy(dst + r * ld, staging + r * C * W, sizeof(T) * min_i64(columns, C * W));
+}
+
 // One strip of V vectors of output pixels starting at `src`, for the channels of one packed weight
 // block (depth x B), with bias and activation, stored at dst[b * ld + ...] for channel b < channels,
 // pixel < columns.
@@ -172,19 +204,7 @@ KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const 
       for (int v = 0; v < V; ++v) acc[b][v] = wv * xv[v] + acc[b][v];
     }
   }
-  const bool whole = channels >= B && columns >= V * W;
-  T* to = whole ? dst : staging;
-  const i64 ld_to = whole ? ld : V * W;
-  // Local copies: the stores below might alias p as far as the compiler knows.
-  const Activation act = p.activation;
-  const T alpha = p.alpha;
-#pragma GCC unroll 16
-  for (int b = 0; b < B; ++b)
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) store<T>(to + b * ld_to + v * W, activate<T>(acc[b][v], act, alpha));
-  if (whole) return;
-  for (i64 b = 0; b < min_i64(channels, B); ++b)
-    std::memcpy(dst + b * ld, staging + b * V * W, sizeof(T) * min_i64(columns, V * W));
+  store_block<T, B, V>(p, acc, dst, ld, channels, columns, staging);
 }
 
 // Input to fetch into cache while a strip computes: the line of src + offsets[k] for every depth
@@ -252,21 +272,8 @@ void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* off
     strip_tail<T, B, V>(p, ceil_div(width - ox, lanes<T>), src + ox, offsets, depth, blocks, w, bias, to, ox);
 }
 
-// The band buffer into NHWC output rows: per row a transpose (channels x pixels -> pixels x
-// channels).
-template <class T>
-void write_band_nhwc(const ConvProblem<T>& p, const T* band, i64 ld, i64 image, i64 group, i64 oy0, i64 rows, i64 ox0,
-                     i64 width) {
-  T* out = p.out + image * p.oh * p.ow * p.o;
-  for (i64 r = 0; r < rows; ++r)
-    write_transposed<T>(band + r * width, ld, p.og, width, out, p.o, group * p.og, (oy0 + r) * p.ow + ox0,
-                        p.stream_output);
-}
-
 // One task: up to kDirectRowsPerTask output rows x kDirectChunk output columns of one (image,
-// group), every output channel of the group. NCHW output rows are written where they lie; NHWC rows
-// go through the band buffer (one run of rows per output channel), then are transposed into place
-// (streaming when the output is large).
+// group) of NCHW output, every output channel of the group, written where the rows lie.
 template <class S, class T>
 void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   constexpr int B = S::block;
@@ -279,9 +286,8 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   const bool in_place = S::in_place && p.ow % lanes<T> == 0;
   const RowCopy<S, T> padded(p);
   const RowCopy<S, T> g = in_place ? RowCopy<S, T>::in_place(p) : padded;
-  const i64 depth = p.cg * p.kh * p.kw, blocks = ceil_div(p.og, B), ld = band_stride<S>(p);
-  T* band = static_cast<T*>(scratch) + padded.rows * padded.row_stride;
-  i64* offsets = reinterpret_cast<i64*>(band + blocks * B * ld);
+  const i64 depth = p.cg * p.kh * p.kw, blocks = ceil_div(p.og, B);
+  i64* offsets = reinterpret_cast<i64*>(static_cast<T*>(scratch) + padded.rows * padded.row_stride);
   i64* panel_offsets = offsets + depth;
   T* staging = reinterpret_cast<T*>(panel_offsets + depth);
   T* panel = staging + B * S::template strip_pixels<T>;
@@ -296,23 +302,14 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   const T* weights = p.packed_weights + group * p.packed_group_stride;
   const T* bias = p.packed_bias + group * p.packed_bias_stride;
   const i64 plane = p.oh * p.ow;
-  T* out_nchw = p.out + (image * p.o + group * p.og) * plane + oy0 * p.ow + ox0;
-  // The band has room for whole blocks and strips, so every strip is stored there whole.
-  const i64 band_columns = ceil_div(width, S::template strip_pixels<T>) * S::template strip_pixels<T>;
-  for (i64 r = 0; r < rows; ++r) {
-    const RowTarget<T> to = p.nhwc ? RowTarget<T>{band + r * width, ld, blocks * B, band_columns, staging}
-                                   : RowTarget<T>{out_nchw + r * p.ow, plane, p.og, width, staging};
-    output_row<S, T>(p, width, copy + r * p.sh * g.row_stride, offsets, depth, blocks, weights, bias, to, panel,
-                     panel_offsets);
-  }
-  if (p.nhwc) {
-    write_band_nhwc<T>(p, band, ld, image, group, oy0, rows, ox0, width);
-    if (p.stream_output) store_fence();
-  }
+  T* out = p.out + (image * p.o + group * p.og) * plane + oy0 * p.ow + ox0;
+  for (i64 r = 0; r < rows; ++r)
+    output_row<S, T>(p, width, copy + r * p.sh * g.row_stride, offsets, depth, blocks, weights, bias,
+                     RowTarget<T>{out + r * p.ow, plane, p.og, width, staging}, panel, panel_offsets);
 }
 
-// The input copy, the band buffer, two offsets (i64) per depth index (into the input, into a strip
-// panel), a strip's staging tile, then a strip panel (depth x strip pixels).
+// The input copy, two offsets (i64) per depth index (into the input, into a strip panel), a
+// strip's staging tile, then a strip panel (depth x strip pixels).
 template <class S, class T>
 i64 direct_scratch_elements(const ConvProblem<T>& p) {
   const RowCopy<S, T> g(p);
@@ -320,8 +317,72 @@ i64 direct_scratch_elements(const ConvProblem<T>& p) {
   const i64 offsets = 2 * depth * i64(sizeof(i64) / sizeof(T));
   const i64 staging = S::block * S::template strip_pixels<T>;
   const i64 panel = depth * S::template strip_pixels<T>;
-  return g.rows * g.row_stride + ceil_div(p.og, S::block) * S::block * band_stride<S>(p) + offsets + staging + panel +
-         64;
+  return g.rows * g.row_stride + offsets + staging + panel + 64;
+}
+
+// MR output pixels (input at src, consecutive in the copy) x the NV vectors of output channels of
+// one packed weight block (depth x NV * lanes), with bias and activation, stored at dst[r * p.o +
+// channel] for pixel r < pixels and channel < channels (through `staging` when that is not the
+// whole block).
+template <class T, int MR, int NV>
+KK_ALWAYS_INLINE inline void pixel_strip(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth,
+                                         const T* w, const T* bias, T* dst, i64 pixels, i64 channels, T* staging) {
+  constexpr int W = lanes<T>;
+  vec<T> acc[MR][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = load<T>(bias + v * W);
+  for (i64 k = 0; k < depth; ++k, w += NV * W) {
+    vec<T> wv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) wv[v] = load<T>(w + v * W);
+    const T* at = src + offsets[k];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const vec<T> xv = splat<T>(at[r]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = wv[v] * xv + acc[r][v];
+    }
+  }
+  store_block<T, MR, NV>(p, acc, dst, p.o, pixels, channels, staging);
+}
+
+// One NHWC task (numbered as direct_task's): strips of output pixels x every channel block, each
+// pixel's channels stored in place.
+template <class T>
+void pixel_block_task(const ConvProblem<T>& p, i64 task, void* scratch) {
+  using S = PixelBlock;
+  constexpr int B = S::block, NV = S::vectors<T>, MR = S::rows<T>;
+  const i64 chunks = direct_chunks(p), bands = direct_bands(p);
+  const i64 image = task / (p.groups * bands * chunks), group = task / (bands * chunks) % p.groups;
+  const i64 oy0 = task / chunks % bands * kDirectRowsPerTask, rows = min_i64(kDirectRowsPerTask, p.oh - oy0);
+  const i64 ox0 = task % chunks * kDirectChunk, width = min_i64(kDirectChunk, p.ow - ox0);
+  const RowCopy<S, T> g(p);
+  const i64 depth = p.cg * p.kh * p.kw, blocks = ceil_div(p.og, B);
+  T* copy = static_cast<T*>(scratch);
+  i64* offsets = reinterpret_cast<i64*>(copy + g.rows * g.row_stride);
+  T* staging = reinterpret_cast<T*>(offsets + depth);
+  copy_input_rows<S, T>(p, g, image, group, oy0, ox0, input_rows_spanned(p, rows), copy);
+  tap_offsets<S, T>(p, g, offsets);
+  const T* weights = p.packed_weights + group * p.packed_group_stride;
+  const T* bias = p.packed_bias + group * p.packed_bias_stride;
+  for (i64 r = 0; r < rows; ++r) {
+    const T* src = copy + r * p.sh * g.row_stride;
+    T* out = p.out + ((image * p.oh + oy0 + r) * p.ow + ox0) * p.o + group * p.og;
+    for (i64 ox = 0; ox < width; ox += MR)
+      for (i64 blk = 0; blk < blocks; ++blk)
+        pixel_strip<T, MR, NV>(p, src + ox, offsets, depth, weights + blk * depth * B, bias + blk * B,
+                               out + ox * p.o + blk * B, width - ox, p.og - blk * B, staging);
+  }
+}
+
+// The input copy, one offset (i64) per depth index, then a strip's staging tile.
+template <class T>
+i64 pixel_block_scratch_elements(const ConvProblem<T>& p) {
+  const RowCopy<PixelBlock, T> g(p);
+  const i64 offsets = p.cg * p.kh * p.kw * i64(sizeof(i64) / sizeof(T));
+  return g.rows * g.row_stride + offsets + PixelBlock::block * PixelBlock::strip_pixels<T> + 64;
 }
 
 template <class S>
@@ -335,6 +396,8 @@ DirectConvEntry direct_entry() {
 void fill_conv_direct_entries(KernelTable& table) {
   table.conv_direct_few_channels = direct_entry<FewChannels>();
   table.conv_direct_pointwise = direct_entry<Pointwise>();
+  table.conv_direct_few_channels_nhwc = {PixelBlock::block, &pixel_block_task<float>, &pixel_block_task<double>,
+                                         &pixel_block_scratch_elements<float>, &pixel_block_scratch_elements<double>};
 }
 
 }  // namespace KK_ISA

@@ -158,7 +158,8 @@ void compute_conv2d(const ConvShape& s, const T* x, const WeightView<T>& weights
     return direct(table.conv_direct_pointwise, row, x, weights, bias, out, act, alpha, n_threads);
   }
   if (cg <= kDirectMaxChannels)
-    return direct(table.conv_direct_few_channels, s, x, weights, bias, out, act, alpha, n_threads);
+    return direct(s.nhwc ? table.conv_direct_few_channels_nhwc : table.conv_direct_few_channels, s, x, weights, bias,
+                  out, act, alpha, n_threads);
 
   // Indirect GEMM over channel-contiguous input: NHWC as it is, NCHW through (H, W, C) copies.
   const i64 panel_cols = TableEntry<T>::conv_panel_cols(table);

@@ -40,9 +40,11 @@ struct KernelTable {
   ChannelsLastRowFn<double> channels_last_row_f64;
   ConvTaskFn<float> depthwise_f32;
   ConvTaskFn<double> depthwise_f64;
-  // Direct convolution over NCHW rows (see conv.hpp) for first layers and for 1x1 convolutions.
+  // Direct convolution (see conv.hpp): first layers and 1x1 convolutions in NCHW, first layers in
+  // NHWC.
   DirectConvEntry conv_direct_few_channels;
   DirectConvEntry conv_direct_pointwise;
+  DirectConvEntry conv_direct_few_channels_nhwc;
   // filter2d: weighted sums of shifted rows.
   CorrelateRowsFn<float> correlate_rows_f32;
   CorrelateRowsFn<double> correlate_rows_f64;
