@@ -43,14 +43,12 @@ void run_tasks(ConvTaskFn<T> task_fn, const ConvProblem<T>& p, i64 tasks, i64 sc
   for (i64 t = 0; t < tasks; ++t) task_fn(p, t, scratch[thread_index()].get());
 }
 
-// A zero-padded copy of one input plane with room for whole strips of 64 outputs, or a row / the
-// channels of one pixel, whichever is larger.
+// A zero-padded copy of one input plane with room for whole strips of 64 outputs (used by the NCHW
+// path; the NHWC path keeps its sums in registers).
 template <class T>
 i64 depthwise_scratch_elements(const ConvProblem<T>& p) {
   const i64 padded_w = p.ow + (p.kw - 1) * p.dw + 64;
-  const i64 padded_h = input_rows_spanned(p, p.oh);
-  const i64 plane = padded_w * padded_h;
-  return plane > p.c ? plane : p.c;
+  return padded_w * input_rows_spanned(p, p.oh);
 }
 
 // groups == channels with one output channel each: the memory-bound direct path.
