@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import operator
 import sys
 from typing import Any, TextIO
 
 from . import _core
 from ._threads import get_num_threads
+from ._validation import int_at_least
 
 __all__ = [
     "config",
@@ -79,13 +79,7 @@ def set_output_cache(max_bytes: int) -> None:
     0
     >>> kernelkit.set_output_cache(256 << 20)  # the default
     """
-    try:
-        limit = operator.index(max_bytes)
-    except TypeError:
-        raise TypeError(f"max_bytes: expected an int, got {max_bytes!r}") from None
-    if limit < 0:
-        raise ValueError(f"max_bytes: must be >= 0, got {limit}")
-    _core.set_output_cache_limit(limit)
+    _core.set_output_cache_limit(int_at_least(max_bytes, 0, "max_bytes"))
 
 
 def output_cache() -> dict[str, int]:
