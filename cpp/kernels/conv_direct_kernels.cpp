@@ -155,28 +155,6 @@ struct RowTarget {
   T* staging;
 };
 
-// Stores the activated register block acc (R rows of C vectors) at dst, rows ld apart. When only
-// `rows` x `columns` values of it are results (the rest runs past the group's channels or the
-// output row), it goes through `staging` and only those are copied.
-template <class T, int R, int C>
-KK_ALWAYS_INLINE inline void store_block(const ConvProblem<T>& p, const vec<T> (&acc)[R][C], T* dst, i64 ld, i64 rows,
-                                         i64 columns, T* staging) {
-  constexpr int W = lanes<T>;
-  const bool whole = rows >= R && columns >= C * W;
-  T* to = whole ? dst : staging;
-  const i64 ld_to = whole ? ld : C * W;
-  // Local copies: the stores below might alias p as far as the compiler knows.
-  const Activation act = p.activation;
-  const T alpha = p.alpha;
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-    for (int c = 0; c < C; ++c) store<T>(to + r * ld_to + c * W, activate<T>(acc[r][c], act, alpha));
-  if (whole) return;
-  for (i64 r = 0; r < min_i64(rows, R); ++r)
-    std::memcpy(dst + r * ld, staging + r * C * W, sizeof(T) * min_i64(columns, C * W));
-}
-
 // One strip of V vectors of output pixels starting at `src`, for the channels of one packed weight
 // block (depth x B), with bias and activation, stored at dst[b * ld + ...] for channel b < channels,
 // pixel < columns.
@@ -204,7 +182,7 @@ KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const 
       for (int v = 0; v < V; ++v) acc[b][v] = wv * xv[v] + acc[b][v];
     }
   }
-  store_block<T, B, V>(p, acc, dst, ld, channels, columns, staging);
+  store_activated<T, B, V>(acc, p.activation, p.alpha, dst, ld, channels, columns, staging);
 }
 
 // Input to fetch into cache while a strip computes: the line of src + offsets[k] for every depth
@@ -228,16 +206,6 @@ void strip_all_blocks(const ConvProblem<T>& p, const T* src, const i64* offsets,
     if (next.src == nullptr) continue;
     for (i64 k = blk * share; k < min_i64(depth, (blk + 1) * share); ++k) __builtin_prefetch(next.src + next.offsets[k]);
   }
-}
-
-// The last `vectors` (<= V) vectors of a row: the narrowest strip that covers them.
-template <class T, int B, int V>
-void strip_tail(const ConvProblem<T>& p, i64 vectors, const T* src, const i64* offsets, i64 depth, i64 blocks,
-                const T* w, const T* bias, const RowTarget<T>& to, i64 ox) {
-  if constexpr (V > 1) {
-    if (vectors < V) return strip_tail<T, B, V - 1>(p, vectors, src, offsets, depth, blocks, w, bias, to, ox);
-  }
-  strip_all_blocks<T, B, V>(p, src, offsets, depth, blocks, w, bias, to, ox);
 }
 
 // panel[k][V vectors] = the strip's input at depth index k.
@@ -269,7 +237,9 @@ void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* off
     }
   }
   if (ox < width)
-    strip_tail<T, B, V>(p, ceil_div(width - ox, lanes<T>), src + ox, offsets, depth, blocks, w, bias, to, ox);
+    narrowest_strip<V>(ceil_div(width - ox, lanes<T>), [&](auto vectors) {
+      strip_all_blocks<T, B, decltype(vectors)::value>(p, src + ox, offsets, depth, blocks, w, bias, to, ox);
+    });
 }
 
 // One task: up to kDirectRowsPerTask output rows x kDirectChunk output columns of one (image,
@@ -345,7 +315,7 @@ KK_ALWAYS_INLINE inline void pixel_strip(const ConvProblem<T>& p, const T* src, 
       for (int v = 0; v < NV; ++v) acc[r][v] = wv[v] * xv + acc[r][v];
     }
   }
-  store_block<T, MR, NV>(p, acc, dst, p.o, pixels, channels, staging);
+  store_activated<T, MR, NV>(acc, p.activation, p.alpha, dst, p.o, pixels, channels, staging);
 }
 
 // One NHWC task (numbered as direct_task's): strips of output pixels x every channel block, each

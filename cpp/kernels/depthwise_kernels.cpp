@@ -17,37 +17,19 @@ template <class T, int V>
 KK_ALWAYS_INLINE inline void depthwise_strip(const ConvProblem<T>& p, const T* src, i64 pw, const T* wk, T bias,
                                              T* dst, i64 columns) {
   constexpr int W = lanes<T>;
-  vec<T> acc[V];
+  vec<T> acc[1][V];
 #pragma GCC unroll 8
-  for (int v = 0; v < V; ++v) acc[v] = splat<T>(bias);
+  for (int v = 0; v < V; ++v) acc[0][v] = splat<T>(bias);
   for (i64 ky = 0; ky < p.kh; ++ky) {
     const T* row = src + ky * p.dh * pw;
     for (i64 kx = 0; kx < p.kw; ++kx) {
       const vec<T> wv = splat<T>(wk[ky * p.kw + kx]);
 #pragma GCC unroll 8
-      for (int v = 0; v < V; ++v) acc[v] = wv * load<T>(row + kx * p.dw + v * W) + acc[v];
+      for (int v = 0; v < V; ++v) acc[0][v] = wv * load<T>(row + kx * p.dw + v * W) + acc[0][v];
     }
   }
-  const Activation act = p.activation;
-  const T alpha = p.alpha;
-  if (columns >= V * W) {
-#pragma GCC unroll 8
-    for (int v = 0; v < V; ++v) store<T>(dst + v * W, activate<T>(acc[v], act, alpha));
-    return;
-  }
   T staging[V * W];
-#pragma GCC unroll 8
-  for (int v = 0; v < V; ++v) store<T>(staging + v * W, activate<T>(acc[v], act, alpha));
-  std::memcpy(dst, staging, sizeof(T) * columns);
-}
-
-// The last `columns` pixels of a row: the narrowest strip that covers them.
-template <class T, int V>
-void depthwise_row_tail(const ConvProblem<T>& p, const T* src, i64 pw, const T* wk, T bias, T* dst, i64 columns) {
-  if constexpr (V > 1) {
-    if (columns <= (V - 1) * lanes<T>) return depthwise_row_tail<T, V - 1>(p, src, pw, wk, bias, dst, columns);
-  }
-  depthwise_strip<T, V>(p, src, pw, wk, bias, dst, columns);
+  store_activated<T, 1, V>(acc, p.activation, p.alpha, dst, 0, 1, columns, staging);
 }
 
 // NCHW, stride 1 along rows: the plane is first copied into a zero-padded buffer so that every tap is
@@ -78,7 +60,10 @@ void depthwise_plane_unit_stride(const ConvProblem<T>& p, i64 image, i64 ch, T* 
     T* dst = out + oy * p.ow;
     i64 ox = 0;
     for (; ox + V * W <= p.ow; ox += V * W) depthwise_strip<T, V>(p, src + ox, pw, wk, bias, dst + ox, V * W);
-    if (ox < p.ow) depthwise_row_tail<T, V>(p, src + ox, pw, wk, bias, dst + ox, p.ow - ox);
+    if (ox < p.ow)
+      narrowest_strip<V>(ceil_div(p.ow - ox, W), [&](auto vectors) {
+        depthwise_strip<T, decltype(vectors)::value>(p, src + ox, pw, wk, bias, dst + ox, p.ow - ox);
+      });
   }
 }
 
@@ -121,20 +106,17 @@ KK_ALWAYS_INLINE inline void depthwise_pixel_block(const ConvProblem<T>& p, cons
                                                    i64 kx0, i64 kx1, i64 ch, T* dst) {
   constexpr int W = lanes<T>;
   const i64 c = p.c;
-  vec<T> acc[V];
+  vec<T> acc[1][V];
 #pragma GCC unroll 8
-  for (int v = 0; v < V; ++v) acc[v] = p.packed_bias != nullptr ? load<T>(p.packed_bias + ch + v * W) : splat<T>(T(0));
+  for (int v = 0; v < V; ++v) acc[0][v] = p.packed_bias != nullptr ? load<T>(p.packed_bias + ch + v * W) : splat<T>(T(0));
   for (i64 ky = ky0; ky < ky1; ++ky)
     for (i64 kx = kx0; kx < kx1; ++kx) {
       const T* src = x + first + ((ky * p.dh) * p.w + kx * p.dw) * c + ch;
       const T* wk = p.packed_weights + (ky * p.kw + kx) * c + ch;
 #pragma GCC unroll 8
-      for (int v = 0; v < V; ++v) acc[v] = load<T>(wk + v * W) * load<T>(src + v * W) + acc[v];
+      for (int v = 0; v < V; ++v) acc[0][v] = load<T>(wk + v * W) * load<T>(src + v * W) + acc[0][v];
     }
-  const Activation act = p.activation;
-  const T alpha = p.alpha;
-#pragma GCC unroll 8
-  for (int v = 0; v < V; ++v) store<T>(dst + ch + v * W, activate<T>(acc[v], act, alpha));
+  store_activated<T, 1, V>(acc, p.activation, p.alpha, dst + ch, 0, 1, V * W, nullptr);  // always whole
 }
 
 // NHWC: output row `oy` of image `image`. Channels are contiguous, so each output pixel is blocks

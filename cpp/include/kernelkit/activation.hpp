@@ -1,6 +1,9 @@
 // The activations conv2d fuses into its stores (compiled per instruction set, in kk::KK_ISA).
 #pragma once
+#include <cstring>
+
 #include "kernelkit/conv.hpp"
+#include "kernelkit/microkernel.hpp"
 #include "kernelkit/simd.hpp"
 
 namespace kk {
@@ -18,6 +21,26 @@ inline T activate_scalar(T v, Activation act, T alpha) {
   if (act == Activation::relu) return v < T(0) ? T(0) : v;
   if (act == Activation::leaky_relu) return v < T(0) ? v * alpha : v;
   return v;
+}
+
+// Stores act(acc), R rows of C vectors, at dst with rows ld apart. When only `rows` x `columns`
+// values of it belong to the output (the rest runs past its channels or the end of its row), the
+// block goes through `staging` (R x C vectors) and only those values are copied, so that nothing
+// outside them is written.
+template <class T, int R, int C>
+KK_ALWAYS_INLINE inline void store_activated(const vec<T> (&acc)[R][C], Activation act, T alpha, T* dst, i64 ld,
+                                             i64 rows, i64 columns, T* staging) {
+  constexpr int W = lanes<T>;
+  const bool whole = rows >= R && columns >= C * W;
+  T* to = whole ? dst : staging;
+  const i64 ld_to = whole ? ld : C * W;
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) store<T>(to + r * ld_to + c * W, activate<T>(acc[r][c], act, alpha));
+  if (whole) return;
+  for (i64 r = 0; r < min_i64(rows, R); ++r)
+    std::memcpy(dst + r * ld, staging + r * C * W, sizeof(T) * min_i64(columns, C * W));
 }
 
 }  // namespace KK_ISA

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "kernelkit/simd.hpp"
@@ -25,6 +26,18 @@ inline void valid_columns(i64 offset, i64 sw, i64 w, i64 ow, i64& lo, i64& hi) {
   hi = offset >= w ? 0 : (w - 1 - offset) / sw + 1;
   hi = min_i64(hi, ow);
   if (lo > hi) lo = hi;
+}
+
+// Calls f(std::integral_constant<int, U>{}) for the smallest U in [1, V] with U >= vectors: the
+// narrowest strip of U vectors that covers the last `vectors` vectors of a row. Not forced inline:
+// the tail strips inlined into the caller's row loop made the whole row slower (measured: one RGB
+// 128x128 image through a 3x3 layer, 0.20 -> 0.34 ms on one thread).
+template <int V, class F>
+inline void narrowest_strip(i64 vectors, F&& f) {
+  if constexpr (V > 1) {
+    if (vectors < V) return narrowest_strip<V - 1>(vectors, std::forward<F>(f));
+  }
+  f(std::integral_constant<int, V>{});
 }
 
 #if defined(__AVX512F__)
