@@ -12,6 +12,8 @@
 // padding, channels de-interleaved (NHWC) and split into stride phases, so every tap reads
 // consecutive values. Compiled once per instruction set into kk::<isa>; the loop over tasks lives
 // in cpp/src/conv_driver.cpp.
+#include <algorithm>
+
 #include "kernelkit/conv.hpp"
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/activation.hpp"
@@ -46,7 +48,7 @@ struct PixelBlock {
   static constexpr int vectors = block / lanes<T>;
   // Accumulators, the weight vectors and a broadcast fill the register file.
   template <class T>
-  static constexpr int rows = (kRegisters - vectors<T> - 2) / vectors<T> > 0 ? (kRegisters - vectors<T> - 2) / vectors<T> : 1;
+  static constexpr int rows = std::max(1, (kRegisters - vectors<T> - 2) / vectors<T>);
   template <class T>
   static constexpr i64 strip_pixels = rows<T>;
 };
@@ -110,23 +112,39 @@ void copy_phase(const T* src, i64 pitch, i64 channel_pitch, i64 channels, i64 w,
   }
 }
 
-// Fills the copy's first `input_rows` rows for output rows from oy0 and columns from ox0 of
-// (image, group): zeros where the padded position lies outside the input.
+// The part of the output one direct task computes: up to kDirectRowsPerTask rows from oy0 and
+// kDirectChunk columns from ox0 of (image, group); tasks are numbered image-major, then group, row
+// band, column chunk.
+struct DirectTask {
+  i64 image, group, oy0, rows, ox0, width;
+  template <class T>
+  DirectTask(const ConvProblem<T>& p, i64 task) {
+    const i64 chunks = direct_chunks(p), bands = direct_bands(p);
+    image = task / (p.groups * bands * chunks);
+    group = task / (bands * chunks) % p.groups;
+    oy0 = task / chunks % bands * kDirectRowsPerTask;
+    rows = min_i64(kDirectRowsPerTask, p.oh - oy0);
+    ox0 = task % chunks * kDirectChunk;
+    width = min_i64(kDirectChunk, p.ow - ox0);
+  }
+};
+
+// Fills the copy with the input rows and columns task t reads: zeros where the padded position lies
+// outside the input.
 template <class S, class T>
-void copy_input_rows(const ConvProblem<T>& p, const RowCopy<S, T>& g, i64 image, i64 group, i64 oy0, i64 ox0,
-                     i64 input_rows, T* copy) {
+void copy_input_rows(const ConvProblem<T>& p, const RowCopy<S, T>& g, const DirectTask& t, T* copy) {
   // NCHW: a channel's row is contiguous; NHWC: its columns are c apart.
   const i64 pitch = p.nhwc ? p.c : 1, row_pitch = p.nhwc ? p.w * p.c : p.w, channel_pitch = p.nhwc ? 1 : p.h * p.w;
-  const T* x = p.x + image * p.c * p.h * p.w + group * p.cg * channel_pitch;
-  for (i64 y = 0; y < input_rows; ++y) {
-    const i64 iy = oy0 * p.sh + y - p.pad_top;
+  const T* x = p.x + t.image * p.c * p.h * p.w + t.group * p.cg * channel_pitch;
+  for (i64 y = 0; y < input_rows_spanned(p, t.rows); ++y) {
+    const i64 iy = t.oy0 * p.sh + y - p.pad_top;
     T* dst = copy + y * g.row_stride;
     if (iy < 0 || iy >= p.h) {
       std::memset(dst, 0, sizeof(T) * g.row_stride);
       continue;
     }
     for (i64 f = 0; f < p.sw; ++f)
-      copy_phase<T>(x + iy * row_pitch, pitch, channel_pitch, p.cg, p.w, ox0 * p.sw + f - p.pad_left, p.sw,
+      copy_phase<T>(x + iy * row_pitch, pitch, channel_pitch, p.cg, p.w, t.ox0 * p.sw + f - p.pad_left, p.sw,
                     g.phase_len, dst + f * g.phase_len, g.channel_stride);
   }
 }
@@ -204,7 +222,8 @@ void strip_all_blocks(const ConvProblem<T>& p, const T* src, const i64* offsets,
     strip<T, B, V>(p, src, offsets, depth, w + blk * depth * B, bias + blk * B, to.dst + blk * B * to.ld + ox, to.ld,
                    to.channels - blk * B, to.columns - ox, to.staging);
     if (next.src == nullptr) continue;
-    for (i64 k = blk * share; k < min_i64(depth, (blk + 1) * share); ++k) __builtin_prefetch(next.src + next.offsets[k]);
+    for (i64 k = blk * share; k < min_i64(depth, (blk + 1) * share); ++k)
+      __builtin_prefetch(next.src + next.offsets[k]);
   }
 }
 
@@ -247,10 +266,7 @@ void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* off
 template <class S, class T>
 void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   constexpr int B = S::block;
-  const i64 chunks = direct_chunks(p), bands = direct_bands(p);
-  const i64 image = task / (p.groups * bands * chunks), group = task / (bands * chunks) % p.groups;
-  const i64 oy0 = task / chunks % bands * kDirectRowsPerTask, rows = min_i64(kDirectRowsPerTask, p.oh - oy0);
-  const i64 ox0 = task % chunks * kDirectChunk, width = min_i64(kDirectChunk, p.ow - ox0);
+  const DirectTask t(p, task);
   // In place, a strip tail reads up to its last whole vector: inside the array only when rows are
   // whole vectors long.
   const bool in_place = S::in_place && p.ow % lanes<T> == 0;
@@ -262,20 +278,20 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   T* staging = reinterpret_cast<T*>(panel_offsets + depth);
   T* panel = staging + B * S::template strip_pixels<T>;
   for (i64 k = 0; k < depth; ++k) panel_offsets[k] = k * S::template strip_pixels<T>;
-  const T* copy = p.x + (image * p.c + group * p.cg) * p.h * p.w + ox0;
+  const T* copy = p.x + (t.image * p.c + t.group * p.cg) * p.h * p.w + t.ox0;
   if (!in_place) {
     T* rows_copy = static_cast<T*>(scratch);
-    copy_input_rows<S, T>(p, g, image, group, oy0, ox0, input_rows_spanned(p, rows), rows_copy);
+    copy_input_rows<S, T>(p, g, t, rows_copy);
     copy = rows_copy;
   }
   tap_offsets<S, T>(p, g, offsets);
-  const T* weights = p.packed_weights + group * p.packed_group_stride;
-  const T* bias = p.packed_bias + group * p.packed_bias_stride;
+  const T* weights = p.packed_weights + t.group * p.packed_group_stride;
+  const T* bias = p.packed_bias + t.group * p.packed_bias_stride;
   const i64 plane = p.oh * p.ow;
-  T* out = p.out + (image * p.o + group * p.og) * plane + oy0 * p.ow + ox0;
-  for (i64 r = 0; r < rows; ++r)
-    output_row<S, T>(p, width, copy + r * p.sh * g.row_stride, offsets, depth, blocks, weights, bias,
-                     RowTarget<T>{out + r * p.ow, plane, p.og, width, staging}, panel, panel_offsets);
+  T* out = p.out + (t.image * p.o + t.group * p.og) * plane + t.oy0 * p.ow + t.ox0;
+  for (i64 r = 0; r < t.rows; ++r)
+    output_row<S, T>(p, t.width, copy + r * p.sh * g.row_stride, offsets, depth, blocks, weights, bias,
+                     RowTarget<T>{out + r * p.ow, plane, p.og, t.width, staging}, panel, panel_offsets);
 }
 
 // The input copy, two offsets (i64) per depth index (into the input, into a strip panel), a
@@ -324,26 +340,23 @@ template <class T>
 void pixel_block_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   using S = PixelBlock;
   constexpr int B = S::block, NV = S::vectors<T>, MR = S::rows<T>;
-  const i64 chunks = direct_chunks(p), bands = direct_bands(p);
-  const i64 image = task / (p.groups * bands * chunks), group = task / (bands * chunks) % p.groups;
-  const i64 oy0 = task / chunks % bands * kDirectRowsPerTask, rows = min_i64(kDirectRowsPerTask, p.oh - oy0);
-  const i64 ox0 = task % chunks * kDirectChunk, width = min_i64(kDirectChunk, p.ow - ox0);
+  const DirectTask t(p, task);
   const RowCopy<S, T> g(p);
   const i64 depth = p.cg * p.kh * p.kw, blocks = ceil_div(p.og, B);
   T* copy = static_cast<T*>(scratch);
   i64* offsets = reinterpret_cast<i64*>(copy + g.rows * g.row_stride);
   T* staging = reinterpret_cast<T*>(offsets + depth);
-  copy_input_rows<S, T>(p, g, image, group, oy0, ox0, input_rows_spanned(p, rows), copy);
+  copy_input_rows<S, T>(p, g, t, copy);
   tap_offsets<S, T>(p, g, offsets);
-  const T* weights = p.packed_weights + group * p.packed_group_stride;
-  const T* bias = p.packed_bias + group * p.packed_bias_stride;
-  for (i64 r = 0; r < rows; ++r) {
+  const T* weights = p.packed_weights + t.group * p.packed_group_stride;
+  const T* bias = p.packed_bias + t.group * p.packed_bias_stride;
+  for (i64 r = 0; r < t.rows; ++r) {
     const T* src = copy + r * p.sh * g.row_stride;
-    T* out = p.out + ((image * p.oh + oy0 + r) * p.ow + ox0) * p.o + group * p.og;
-    for (i64 ox = 0; ox < width; ox += MR)
+    T* out = p.out + ((t.image * p.oh + t.oy0 + r) * p.ow + t.ox0) * p.o + t.group * p.og;
+    for (i64 ox = 0; ox < t.width; ox += MR)
       for (i64 blk = 0; blk < blocks; ++blk)
         pixel_strip<T, MR, NV>(p, src + ox, offsets, depth, weights + blk * depth * B, bias + blk * B,
-                               out + ox * p.o + blk * B, width - ox, p.og - blk * B, staging);
+                               out + ox * p.o + blk * B, t.width - ox, p.og - blk * B, staging);
   }
 }
 

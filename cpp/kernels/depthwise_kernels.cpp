@@ -108,7 +108,8 @@ KK_ALWAYS_INLINE inline void depthwise_pixel_block(const ConvProblem<T>& p, cons
   const i64 c = p.c;
   vec<T> acc[1][V];
 #pragma GCC unroll 8
-  for (int v = 0; v < V; ++v) acc[0][v] = p.packed_bias != nullptr ? load<T>(p.packed_bias + ch + v * W) : splat<T>(T(0));
+  for (int v = 0; v < V; ++v)
+    acc[0][v] = p.packed_bias != nullptr ? load<T>(p.packed_bias + ch + v * W) : splat<T>(T(0));
   for (i64 ky = ky0; ky < ky1; ++ky)
     for (i64 kx = kx0; kx < kx1; ++kx) {
       const T* src = x + first + ((ky * p.dh) * p.w + kx * p.dw) * c + ch;

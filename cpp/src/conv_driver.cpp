@@ -109,20 +109,18 @@ std::vector<T> pack_direct_weights(const ConvShape& s, const WeightView<T>& weig
 // Output rows computed directly (no GEMM) by one of the direct kernel's shapes.
 template <class T>
 void direct(const DirectConvEntry& kernel, const ConvShape& s, const T* x, const WeightView<T>& weights, const T* bias,
-            T* out,
-            Activation act, double alpha, int n_threads) {
+            T* out, Activation act, double alpha, int n_threads) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups;
   const i64 block = kernel.block, og_padded = ceil_div(og, block) * block;
   const std::vector<T> packed = pack_direct_weights(s, weights, block);
   const std::vector<T> bias_padded = padded_bias(bias, s.groups, og, og_padded);
   const i64 group_stride = static_cast<i64>(packed.size()) / s.groups;
+  // The direct kernels store their register blocks straight into the output: no streaming stores.
   const ConvProblem<T> p{x, s.nhwc, s.c, s.h, s.w, s.groups, cg, og, s.o, s.kh, s.kw, s.sh, s.sw, s.dh, s.dw,
                          s.pad_top, s.pad_left, s.out_h(), s.out_w(), packed.data(), group_stride,
-                         bias_padded.data(), og_padded, act, T(alpha), out, stream_output(s, sizeof(T)), nullptr, 0};
+                         bias_padded.data(), og_padded, act, T(alpha), out, false, nullptr, 0};
   run_tasks(TableEntry<T>::task(kernel), p, direct_tasks(p, s.n), TableEntry<T>::scratch(kernel, p), n_threads);
 }
-
-}  // namespace
 
 // Per group, panels of `cols` output channels, [panel][depth = (kh, kw, cg)][cols], zero-padded to
 // whole panels: the layout the GEMM micro-kernel streams. Large weights are packed by every thread.
@@ -142,6 +140,8 @@ void pack_gemm_weights(const ConvShape& s, const WeightView<T>& weights, i64 col
             panel[((ky * s.kw + kx) * cg + ci) * cols + j] = oc0 + j < og ? weights.at(g, oc0 + j, ci, ky, kx) : T(0);
   }
 }
+
+}  // namespace
 
 template <class T>
 void compute_conv2d(const ConvShape& s, const T* x, const WeightView<T>& weights, const T* bias, T* out,
@@ -198,10 +198,10 @@ void compute_conv2d(const ConvShape& s, const T* x, const WeightView<T>& weights
   ScratchBuffer copy = aligned_scratch(sizeof(T) * static_cast<std::size_t>(per_pass * image_elements));
   T* hwc = static_cast<T*>(copy.get());
   p.x_nhwc = hwc;
+  const ChannelsLastRowFn<T> transpose_row = TableEntry<T>::channels_last_row(table);
   for (i64 first = 0; first < s.n; first += per_pass) {
     const i64 images = std::min(per_pass, s.n - first);
     p.x_nhwc_first = first;
-    const ChannelsLastRowFn<T> transpose_row = TableEntry<T>::channels_last_row(table);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (i64 row = 0; row < images * s.h; ++row)
       transpose_row(x + (first + row / s.h) * image_elements + row % s.h * s.w, s.h * s.w, s.c, s.w,
