@@ -349,23 +349,35 @@ def case_reference(case: Case, dtype: type) -> np.ndarray:
     return nchw_to(case.layout, ref)
 
 
-def run_case(case: Case, dtype: type) -> np.ndarray:
+def run_case(case: Case, dtype: type, prepared: bool = False) -> np.ndarray:
+    """conv2d on the case, or (``prepared``) a kernelkit.Conv2d called twice: the second call
+    runs on the weights packed by the first and must give the same result."""
     x, w, b = case_data(case, dtype)
     weight_layout = case.weight_layout or ("HWIO" if case.layout == "NHWC" else "OIHW")
-    return kernelkit.conv2d(nchw_to(case.layout, x), oihw_to(weight_layout, w), b, **case.kwargs())
+    xl, wl = nchw_to(case.layout, x), oihw_to(weight_layout, w)
+    if not prepared:
+        return kernelkit.conv2d(xl, wl, b, **case.kwargs())
+    kwargs = case.kwargs()
+    n_threads = kwargs.pop("n_threads")
+    conv = kernelkit.Conv2d(wl, b, **kwargs)
+    first = conv(xl, n_threads=n_threads)
+    second = conv(xl, n_threads=n_threads)
+    assert_array_equal(second, first)
+    assert conv.packings == 1
+    return second
 
 
-def check_case(case: Case, dtype: type) -> str | None:
-    """None when conv2d handles the case correctly, else a description of what went wrong."""
+def check_case(case: Case, dtype: type, prepared: bool = False) -> str | None:
+    """None when conv2d (or Conv2d) handles the case correctly, else what went wrong."""
     if not case.valid:
         try:
-            run_case(case, dtype)
+            run_case(case, dtype, prepared)
         except ValueError as exc:
             if not str(exc).startswith("weight:"):
                 return f"invalid case raised a ValueError not naming weight: {exc}"
             return None
         return "kernel larger than the padded input did not raise ValueError"
-    got = run_case(case, dtype)
+    got = run_case(case, dtype, prepared)
     ref = case_reference(case, dtype)
     if got.dtype != dtype:
         return f"dtype {got.dtype}"
@@ -418,14 +430,15 @@ def test_sweep_is_broad() -> None:
         assert any(c.out_hw[0] * c.out_hw[1] > 256 for c in valid)
 
 
+@pytest.mark.parametrize("prepared", [False, True], ids=["conv2d", "Conv2d"])
 @pytest.mark.parametrize("chunk", range(CHUNKS), ids=lambda i: f"chunk{i}")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=DTYPE_IDS.get)
-def test_sweep(dtype: type, chunk: int, simd_path: str) -> None:
+def test_sweep(dtype: type, chunk: int, simd_path: str, prepared: bool) -> None:
     cases = SWEEP[dtype][chunk::CHUNKS]
     failures = [
         f"{problem}: {case.describe()}"
         for case in cases
-        if (problem := check_case(case, dtype)) is not None
+        if (problem := check_case(case, dtype, prepared)) is not None
     ]
     assert not failures, f"{len(failures)}/{len(cases)} cases failed:\n" + "\n".join(failures)
 
@@ -459,7 +472,7 @@ def torch_conv2d(case: Case, dtype: type) -> np.ndarray:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=DTYPE_IDS.get)
 def test_sweep_matches_torch(dtype: type) -> None:
-    """Both the NumPy reference and conv2d agree with PyTorch over the whole sweep."""
+    """The NumPy reference, conv2d and Conv2d agree with PyTorch over the whole sweep."""
     pytest.importorskip("torch")
     failures = []
     for case in SWEEP[dtype]:
@@ -468,8 +481,12 @@ def test_sweep_matches_torch(dtype: type) -> None:
         expected = torch_conv2d(case, dtype)
         ref_err = rel_err(case_reference(case, dtype), expected)
         got_err = rel_err(run_case(case, dtype), expected)
-        if not (ref_err <= 1e-12 and got_err <= TOL[dtype]):
-            failures.append(f"reference {ref_err:.3g}, conv2d {got_err:.3g}: {case.describe()}")
+        prepared_err = rel_err(run_case(case, dtype, prepared=True), expected)
+        if not (ref_err <= 1e-12 and max(got_err, prepared_err) <= TOL[dtype]):
+            failures.append(
+                f"reference {ref_err:.3g}, conv2d {got_err:.3g}, Conv2d {prepared_err:.3g}: "
+                f"{case.describe()}"
+            )
     assert not failures, "\n".join(failures)
 
 
@@ -763,8 +780,11 @@ def test_float16_input_gives_float32() -> None:
     assert got.dtype == np.float32
     ref = ref_conv2d(x, w, pads=(1, 1, 1, 1))
     assert rel_err(got, ref) <= 1e-4
-    # float16 x with float32/float64 weights still computes in float32
-    assert kernelkit.conv2d(x, w.astype(np.float64), padding=1).dtype == np.float32
+    # float16 x with float32 weights still computes in float32; float64 weights are refused, as
+    # PyTorch refuses them with float32 input, rather than rounded silently
+    assert kernelkit.conv2d(x, w.astype(np.float32), padding=1).dtype == np.float32
+    with pytest.raises(TypeError, match=r"^weight: float64 weights with float32 input"):
+        kernelkit.conv2d(x, w.astype(np.float64), padding=1)
 
 
 @pytest.mark.parametrize("int_dtype", [np.int8, np.int32, np.int64, np.uint16])

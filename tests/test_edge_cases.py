@@ -35,21 +35,7 @@ def test_core_refuses_non_array_y_and_bias():
     with pytest.raises(ValueError, match=r"^Y:"):
         _core.gram("linear", x, x.tolist(), np.empty((8, 8)), 0.0, 0.0, 1.0, 1)
     with pytest.raises(ValueError, match=r"^bias:"):
-        _core.conv2d(
-            np.ones((1, 1, 1, 1)),
-            np.ones((2, 1, 1, 1)),
-            False,
-            1,
-            [0.0, 1.0],
-            np.empty((1, 2, 1, 1)),
-            (1, 1),
-            (1, 1),
-            (0, 0, 0, 0),
-            False,
-            0,
-            0.0,
-            1,
-        )
+        _core.Conv2dFloat64(np.ones((2, 1, 1, 1)), False, 1, [0.0, 1.0], 0, 0.0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

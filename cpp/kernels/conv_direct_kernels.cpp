@@ -113,19 +113,21 @@ void copy_phase(const T* src, i64 pitch, i64 channel_pitch, i64 channels, i64 w,
 }
 
 // The part of the output one direct task computes: up to kDirectRowsPerTask rows from oy0 and
-// kDirectChunk columns from ox0 of (image, group); tasks are numbered image-major, then group, row
-// band, column chunk.
+// kDirectChunk columns from ox0 of (image, group), `blocks` blocks of B output channels from block
+// blk0; tasks are numbered image-major, then group, row band, column chunk, channel range.
 struct DirectTask {
-  i64 image, group, oy0, rows, ox0, width;
+  i64 image, group, oy0, rows, ox0, width, blk0, blocks;
   template <class T>
-  DirectTask(const ConvProblem<T>& p, i64 task) {
-    const i64 chunks = direct_chunks(p), bands = direct_bands(p);
-    image = task / (p.groups * bands * chunks);
-    group = task / (bands * chunks) % p.groups;
-    oy0 = task / chunks % bands * kDirectRowsPerTask;
+  DirectTask(const ConvProblem<T>& p, i64 task, i64 block) {
+    const i64 chunks = direct_chunks(p), bands = direct_bands(p), ranges = p.channel_tasks;
+    image = task / (p.groups * bands * chunks * ranges);
+    group = task / (bands * chunks * ranges) % p.groups;
+    oy0 = task / (chunks * ranges) % bands * kDirectRowsPerTask;
     rows = min_i64(kDirectRowsPerTask, p.oh - oy0);
-    ox0 = task % chunks * kDirectChunk;
+    ox0 = task / ranges % chunks * kDirectChunk;
     width = min_i64(kDirectChunk, p.ow - ox0);
+    blk0 = task % ranges * p.channel_units;
+    blocks = min_i64(p.channel_units, ceil_div(p.og, block) - blk0);
   }
 };
 
@@ -266,13 +268,13 @@ void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* off
 template <class S, class T>
 void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   constexpr int B = S::block;
-  const DirectTask t(p, task);
+  const DirectTask t(p, task, B);
   // In place, a strip tail reads up to its last whole vector: inside the array only when rows are
   // whole vectors long.
   const bool in_place = S::in_place && p.ow % lanes<T> == 0;
   const RowCopy<S, T> padded(p);
   const RowCopy<S, T> g = in_place ? RowCopy<S, T>::in_place(p) : padded;
-  const i64 depth = p.cg * p.kh * p.kw, blocks = ceil_div(p.og, B);
+  const i64 depth = p.cg * p.kh * p.kw;
   i64* offsets = reinterpret_cast<i64*>(static_cast<T*>(scratch) + padded.rows * padded.row_stride);
   i64* panel_offsets = offsets + depth;
   T* staging = reinterpret_cast<T*>(panel_offsets + depth);
@@ -285,13 +287,14 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
     copy = rows_copy;
   }
   tap_offsets<S, T>(p, g, offsets);
-  const T* weights = p.packed_weights + t.group * p.packed_group_stride;
-  const T* bias = p.packed_bias + t.group * p.packed_bias_stride;
+  const i64 ch0 = t.blk0 * B;
+  const T* weights = p.packed_weights + t.group * p.packed_group_stride + ch0 * depth;
+  const T* bias = p.packed_bias + t.group * p.packed_bias_stride + ch0;
   const i64 plane = p.oh * p.ow;
-  T* out = p.out + (t.image * p.o + t.group * p.og) * plane + t.oy0 * p.ow + t.ox0;
+  T* out = p.out + (t.image * p.o + t.group * p.og + ch0) * plane + t.oy0 * p.ow + t.ox0;
   for (i64 r = 0; r < t.rows; ++r)
-    output_row<S, T>(p, t.width, copy + r * p.sh * g.row_stride, offsets, depth, blocks, weights, bias,
-                     RowTarget<T>{out + r * p.ow, plane, p.og, t.width, staging}, panel, panel_offsets);
+    output_row<S, T>(p, t.width, copy + r * p.sh * g.row_stride, offsets, depth, t.blocks, weights, bias,
+                     RowTarget<T>{out + r * p.ow, plane, p.og - ch0, t.width, staging}, panel, panel_offsets);
 }
 
 // The input copy, two offsets (i64) per depth index (into the input, into a strip panel), a
@@ -340,9 +343,9 @@ template <class T>
 void pixel_block_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   using S = PixelBlock;
   constexpr int B = S::block, NV = S::vectors<T>, MR = S::rows<T>;
-  const DirectTask t(p, task);
+  const DirectTask t(p, task, B);
   const RowCopy<S, T> g(p);
-  const i64 depth = p.cg * p.kh * p.kw, blocks = ceil_div(p.og, B);
+  const i64 depth = p.cg * p.kh * p.kw;
   T* copy = static_cast<T*>(scratch);
   i64* offsets = reinterpret_cast<i64*>(copy + g.rows * g.row_stride);
   T* staging = reinterpret_cast<T*>(offsets + depth);
@@ -354,7 +357,7 @@ void pixel_block_task(const ConvProblem<T>& p, i64 task, void* scratch) {
     const T* src = copy + r * p.sh * g.row_stride;
     T* out = p.out + ((t.image * p.oh + t.oy0 + r) * p.ow + t.ox0) * p.o + t.group * p.og;
     for (i64 ox = 0; ox < t.width; ox += MR)
-      for (i64 blk = 0; blk < blocks; ++blk)
+      for (i64 blk = t.blk0; blk < t.blk0 + t.blocks; ++blk)
         pixel_strip<T, MR, NV>(p, src + ox, offsets, depth, weights + blk * depth * B, bias + blk * B,
                                out + ox * p.o + blk * B, t.width - ox, p.og - blk * B, staging);
   }
@@ -370,7 +373,12 @@ i64 pixel_block_scratch_elements(const ConvProblem<T>& p) {
 
 template <class S>
 DirectConvEntry direct_entry() {
-  return {S::block, &direct_task<S, float>, &direct_task<S, double>, &direct_scratch_elements<S, float>,
+  return {S::block,
+          S::template strip_pixels<float>,
+          S::template strip_pixels<double>,
+          &direct_task<S, float>,
+          &direct_task<S, double>,
+          &direct_scratch_elements<S, float>,
           &direct_scratch_elements<S, double>};
 }
 
@@ -379,8 +387,13 @@ DirectConvEntry direct_entry() {
 void fill_conv_direct_entries(KernelTable& table) {
   table.conv_direct_few_channels = direct_entry<FewChannels>();
   table.conv_direct_pointwise = direct_entry<Pointwise>();
-  table.conv_direct_few_channels_nhwc = {PixelBlock::block, &pixel_block_task<float>, &pixel_block_task<double>,
-                                         &pixel_block_scratch_elements<float>, &pixel_block_scratch_elements<double>};
+  table.conv_direct_few_channels_nhwc = {PixelBlock::block,
+                                         PixelBlock::strip_pixels<float>,
+                                         PixelBlock::strip_pixels<double>,
+                                         &pixel_block_task<float>,
+                                         &pixel_block_task<double>,
+                                         &pixel_block_scratch_elements<float>,
+                                         &pixel_block_scratch_elements<double>};
 }
 
 }  // namespace KK_ISA

@@ -14,20 +14,17 @@ namespace kk {
 namespace KK_ISA {
 namespace {
 
-// Bytes of the weight panels (kernel positions x channels x panel width) one block of the indirect
-// kernel's depth reads: they stay in L1/L2 while the row panels pass.
-constexpr i64 kIndirectPanelBytes = 48 << 10;
-
 #if defined(__AVX512F__)
-constexpr i64 kConvTile = 224;  // output pixels per tile, a multiple of the dot micro-tile rows
+constexpr i64 kConvTile = 224;  // the largest tile of output pixels, a multiple of the dot micro-tile rows
 #else
 constexpr i64 kConvTile = 240;
 #endif
 
+// c (rows x ldc, the task's columns from col0 of the group) = act(c + bias).
 template <class T>
-void bias_and_activation(const ConvProblem<T>& p, i64 group, T* c, i64 ldc, i64 rows) {
+void bias_and_activation(const ConvProblem<T>& p, i64 group, i64 col0, T* c, i64 ldc, i64 rows) {
   if (p.packed_bias == nullptr && p.activation == Activation::none) return;
-  const T* bias = p.packed_bias != nullptr ? p.packed_bias + group * p.packed_bias_stride : nullptr;
+  const T* bias = p.packed_bias != nullptr ? p.packed_bias + group * p.packed_bias_stride + col0 : nullptr;
   const Activation act = p.activation;  // local: the stores below might alias p
   const T alpha = p.alpha;
   for (i64 r = 0; r < rows; ++r)
@@ -39,39 +36,42 @@ void bias_and_activation(const ConvProblem<T>& p, i64 group, T* c, i64 ldc, i64 
 }
 
 // NHWC: each pixel's channels are contiguous; NCHW: each channel's pixels are, so the tile is
-// written transposed, whole W x W blocks through registers.
+// written transposed, whole W x W blocks through registers. The tile holds `cols` output channels
+// from col0 of the group.
 template <class T>
-void write_output(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 rows, const T* c, i64 ldc) {
-  const i64 pixels = p.oh * p.ow;
+void write_output(const ConvProblem<T>& p, const GemmTask& t, i64 rows, i64 col0, i64 cols, const T* c, i64 ldc) {
+  const i64 pixels = p.oh * p.ow, first = t.group * p.og + col0;
   if (p.nhwc) {
-    T* out = p.out + (image * pixels + pix0) * p.o + group * p.og;
-    for (i64 r = 0; r < rows; ++r) copy_row<T>(out + r * p.o, c + r * ldc, p.og, false);
+    T* out = p.out + (t.image * pixels + t.pix0) * p.o + first;
+    for (i64 r = 0; r < rows; ++r) copy_row<T>(out + r * p.o, c + r * ldc, cols, false);
     return;
   }
-  write_transposed<T>(c, ldc, rows, p.og, p.out + image * p.o * pixels, pixels, pix0, group * p.og, p.stream_output);
+  write_transposed<T>(c, ldc, rows, cols, p.out + t.image * p.o * pixels, pixels, t.pix0, first, p.stream_output);
   if (p.stream_output) store_fence();
 }
 
-// Output pixels [pix0, pix1) of (image, group) from channel-contiguous input (the NHWC input, or the
-// driver's (H, W, C) copy of NCHW images): for every register tile of MR output pixels, one input
+// One task's output pixels and output channels of (image, group) from channel-contiguous input (the
+// NHWC input, or the driver's (H, W, C) copy of NCHW images): for every register tile of MR output pixels, one input
 // pointer per pixel and kernel position (or a row of zeros where it falls in the padding); the
 // micro-kernel broadcasts straight from those rows, so nothing of the input is packed.
 template <class T>
-void conv_tile(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 pix1, void* scratch) {
+void conv_tile(const ConvProblem<T>& p, i64 task, void* scratch) {
   constexpr int MR = DotStep::rows;
   constexpr int NR = kPanelCols<T>;
-  const i64 rows = pix1 - pix0, row_panels = ceil_div(rows, MR);
-  const i64 col_panels = ceil_div(p.og, NR), ldc = col_panels * NR;
+  const GemmTask job(p, task);
+  const i64 pix0 = job.pix0, rows = job.pix1 - job.pix0, row_panels = ceil_div(rows, MR);
+  const i64 col0 = job.panel0 * NR, cols = min_i64(p.og - col0, p.channel_units * NR);
+  const i64 col_panels = ceil_div(cols, NR), ldc = col_panels * NR;
   const i64 taps = p.kh * p.kw, depth = taps * p.cg;
   const T* images = p.x_nhwc != nullptr ? p.x_nhwc : p.x;
   const i64 first = p.x_nhwc != nullptr ? p.x_nhwc_first : 0;
-  const T* x = images + (image - first) * p.h * p.w * p.c + group * p.cg;
+  const T* x = images + (job.image - first) * p.h * p.w * p.c + job.group * p.cg;
   T* c = static_cast<T*>(scratch);
   // rows_at[(ip * taps + t) * MR + r]: the input row of pixel r of row panel ip at kernel position t.
   const T** rows_at = reinterpret_cast<const T**>(c + ceil_div(row_panels * MR * ldc, 64) * 64);
   T* zeros = reinterpret_cast<T*>(rows_at + ceil_div(row_panels * taps * MR, 8) * 8);
   for (i64 k = 0; k < p.cg; ++k) zeros[k] = T(0);
-  const T* weights = p.packed_weights + group * p.packed_group_stride;
+  const T* weights = p.packed_weights + job.group * p.packed_group_stride + col0 * depth;
   for (i64 ip = 0; ip < row_panels; ++ip) {
     for (int r = 0; r < MR; ++r) {
       const i64 row = ip * MR + r, pix = pix0 + row;
@@ -83,11 +83,11 @@ void conv_tile(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 pix1
       }
     }
   }
-  // The depth is split into blocks of input channels (every kernel position, cb channels each) whose
-  // weight panels (taps x cb x NR) stay in L1/L2 while every row panel passes; a register tile
-  // accumulates one block in registers and adds it to the tile buffer.
-  const i64 blocks = ceil_div(p.cg * taps * NR * i64(sizeof(T)), kIndirectPanelBytes);
-  const i64 cb = ceil_div(p.cg, blocks);
+  // The depth is split into blocks of input channels (every kernel position, cb channels each, as the
+  // plan chose for this CPU's caches) whose weight panels (taps x cb x NR) stay in cache while every
+  // row panel passes; a register tile accumulates one block in registers and adds it to the tile
+  // buffer.
+  const i64 cb = p.channel_block;
   for (i64 c0 = 0; c0 < p.cg; c0 += cb) {
     const i64 cn = min_i64(cb, p.cg - c0);
     for (i64 jp = 0; jp < col_panels; ++jp)
@@ -102,8 +102,8 @@ void conv_tile(const ConvProblem<T>& p, i64 image, i64 group, i64 pix0, i64 pix1
         store_tile<T, MR>(acc, c + ip * MR * ldc + jp * NR, ldc, c0 == 0);
       }
   }
-  bias_and_activation<T>(p, group, c, ldc, rows);
-  write_output<T>(p, image, group, pix0, rows, c, ldc);
+  bias_and_activation<T>(p, job.group, col0, c, ldc, rows);
+  write_output<T>(p, job, rows, col0, cols, c, ldc);
 }
 
 // rows = channels (a plane apart), columns = pixels, transposed through registers in W x W blocks.
@@ -112,17 +112,18 @@ void channels_last_row(const T* chw, i64 plane, i64 c, i64 w, T* hwc) {
   write_transposed<T>(chw, plane, c, w, hwc, c, 0, 0, false);
 }
 
-// The tile buffer (whole register tiles), the row pointers of every register tile and kernel
-// position, and a row of cg zeros, plus slack for the alignment of each.
-std::size_t conv_scratch_bytes(std::int64_t og, std::int64_t taps, std::int64_t cg) {
-  const i64 tile_rows = ceil_div(kConvTile, DotStep::rows) * DotStep::rows + 64;
-  return std::size_t(tile_rows * (og + 64) * 8 + tile_rows * taps * 8 + (cg + 64) * 8 + 4 * 64);
+// The tile buffer (whole register tiles of `pixels` x `cols`), the row pointers of every register
+// tile and kernel position, and a row of cg zeros, plus slack for the alignment of each.
+std::size_t conv_scratch_bytes(std::int64_t pixels, std::int64_t cols, std::int64_t taps, std::int64_t cg) {
+  const i64 tile_rows = ceil_div(pixels, DotStep::rows) * DotStep::rows + 64;
+  return std::size_t(tile_rows * (cols + 64) * 8 + tile_rows * taps * 8 + (cg + 64) * 8 + 4 * 64);
 }
 
 }  // namespace
 
 void fill_conv_entries(KernelTable& table) {
   table.conv_tile_pixels = kConvTile;
+  table.conv_tile_rows = DotStep::rows;
   table.conv_scratch_bytes = &conv_scratch_bytes;
   table.conv_panel_cols_f32 = kPanelCols<float>;
   table.conv_panel_cols_f64 = kPanelCols<double>;

@@ -24,7 +24,7 @@ from ._config import (
     simd_path,
 )
 from ._threads import get_num_threads, set_num_threads
-from .conv import conv2d
+from .conv import Conv2d, ConvPlan, conv2d
 from .filtering import filter2d, filter2d_separable
 from .models import ConvLayer, ConvModel, WeightFileError, load_model
 from .pairwise import (
@@ -43,8 +43,10 @@ from .plotting import filter_grid, plot_feature_maps, plot_filters
 __version__: str = config()["version"]
 
 __all__ = [
+    "Conv2d",
     "ConvLayer",
     "ConvModel",
+    "ConvPlan",
     "WeightFileError",
     "__version__",
     "additive_chi2_kernel",

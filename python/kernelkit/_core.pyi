@@ -26,21 +26,44 @@ def gram(
 ) -> None: ...
 def vexp(x: NDArray[Any]) -> NDArray[np.floating[Any]]: ...
 def vtanh(x: NDArray[Any]) -> NDArray[np.floating[Any]]: ...
-def conv2d(
-    x: NDArray[Any],
-    weight: NDArray[Any],
-    hwio: bool,
-    groups: int,
-    bias: NDArray[Any] | None,
-    out: NDArray[Any],
-    stride: tuple[int, int],
-    dilation: tuple[int, int],
-    pads: tuple[int, int, int, int],
-    nhwc: bool,
-    activation: int,
-    alpha: float,
-    n_threads: int,
-) -> None: ...
+
+class _Conv2dCore:
+    """A prepared convolution of one dtype (Conv2dFloat32 / Conv2dFloat64)."""
+
+    def __init__(
+        self,
+        weight: NDArray[Any],
+        hwio: bool,
+        groups: int,
+        bias: NDArray[Any] | None,
+        activation: int,
+        alpha: float,
+    ) -> None: ...
+    def run(
+        self,
+        x: NDArray[Any],
+        out: NDArray[Any],
+        stride: tuple[int, int],
+        dilation: tuple[int, int],
+        pads: tuple[int, int, int, int],
+        nhwc: bool,
+        n_threads: int,
+    ) -> None: ...
+    def plan(
+        self,
+        x_shape: list[int],
+        stride: tuple[int, int],
+        dilation: tuple[int, int],
+        pads: tuple[int, int, int, int],
+        nhwc: bool,
+        n_threads: int,
+    ) -> dict[str, Any]: ...
+    @property
+    def packings(self) -> int: ...
+
+class Conv2dFloat32(_Conv2dCore): ...
+class Conv2dFloat64(_Conv2dCore): ...
+
 def filter2d(
     x: NDArray[Any],
     kernel: NDArray[np.float64],

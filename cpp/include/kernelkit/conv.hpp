@@ -16,8 +16,8 @@ struct ConvProblem {
   std::int64_t groups, cg, og, o;  // channels per group in/out, total out
   std::int64_t kh, kw, sh, sw, dh, dw, pad_top, pad_left;
   std::int64_t oh, ow;
-  // Weights packed by the driver: per group, panels of the ISA's panel width (conv_tile) or blocks
-  // of the direct kernel's output channels.
+  // Weights packed once by the prepared convolution: per group, panels of the ISA's panel width
+  // (GEMM) or blocks of the direct kernel's output channels, or the depthwise taps.
   const T* packed_weights;
   std::int64_t packed_group_stride;
   // Bias per group padded with zeros to whole panels (row stride packed_bias_stride), or nullptr.
@@ -31,6 +31,13 @@ struct ConvProblem {
   // after the other, else nullptr.
   const T* x_nhwc;
   std::int64_t x_nhwc_first;
+  // The work split the plan chose. Each task computes `channel_units` whole panels (GEMM) or blocks
+  // (direct) of one group's output channels; `channel_tasks` such ranges cover the group, so that one
+  // small image still gives every thread work.
+  std::int64_t channel_units, channel_tasks;
+  // GEMM only: output pixels per task, and input channels per depth block (its weight panels stay
+  // in cache while every register tile of the task passes).
+  std::int64_t tile_pixels, channel_block;
 };
 
 // One row of an image from channel planes to channels last: hwc[x * c + ch] = chw[ch * plane + x]
@@ -38,26 +45,27 @@ struct ConvProblem {
 template <class T>
 using ChannelsLastRowFn = void (*)(const T* chw, std::int64_t plane, std::int64_t c, std::int64_t w, T* hwc);
 
-// Computes output pixels [pix0, pix1) (row-major over OH x OW) of image `image`, group `group`.
-template <class T>
-using ConvTileFn = void (*)(const ConvProblem<T>&, std::int64_t image, std::int64_t group, std::int64_t pix0,
-                            std::int64_t pix1, void* scratch);
-
-// Kernels that split the work into numbered tasks themselves:
+// Every convolution kernel computes numbered tasks of the problem:
+// - indirect GEMM: one task is tile_pixels output pixels (row-major over OH x OW) x channel_units
+//   panels of output channels of one (image, group), numbered image-major, then group, pixel tile,
+//   channel range (see GemmTask);
 // - depthwise (groups == channels, one output channel each): one task is a plane (NCHW) or an output
 //   row (NHWC); packed_weights holds (kh, kw, c) for NHWC and (c, kh, kw) for NCHW; packed_bias is
 //   the plain bias or nullptr.
 // - direct (either layout): one task is kDirectRowsPerTask output rows x kDirectChunk output columns
-//   of one (image, group), numbered image-major, then group, row band, column chunk; packed_weights
+//   x channel_units blocks of output channels of one (image, group), numbered image-major, then group,
+//   row band, column chunk, channel range; packed_weights
 //   holds per group blocks of the entry's `block` output channels, [block][cg][kh][kw][channel in
 //   block]; packed_bias the bias per group zero-padded to whole blocks (zeros without a bias).
 template <class T>
 using ConvTaskFn = void (*)(const ConvProblem<T>&, std::int64_t task, void* scratch);
 
 // One register-block shape of the direct kernel: its output-channel block (packed_weights holds
-// blocks of that many channels), its tasks and the scratch elements one task needs.
+// blocks of that many channels) and the output pixels of its register tile, its tasks and the
+// scratch elements one task needs.
 struct DirectConvEntry {
   std::int64_t block;
+  std::int64_t strip_pixels_f32, strip_pixels_f64;
   ConvTaskFn<float> f32;
   ConvTaskFn<double> f64;
   std::int64_t (*scratch_f32)(const ConvProblem<float>&);
@@ -80,7 +88,27 @@ std::int64_t direct_chunks(const ConvProblem<T>& p) {
 }
 template <class T>
 std::int64_t direct_tasks(const ConvProblem<T>& p, std::int64_t images) {
-  return images * p.groups * direct_bands(p) * direct_chunks(p);
+  return images * p.groups * direct_bands(p) * direct_chunks(p) * p.channel_tasks;
+}
+
+// The part of the output one GEMM task computes: pixels [pix0, pix1) and panels [panel0, panel0 +
+// panels) of (image, group).
+struct GemmTask {
+  std::int64_t image, group, pix0, pix1, panel0;
+  template <class T>
+  GemmTask(const ConvProblem<T>& p, std::int64_t task) {
+    const std::int64_t pixels = p.oh * p.ow, tiles = (pixels + p.tile_pixels - 1) / p.tile_pixels;
+    const std::int64_t per_image = p.groups * tiles * p.channel_tasks;
+    image = task / per_image;
+    group = task / (tiles * p.channel_tasks) % p.groups;
+    pix0 = task / p.channel_tasks % tiles * p.tile_pixels;
+    pix1 = pix0 + p.tile_pixels < pixels ? pix0 + p.tile_pixels : pixels;
+    panel0 = task % p.channel_tasks * p.channel_units;
+  }
+};
+template <class T>
+std::int64_t gemm_tasks_per_image(const ConvProblem<T>& p) {
+  return p.groups * ((p.oh * p.ow + p.tile_pixels - 1) / p.tile_pixels) * p.channel_tasks;
 }
 
 // Padded input rows that `output_rows` consecutive output rows read.

@@ -1,20 +1,15 @@
-// Entry point of the convolution driver: arrays already validated and C-contiguous.
+// The prepared convolution: weights validated once, packed once per (SIMD path, algorithm) into the
+// layout that algorithm's kernels stream, and run for any input shape by its plan.
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 #include "kernelkit/conv.hpp"
+#include "kernelkit/conv_plan.hpp"
 
 namespace kk {
-
-struct ConvShape {
-  std::int64_t n, c, h, w;          // input (layout given by nhwc)
-  std::int64_t groups, o, kh, kw;
-  std::int64_t sh, sw, dh, dw;
-  std::int64_t pad_top, pad_bottom, pad_left, pad_right;
-  bool nhwc;
-  std::int64_t out_h() const { return (h + pad_top + pad_bottom - dh * (kh - 1) - 1) / sh + 1; }
-  std::int64_t out_w() const { return (w + pad_left + pad_right - dw * (kw - 1) - 1) / sw + 1; }
-};
 
 // The weights as the caller holds them, C-contiguous OIHW (O, C/groups, KH, KW) or HWIO (KH, KW,
 // C/groups, O), read through strides, so that no layout copy is made before they are packed.
@@ -23,12 +18,13 @@ struct WeightView {
   const T* data;
   std::int64_t group, out, in, row, col;  // element strides
 
-  WeightView(const T* w, bool hwio, const ConvShape& s) : data(w) {
-    const std::int64_t cg = s.c / s.groups, og = s.o / s.groups;
-    out = hwio ? 1 : cg * s.kh * s.kw;
-    in = hwio ? s.o : s.kh * s.kw;
-    col = hwio ? cg * s.o : 1;
-    row = hwio ? s.kw * col : s.kw;
+  WeightView(const T* w, bool hwio, std::int64_t o, std::int64_t cg, std::int64_t og, std::int64_t kh,
+             std::int64_t kw)
+      : data(w) {
+    out = hwio ? 1 : cg * kh * kw;
+    in = hwio ? o : kh * kw;
+    col = hwio ? cg * o : 1;
+    row = hwio ? kw * col : kw;
     group = og * out;
   }
   // Output channel oc and input channel ci of group g at kernel position (ky, kx).
@@ -38,7 +34,34 @@ struct WeightView {
 };
 
 template <class T>
-void compute_conv2d(const ConvShape& s, const T* x, const WeightView<T>& weights, const T* bias, T* out,
-                    Activation act, double alpha, int n_threads);
+class PreparedConv {
+ public:
+  // `weights` (and `bias`, (O,) or nullptr) must stay alive and unchanged as long as this object:
+  // they are packed again when a later call runs another SIMD path or algorithm.
+  PreparedConv(const T* weights, bool hwio, const T* bias, std::int64_t groups, std::int64_t o, std::int64_t cg,
+               std::int64_t kh, std::int64_t kw, Activation activation, double alpha);
+
+  // Throws std::invalid_argument when s does not match the weights or has no output.
+  void validate(const ConvShape& s) const;
+  ConvPlan plan(const ConvShape& s, int n_threads) const;
+  // out = act(conv(x, weights) + bias) for contiguous x and out in s's layout. Thread-safe.
+  void run(const ConvShape& s, const T* x, T* out, int n_threads) const;
+  // How many times weights were packed (once per SIMD path and algorithm used).
+  std::int64_t packings() const;
+
+ private:
+  struct Packed;
+  std::shared_ptr<const Packed> packed_for(const KernelTable& table, ConvAlgorithm algorithm, bool nhwc,
+                                           int n_threads) const;
+
+  WeightView<T> weights_;
+  const T* bias_;
+  std::int64_t groups_, o_, cg_, kh_, kw_;
+  Activation activation_;
+  T alpha_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::shared_ptr<const Packed>> packed_;
+  mutable std::int64_t packings_ = 0;
+};
 
 }  // namespace kk

@@ -26,15 +26,17 @@ struct KernelTable {
   ElementwiseFn<double> exp_f64;
   ElementwiseFn<float> tanh_f32;
   ElementwiseFn<double> tanh_f64;
-  // Convolution by indirect GEMM over channel-contiguous input: output pixels per tile, scratch per
-  // thread (og output channels per group, taps kernel positions, cg input channels per group), width
-  // of a packed weight panel and the tile kernels.
+  // Convolution by indirect GEMM over channel-contiguous input: the largest tile of output pixels per
+  // task, the register tile's rows (output pixels), scratch per thread (a task of `pixels` x `cols`
+  // output channels, taps kernel positions, cg input channels per group), width of a packed weight
+  // panel (the register tile's columns) and the tile kernels.
   std::int64_t conv_tile_pixels;
-  std::size_t (*conv_scratch_bytes)(std::int64_t og, std::int64_t taps, std::int64_t cg);
+  std::int64_t conv_tile_rows;
+  std::size_t (*conv_scratch_bytes)(std::int64_t pixels, std::int64_t cols, std::int64_t taps, std::int64_t cg);
   std::int64_t conv_panel_cols_f32;
   std::int64_t conv_panel_cols_f64;
-  ConvTileFn<float> conv_tile_f32;
-  ConvTileFn<double> conv_tile_f64;
+  ConvTaskFn<float> conv_tile_f32;
+  ConvTaskFn<double> conv_tile_f64;
   // The NCHW input's rows transposed for the tile kernels (in-register transposes).
   ChannelsLastRowFn<float> channels_last_row_f32;
   ChannelsLastRowFn<double> channels_last_row_f64;

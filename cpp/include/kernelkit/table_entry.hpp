@@ -13,7 +13,7 @@ struct TableEntry<float> {
   static GramTileFn<float> gram_tile(const KernelTable& t) { return t.gram_tile_f32; }
   static ElementwiseFn<float> exp(const KernelTable& t) { return t.exp_f32; }
   static ElementwiseFn<float> tanh(const KernelTable& t) { return t.tanh_f32; }
-  static ConvTileFn<float> conv_tile(const KernelTable& t) { return t.conv_tile_f32; }
+  static ConvTaskFn<float> conv_tile(const KernelTable& t) { return t.conv_tile_f32; }
   static ChannelsLastRowFn<float> channels_last_row(const KernelTable& t) { return t.channels_last_row_f32; }
   static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f32; }
   static ConvTaskFn<float> depthwise(const KernelTable& t) { return t.depthwise_f32; }
@@ -26,7 +26,7 @@ struct TableEntry<double> {
   static GramTileFn<double> gram_tile(const KernelTable& t) { return t.gram_tile_f64; }
   static ElementwiseFn<double> exp(const KernelTable& t) { return t.exp_f64; }
   static ElementwiseFn<double> tanh(const KernelTable& t) { return t.tanh_f64; }
-  static ConvTileFn<double> conv_tile(const KernelTable& t) { return t.conv_tile_f64; }
+  static ConvTaskFn<double> conv_tile(const KernelTable& t) { return t.conv_tile_f64; }
   static ChannelsLastRowFn<double> channels_last_row(const KernelTable& t) { return t.channels_last_row_f64; }
   static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f64; }
   static ConvTaskFn<double> depthwise(const KernelTable& t) { return t.depthwise_f64; }

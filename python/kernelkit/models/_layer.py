@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .._validation import one_of
-from ..conv import Padding, conv2d
+from ..conv import Conv2d, Padding
 
 __all__ = ["ConvLayer", "ConvModel", "WeightFileError"]
 
@@ -227,24 +227,43 @@ class ConvLayer:
         layout = self.data_format if layout is None else layout
         if layout not in ("NCHW", "NHWC"):
             raise ValueError(f"layout: expected 'NCHW' or 'NHWC', got {layout!r}")
-        fused, after = self._activations()
-        conv = functools.partial(
-            conv2d,
+        convs = self._prepared(layout)
+        y = x
+        for conv in convs:
+            y = conv(y, n_threads=n_threads)
+        _, after = self._activations()
+        y = np.asarray(y)
+        return y if after is None else after(y).astype(y.dtype, copy=False)
+
+    def _prepared(self, layout: str) -> tuple[Conv2d, ...]:
+        """The layer's prepared convolutions in ``layout`` (the depthwise and the pointwise one of a
+        separable layer), built on first use, so that running a model never repacks weights.
+        They copy the weights: assign new arrays (not in-place edits) to change a layer."""
+        key = (layout, id(self.weight), id(self.bias), id(self.pointwise), self.activation)
+        cached = self.__dict__.get("_conv_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]  # type: ignore[no-any-return]
+        fused, _ = self._activations()
+        prepare = functools.partial(
+            Conv2d,
             layout=cast(Literal["NCHW", "NHWC"], layout),
             weight_layout="HWIO",
             alpha=self.alpha,
-            n_threads=n_threads,
         )
         # _check_runnable made sure that the layer is 2-D
         stride, dilation = cast(tuple[int, int], self.stride), cast(tuple[int, int], self.dilation)
         spatial = (stride, self.padding, dilation, self.groups)
         if self.pointwise is None:
-            y = conv(x, self.hwio(), self.bias, *spatial, activation=fused)
-        else:  # separable: the bias and activation follow the pointwise 1x1 convolution
-            y = conv(
-                conv(x, self.hwio(), None, *spatial), self.pointwise, self.bias, activation=fused
+            convs: tuple[Conv2d, ...] = (
+                prepare(self.hwio(), self.bias, *spatial, activation=fused),
             )
-        return y if after is None else after(y).astype(y.dtype, copy=False)
+        else:  # separable: the bias and activation follow the pointwise 1x1 convolution
+            convs = (
+                prepare(self.hwio(), None, *spatial),
+                prepare(self.pointwise, self.bias, activation=fused),
+            )
+        self.__dict__["_conv_cache"] = (key, convs)
+        return convs
 
     def _activations(
         self,

@@ -1,0 +1,66 @@
+// The plan of one convolution: which kernel computes it and how the work is split, a pure function
+// of the layer's shape, the SIMD path's kernel table, the CPU's caches and the thread count (as
+// XNNPACK's select_microkernel_type and MLAS's MlasConvPrepare choose before they run). The
+// prepared convolution (conv_driver.hpp) packs weights for the plan's algorithm and runs it.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kernelkit/conv.hpp"
+#include "kernelkit/dispatch.hpp"
+
+namespace kk {
+
+struct ConvShape {
+  std::int64_t n, c, h, w;          // input (layout given by nhwc)
+  std::int64_t groups, o, kh, kw;
+  std::int64_t sh, sw, dh, dw;
+  std::int64_t pad_top, pad_bottom, pad_left, pad_right;
+  bool nhwc;
+  std::int64_t out_h() const { return (h + pad_top + pad_bottom - dh * (kh - 1) - 1) / sh + 1; }
+  std::int64_t out_w() const { return (w + pad_left + pad_right - dw * (kw - 1) - 1) / sw + 1; }
+};
+
+enum class ConvAlgorithm : int {
+  depthwise = 0,                 // groups == channels, one output channel each: one memory-bound pass
+  direct_pointwise = 1,          // 1x1 without stride or padding, NCHW: each image one row of pixels
+  direct_few_channels = 2,       // few input channels per group (first layers), NCHW
+  direct_few_channels_nhwc = 3,  // the same in NHWC
+  indirect_gemm = 4,             // everything else: implicit GEMM over channel-contiguous rows
+};
+const char* algorithm_name(ConvAlgorithm algorithm);
+
+// shape -> algorithm.
+ConvAlgorithm select_conv_algorithm(const ConvShape& s);
+
+// The register-block shape of a direct algorithm on `table`'s SIMD path.
+const DirectConvEntry& direct_entry(const KernelTable& table, ConvAlgorithm algorithm);
+
+struct ConvPlan {
+  ConvAlgorithm algorithm;
+  // Register tile: output pixels x output channels accumulated in registers.
+  std::int64_t tile_pixels, tile_channels;
+  // Output pixels one task computes (GEMM: a tile of pixels; direct: a band of rows x a column chunk;
+  // depthwise: a plane in NCHW, an output row in NHWC).
+  std::int64_t task_pixels;
+  // Output channels one task computes, and how many such ranges cover a group.
+  std::int64_t task_channels, channel_tasks;
+  // GEMM: input channels per depth block (its weight panels stay in L1 while the tile passes);
+  // 0 for the other algorithms.
+  std::int64_t channel_block;
+  std::int64_t tasks;
+  int threads;
+  std::size_t scratch_bytes;   // per thread
+  std::size_t packed_bytes;    // the packed weights and bias
+  std::size_t copy_bytes;      // GEMM with NCHW input: the channels-last copy of a pass of images
+};
+
+// The plan for element type T (float or double) on `table`'s SIMD path with up to n_threads threads.
+template <class T>
+ConvPlan make_conv_plan(const ConvShape& s, const KernelTable& table, int n_threads);
+
+// The problem the plan's kernel runs, without its data pointers (input, weights, bias, output).
+template <class T>
+ConvProblem<T> planned_problem(const ConvShape& s, const ConvPlan& plan, const KernelTable& table);
+
+}  // namespace kk

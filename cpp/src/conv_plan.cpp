@@ -1,0 +1,200 @@
+// Planning a convolution: the algorithm from the layer's shape, then the work split (pixel tiles,
+// output-channel ranges, depth blocks) from the SIMD path's register tiles, the CPU's cache sizes
+// and the thread count. Pure functions: nothing here touches data.
+#include "kernelkit/conv_plan.hpp"
+
+#include <algorithm>
+
+#include "kernelkit/cpu_caches.hpp"
+#include "kernelkit/table_entry.hpp"
+
+namespace kk {
+namespace {
+
+using i64 = std::int64_t;
+
+i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
+i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
+
+// Up to this many input channels per group the indirect GEMM's channel runs are too short to
+// amortise its row pointers and transposed stores; the direct kernel wins (bench_conv.py stem cases,
+// 3x3 and 7x7 layers with 5-7 channels, both layouts).
+constexpr i64 kDirectMaxChannels = 7;
+// Tasks per thread the split aims for when there are few images (dynamic scheduling evens out the
+// rest).
+constexpr i64 kTasksPerThread = 4;
+// NCHW input to the indirect GEMM is read from an (H, W, C) copy of this many bytes of images at most
+// (at least one image).
+constexpr i64 kIndirectCopyBytes = 8 << 20;
+constexpr i64 kStreamingOutputBytes = 32 << 20;
+
+// A 1x1 kernel without stride or padding (dilation does not matter for 1x1).
+bool pointwise_unpadded(const ConvShape& s) {
+  return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pad_top == 0 && s.pad_bottom == 0 && s.pad_left == 0 &&
+         s.pad_right == 0;
+}
+
+// The direct pointwise kernel sees each NCHW image as one row of H * W pixels.
+ConvShape as_one_row(const ConvShape& s) {
+  ConvShape row = s;
+  row.w = s.h * s.w;
+  row.h = 1;
+  return row;
+}
+
+// Splits `units` output-channel units (panels or blocks) of a group into ranges, so that `work`
+// independent pieces (images x groups x pixel tiles) times the ranges give every thread tasks.
+void split_channels(i64 work, i64 units, int n_threads, ConvPlan& plan, i64 unit_channels) {
+  const i64 wanted = n_threads > 1 ? kTasksPerThread * n_threads : 1;
+  const i64 ranges = std::clamp<i64>(ceil_div(wanted, work), 1, units);
+  const i64 per_range = ceil_div(units, ranges);
+  plan.channel_tasks = ceil_div(units, per_range);
+  plan.task_channels = per_range * unit_channels;
+}
+
+// Pixel tiles per image of the GEMM: at most the table's tile. When the images' tiles are too few
+// for the threads, output-channel ranges make up the difference first (each range reads only its
+// share of the weights), and only when those are too few as well are tiles made smaller. When no
+// channel split is needed but there are few tiles, their number is rounded to a multiple of the
+// threads, so that no thread is left with one tile more than the others.
+i64 gemm_tiles(i64 pixels, i64 images, i64 max_tile, i64 min_tile, i64 channel_units, int n_threads) {
+  const i64 wanted = n_threads > 1 ? kTasksPerThread * n_threads : 1;
+  i64 tiles = ceil_div(pixels, max_tile);
+  const i64 most = ceil_div(pixels, min_tile);
+  if (images * tiles * channel_units < wanted) return std::min(most, ceil_div(wanted, images * channel_units));
+  if (images * tiles >= wanted && images * tiles < 4 * wanted)
+    tiles = std::min(most, ceil_div(round_up(images * tiles, n_threads), images));
+  return tiles;
+}
+
+template <class T>
+void plan_gemm(const ConvShape& s, const KernelTable& table, int n_threads, ConvPlan& plan) {
+  const i64 cg = s.c / s.groups, og = s.o / s.groups, taps = s.kh * s.kw;
+  const i64 mr = table.conv_tile_rows, nr = TableEntry<T>::conv_panel_cols(table);
+  const i64 pixels = s.out_h() * s.out_w();
+  const i64 panels = ceil_div(og, nr);
+  const i64 tiles = gemm_tiles(pixels, s.n * s.groups, table.conv_tile_pixels, mr, panels, n_threads);
+  plan.tile_pixels = mr;
+  plan.tile_channels = nr;
+  plan.task_pixels = std::min(round_up(ceil_div(pixels, tiles), mr), round_up(pixels, mr));
+  split_channels(s.n * s.groups * ceil_div(pixels, plan.task_pixels), panels, n_threads, plan, nr);
+  // Weight panels of one depth block (taps x cb channels x nr) fill at most the L1 data cache.
+  const i64 panel_bytes = cg * taps * nr * i64(sizeof(T));
+  const i64 blocks = ceil_div(panel_bytes, std::max<i64>(cpu_caches().l1d, 16 << 10));
+  plan.channel_block = ceil_div(cg, blocks);
+  plan.scratch_bytes = table.conv_scratch_bytes(plan.task_pixels, plan.task_channels, taps, cg);
+  plan.packed_bytes = sizeof(T) * static_cast<std::size_t>(s.groups * (round_up(og, nr) * (taps * cg + 1)));
+  if (!s.nhwc) {
+    const i64 image_bytes = s.c * s.h * s.w * i64(sizeof(T));
+    plan.copy_bytes = static_cast<std::size_t>(std::clamp<i64>(kIndirectCopyBytes / image_bytes, 1, s.n) * image_bytes);
+  }
+}
+
+}  // namespace
+
+const char* algorithm_name(ConvAlgorithm algorithm) {
+  switch (algorithm) {
+    case ConvAlgorithm::depthwise: return "depthwise";
+    case ConvAlgorithm::direct_pointwise: return "direct_pointwise";
+    case ConvAlgorithm::direct_few_channels: return "direct_few_channels";
+    case ConvAlgorithm::direct_few_channels_nhwc: return "direct_few_channels_nhwc";
+    case ConvAlgorithm::indirect_gemm: return "indirect_gemm";
+  }
+  return "unknown";
+}
+
+const DirectConvEntry& direct_entry(const KernelTable& table, ConvAlgorithm algorithm) {
+  if (algorithm == ConvAlgorithm::direct_pointwise) return table.conv_direct_pointwise;
+  if (algorithm == ConvAlgorithm::direct_few_channels_nhwc) return table.conv_direct_few_channels_nhwc;
+  return table.conv_direct_few_channels;
+}
+
+ConvAlgorithm select_conv_algorithm(const ConvShape& s) {
+  const i64 cg = s.c / s.groups, og = s.o / s.groups;
+  if (cg == 1 && og == 1) return ConvAlgorithm::depthwise;
+  if (!s.nhwc && pointwise_unpadded(s)) return ConvAlgorithm::direct_pointwise;
+  if (cg <= kDirectMaxChannels)
+    return s.nhwc ? ConvAlgorithm::direct_few_channels_nhwc : ConvAlgorithm::direct_few_channels;
+  return ConvAlgorithm::indirect_gemm;
+}
+
+template <class T>
+ConvProblem<T> planned_problem(const ConvShape& shape, const ConvPlan& plan, const KernelTable& table) {
+  const bool row = plan.algorithm == ConvAlgorithm::direct_pointwise;
+  const ConvShape s = row ? as_one_row(shape) : shape;
+  ConvProblem<T> p{};
+  p.nhwc = s.nhwc;
+  p.c = s.c, p.h = s.h, p.w = s.w;
+  p.groups = s.groups, p.cg = s.c / s.groups, p.og = s.o / s.groups, p.o = s.o;
+  p.kh = s.kh, p.kw = s.kw, p.sh = s.sh, p.sw = s.sw, p.dh = s.dh, p.dw = s.dw;
+  p.pad_top = s.pad_top, p.pad_left = s.pad_left;
+  p.oh = s.out_h(), p.ow = s.out_w();
+  p.stream_output = plan.algorithm == ConvAlgorithm::indirect_gemm &&
+                    s.n * s.o * p.oh * p.ow * i64(sizeof(T)) > kStreamingOutputBytes;
+  p.channel_tasks = plan.channel_tasks;
+  p.tile_pixels = plan.task_pixels;
+  p.channel_block = plan.channel_block;
+  if (plan.algorithm == ConvAlgorithm::indirect_gemm) {
+    p.channel_units = plan.task_channels / TableEntry<T>::conv_panel_cols(table);
+  } else if (plan.algorithm != ConvAlgorithm::depthwise) {
+    p.channel_units = plan.task_channels / direct_entry(table, plan.algorithm).block;
+  }
+  return p;
+}
+
+template <class T>
+ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_threads) {
+  ConvPlan plan{};
+  plan.algorithm = select_conv_algorithm(shape);
+  plan.channel_tasks = 1;
+  const ConvShape s = plan.algorithm == ConvAlgorithm::direct_pointwise ? as_one_row(shape) : shape;
+  const i64 cg = s.c / s.groups, og = s.o / s.groups, taps = s.kh * s.kw;
+  const i64 oh = s.out_h(), ow = s.out_w(), lanes = table.vector_bytes / i64(sizeof(T));
+  switch (plan.algorithm) {
+    case ConvAlgorithm::depthwise: {
+      // NCHW: strips of four vectors of one plane's pixels; NHWC: four channel vectors of a pixel.
+      plan.tile_pixels = s.nhwc ? 1 : 4 * lanes;
+      plan.tile_channels = s.nhwc ? 4 * lanes : 1;
+      plan.task_pixels = s.nhwc ? ow : oh * ow;
+      plan.task_channels = s.nhwc ? s.c : 1;
+      plan.tasks = s.nhwc ? s.n * oh : s.n * s.c;
+      const i64 padded_w = ow + (s.kw - 1) * s.dw + 64, rows = (oh - 1) * s.sh + (s.kh - 1) * s.dh + 1;
+      plan.scratch_bytes = sizeof(T) * static_cast<std::size_t>(padded_w * rows);
+      plan.packed_bytes = sizeof(T) * static_cast<std::size_t>(s.c * (taps + 1));
+      break;
+    }
+    case ConvAlgorithm::direct_pointwise:
+    case ConvAlgorithm::direct_few_channels:
+    case ConvAlgorithm::direct_few_channels_nhwc: {
+      const DirectConvEntry& entry = direct_entry(table, plan.algorithm);
+      const i64 strip = sizeof(T) == 4 ? entry.strip_pixels_f32 : entry.strip_pixels_f64;
+      plan.tile_pixels = strip;
+      plan.tile_channels = entry.block;
+      plan.task_pixels = std::min(kDirectRowsPerTask, oh) * std::min(kDirectChunk, ow);
+      const i64 bands = ceil_div(oh, kDirectRowsPerTask), chunks = ceil_div(ow, kDirectChunk);
+      split_channels(s.n * s.groups * bands * chunks, ceil_div(og, entry.block), n_threads, plan, entry.block);
+      plan.packed_bytes = sizeof(T) * static_cast<std::size_t>(s.groups * round_up(og, entry.block) * (taps * cg + 1));
+      break;
+    }
+    case ConvAlgorithm::indirect_gemm:
+      plan_gemm<T>(s, table, n_threads, plan);
+      break;
+  }
+  const ConvProblem<T> p = planned_problem<T>(shape, plan, table);
+  if (plan.algorithm == ConvAlgorithm::indirect_gemm) {
+    plan.tasks = s.n * gemm_tasks_per_image(p);
+  } else if (plan.algorithm != ConvAlgorithm::depthwise) {
+    const DirectConvEntry& entry = direct_entry(table, plan.algorithm);
+    plan.tasks = direct_tasks(p, s.n);
+    plan.scratch_bytes = sizeof(T) * static_cast<std::size_t>(TableEntry<T>::scratch(entry, p));
+  }
+  plan.threads = static_cast<int>(std::clamp<i64>(plan.tasks, 1, n_threads));
+  return plan;
+}
+
+template ConvPlan make_conv_plan<float>(const ConvShape&, const KernelTable&, int);
+template ConvPlan make_conv_plan<double>(const ConvShape&, const KernelTable&, int);
+template ConvProblem<float> planned_problem<float>(const ConvShape&, const ConvPlan&, const KernelTable&);
+template ConvProblem<double> planned_problem<double>(const ConvShape&, const ConvPlan&, const KernelTable&);
+
+}  // namespace kk

@@ -1,0 +1,358 @@
+"""``kernelkit.Conv2d``: the prepared convolution's plans, packing once, repeated calls with other
+input shapes, out= and threads, the work split of one small image, and the errors that say what to
+pass instead. Results are checked against a float64 NumPy reference (and PyTorch where installed);
+the seeded sweep of test_conv2d.py runs every case through Conv2d as well."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.testing import assert_allclose, assert_array_equal
+
+import kernelkit
+from kernelkit.models import ConvLayer
+
+ALGORITHMS = (
+    "depthwise",
+    "direct_pointwise",
+    "direct_few_channels",
+    "direct_few_channels_nhwc",
+    "indirect_gemm",
+)
+
+
+def reference(
+    x: np.ndarray,
+    w: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: int = 1,
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0),
+    groups: int = 1,
+) -> np.ndarray:
+    """float64 NCHW / OIHW cross-correlation with explicit (top, bottom, left, right) padding."""
+    x = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), pad[:2], pad[2:]))
+    w = np.asarray(w, np.float64)
+    o, cg, kh, kw = w.shape
+    windows = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+    n, _, oh, ow = windows.shape[:4]
+    windows = windows.reshape(n, groups, cg, oh, ow, kh, kw)
+    wg = w.reshape(groups, o // groups, cg, kh, kw)
+    y = np.einsum("ngchwij,gocij->ngohw", windows, wg).reshape(n, o, oh, ow)
+    return y if bias is None else y + np.asarray(bias, np.float64)[None, :, None, None]
+
+
+def same_pads(size: int, k: int, s: int) -> tuple[int, int]:
+    total = max((-(-size // s) - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def rel_err(got: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.max(np.abs(got - ref)) / max(np.max(np.abs(ref)), 1e-30))
+
+
+def data(
+    shape_x: tuple[int, ...], shape_w: tuple[int, ...], dtype: Any = np.float32, seed: int = 0
+):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal(shape_x).astype(dtype), rng.standard_normal(shape_w).astype(dtype)
+
+
+# (name, x NCHW, weight OIHW, stride, padding, groups, layout) -> the algorithm the plan must choose
+PLAN_CASES = [
+    ("depthwise", (1, 32, 14, 14), (32, 1, 3, 3), 1, 1, 32, "NCHW", "depthwise"),
+    ("depthwise-nhwc", (2, 24, 9, 9), (24, 1, 3, 3), 2, 1, 24, "NHWC", "depthwise"),
+    ("pointwise", (2, 64, 28, 28), (96, 64, 1, 1), 1, 0, 1, "NCHW", "direct_pointwise"),
+    ("rgb", (4, 3, 32, 32), (16, 3, 3, 3), 1, 1, 1, "NCHW", "direct_few_channels"),
+    ("rgb-nhwc", (4, 3, 32, 32), (16, 3, 3, 3), 2, 1, 1, "NHWC", "direct_few_channels_nhwc"),
+    ("gemm", (2, 64, 20, 20), (64, 64, 3, 3), 1, 1, 1, "NCHW", "indirect_gemm"),
+    ("gemm-nhwc", (1, 32, 15, 15), (48, 32, 3, 3), 2, 1, 1, "NHWC", "indirect_gemm"),
+    ("pointwise-nhwc", (1, 64, 7, 7), (96, 64, 1, 1), 1, 0, 1, "NHWC", "indirect_gemm"),
+    ("pointwise-s2", (1, 64, 14, 14), (128, 64, 1, 1), 2, 0, 1, "NCHW", "indirect_gemm"),
+]
+
+
+def to_layout(x: np.ndarray, w: np.ndarray, layout: str) -> tuple[np.ndarray, np.ndarray]:
+    if layout == "NCHW":
+        return x, w
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)), np.ascontiguousarray(
+        w.transpose(2, 3, 1, 0)
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("xs", "ws", "stride", "pad", "groups", "layout", "algorithm"),
+    [pytest.param(*c[1:], id=c[0]) for c in PLAN_CASES],
+)
+def test_plan_names_each_algorithm_and_runs_it(
+    xs, ws, stride, pad, groups, layout, algorithm, dtype, simd_path
+) -> None:
+    x, w = data(xs, ws, dtype)
+    bias = np.linspace(-1, 1, ws[0]).astype(dtype)
+    xl, wl = to_layout(x, w, layout)
+    conv = kernelkit.Conv2d(wl, bias, stride, pad, groups=groups, layout=layout)
+    plan = conv.plan(xl.shape, dtype=dtype, n_threads=2)
+    assert plan.algorithm == algorithm
+    assert plan.simd == simd_path
+    assert plan.dtype == np.dtype(dtype).name
+    assert plan.input_shape == xl.shape
+    got = conv(xl, n_threads=2)
+    assert plan.output_shape == got.shape
+    assert min(plan.register_tile) >= 1
+    assert plan.tasks >= plan.threads >= 1
+    assert plan.scratch_bytes > 0
+    assert plan.packed_bytes >= w.size * np.dtype(dtype).itemsize
+    assert (plan.channel_block > 0) == (algorithm == "indirect_gemm")
+    assert algorithm in str(plan)
+    ref = reference(x, w, bias, stride, (pad,) * 4, groups)
+    if layout == "NHWC":
+        ref = ref.transpose(0, 2, 3, 1)
+    assert rel_err(got, ref) <= (1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_every_algorithm_is_covered_by_the_plan_cases() -> None:
+    assert {c[-1] for c in PLAN_CASES} == set(ALGORITHMS)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_weights_packed_once_over_calls_and_shapes(layout: str) -> None:
+    x, w = data((2, 16, 12, 12), (24, 16, 3, 3))
+    xl, wl = to_layout(x, w, layout)
+    conv = kernelkit.Conv2d(wl, padding="same", layout=layout)
+    assert conv.packings == 0  # packed on first use
+    for _ in range(5):
+        conv(xl)
+    assert conv.packings == 1
+    for n, h, wd in [(1, 5, 7), (3, 20, 9), (1, 1, 1)]:
+        xs = np.ones((n, 16, h, wd) if layout == "NCHW" else (n, h, wd, 16), np.float32)
+        conv(xs)
+        conv.plan(xs.shape)
+    assert conv.packings == 1  # same algorithm for every shape: no repacking
+    conv(xl.astype(np.float64))  # another dtype is another packing, once
+    conv(xl.astype(np.float64))
+    assert conv.packings == 2
+
+
+def test_packed_again_per_simd_path_once() -> None:
+    x, w = data((1, 16, 10, 10), (16, 16, 3, 3))
+    conv = kernelkit.Conv2d(w, padding=1)
+    previous = kernelkit.simd_path()
+    paths = list(kernelkit.config()["simd_supported"])
+    results = []
+    try:
+        for _ in range(2):
+            for path in paths:
+                kernelkit.set_simd_path(path)
+                results.append(conv(x))
+    finally:
+        kernelkit.set_simd_path(previous)
+    assert conv.packings == len(paths)
+    for r in results[1:]:
+        assert_allclose(r, results[0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_repeated_calls_with_other_input_shapes(layout: str, stride: int, simd_path: str) -> None:
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((20, 12, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(20).astype(np.float32)
+    conv = kernelkit.Conv2d(
+        to_layout(np.zeros((1, 12, 1, 1)), w, layout)[1],
+        b,
+        stride,
+        "same",
+        layout=layout,
+        activation="relu",
+    )
+    for n, h, wd in [(1, 7, 7), (3, 16, 11), (1, 33, 5), (2, 7, 7), (1, 1, 2)]:
+        x = rng.standard_normal((n, 12, h, wd)).astype(np.float32)
+        pads = (*same_pads(h, 3, stride), *same_pads(wd, 3, stride))
+        ref = np.maximum(reference(x, w, b, stride, pads), 0)
+        got = conv(to_layout(x, w, layout)[0])
+        if layout == "NHWC":
+            got = got.transpose(0, 3, 1, 2)
+        assert rel_err(got, ref) <= 1e-5, (n, h, wd)
+    # a single image without the batch axis
+    x = rng.standard_normal((12, 9, 9)).astype(np.float32)
+    single = conv(x if layout == "NCHW" else x.transpose(1, 2, 0))
+    batched = conv((x if layout == "NCHW" else x.transpose(1, 2, 0))[None])
+    assert_array_equal(single, batched[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_out_and_threads(dtype: type, simd_path: str) -> None:
+    x, w = data((2, 32, 13, 13), (40, 32, 3, 3), dtype)
+    conv = kernelkit.Conv2d(w, padding=1)
+    expected = conv(x, n_threads=1)
+    for threads in (2, 3, -1, None):
+        assert_allclose(conv(x, n_threads=threads), expected, rtol=1e-6, atol=1e-6)
+    out = np.full(expected.shape, np.nan, dtype)
+    assert conv(x, out=out) is out
+    assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match=r"^out:"):
+        conv(x, out=np.empty((2, 40, 13, 12), dtype))
+    with pytest.raises(ValueError, match=r"^n_threads:"):
+        conv(x, n_threads=0)
+
+
+@pytest.mark.parametrize(
+    ("xs", "ws", "pad", "stride"),
+    [
+        ((1, 512, 7, 7), (512, 512, 3, 3), 1, 1),  # ResNet-18's last stage
+        ((1, 320, 7, 7), (1280, 320, 1, 1), 0, 1),  # MobileNetV2's last 1x1
+        ((1, 256, 14, 14), (512, 256, 3, 3), 1, 2),
+        ((1, 5, 6, 6), (200, 5, 3, 3), 1, 1),  # a first layer with many output channels
+    ],
+)
+def test_one_small_image_uses_every_thread(xs, ws, pad, stride, simd_path: str) -> None:
+    x, w = data(xs, ws)
+    conv = kernelkit.Conv2d(w, padding=pad, stride=stride)
+    plan = conv.plan(x.shape, n_threads=4)
+    assert plan.threads == 4
+    assert plan.tasks >= 4
+    assert plan.channel_tasks > 1  # split over output channels, the weights shared out
+    ref = reference(x, w, None, stride, (pad,) * 4)
+    assert rel_err(conv(x, n_threads=4), ref) <= 1e-5
+    assert rel_err(conv(x, n_threads=1), ref) <= 1e-5
+
+
+def test_weights_are_copied() -> None:
+    x, w = data((1, 8, 6, 6), (4, 8, 3, 3))
+    conv = kernelkit.Conv2d(w)
+    before = conv(x)
+    w[:] = 0
+    assert_array_equal(conv(x), before)
+    assert not conv.weight.flags.writeable
+    assert conv.weight.shape == (4, 8, 3, 3)
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size) == (8, 4, (3, 3))
+    assert "Conv2d(8->4, 3x3" in repr(conv)
+
+
+def test_concurrent_calls_from_python_threads() -> None:
+    x, w = data((4, 32, 20, 20), (32, 32, 3, 3))
+    conv = kernelkit.Conv2d(w, padding=1)
+    expected = conv(x, n_threads=1)
+    results: list[np.ndarray] = []
+
+    def work() -> None:
+        for _ in range(5):
+            results.append(conv(x, n_threads=1))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 15
+    for r in results:
+        assert_array_equal(r, expected)
+
+
+def test_matches_torch() -> None:
+    torch = pytest.importorskip("torch")
+    x, w = data((2, 24, 17, 17), (48, 8, 3, 3))
+    b = np.arange(48, dtype=np.float32) / 10
+    conv = kernelkit.Conv2d(w, b, stride=2, padding=1, groups=3, activation="relu")
+    expected = torch.relu(
+        torch.nn.functional.conv2d(
+            torch.from_numpy(x),
+            torch.from_numpy(w),
+            torch.from_numpy(b),
+            stride=2,
+            padding=1,
+            groups=3,
+        )
+    ).numpy()
+    assert rel_err(conv(x), expected) <= 1e-5
+
+
+def test_model_layers_hold_a_prepared_convolution() -> None:
+    w = np.random.default_rng(5).standard_normal((3, 3, 2, 4)).astype(np.float32)
+    layer = ConvLayer("conv", "conv2d", w, "HWIO", activation="relu", data_format="NHWC")
+    x = np.ones((1, 6, 6, 2), np.float32)
+    first = layer(x)
+    for _ in range(3):
+        assert_array_equal(layer(x), first)
+    (conv,) = layer._prepared("NHWC")
+    assert conv.packings == 1
+
+
+# -- errors that say what to pass instead ------------------------------------------------------
+
+X = np.ones((1, 3, 8, 8), np.float32)
+W = np.ones((4, 3, 3, 3), np.float32)
+
+
+@pytest.mark.parametrize("call", ["conv2d", "Conv2d"])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"strides": 2}, "Keras argument 'strides'; kernelkit takes stride="),
+        ({"data_format": "channels_last"}, "Keras argument 'data_format'; kernelkit takes layout="),
+        ({"dilation_rate": 2}, "takes dilation="),
+        ({"no_such_argument": 1}, "unexpected keyword argument 'no_such_argument'"),
+    ],
+)
+def test_keras_argument_names(call: str, kwargs: dict[str, Any], match: str) -> None:
+    make = kernelkit.conv2d if call == "conv2d" else lambda *args, **kw: kernelkit.Conv2d(W, **kw)
+    with pytest.raises(TypeError, match=match):
+        make(X, W, **kwargs)
+
+
+@pytest.mark.parametrize("call", ["conv2d", "Conv2d"])
+def test_nhwc_input_without_layout(call: str) -> None:
+    x = np.ones((1, 8, 8, 3), np.float32)  # channels last
+    with pytest.raises(
+        ValueError, match=r"^x: .* looks like NHWC \(channels last\); pass layout='NHWC'"
+    ):
+        kernelkit.conv2d(x, W) if call == "conv2d" else kernelkit.Conv2d(W)(x)
+    hwio = np.ones((3, 3, 3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"looks like NCHW \(channels first\); pass layout='NCHW'"):
+        kernelkit.conv2d(X, hwio, layout="NHWC")
+
+
+def test_keras_depthwise_kernel() -> None:
+    x = np.ones((1, 8, 8, 6), np.float32)
+    keras_kernel = np.ones((3, 3, 6, 2), np.float32)  # (KH, KW, C, multiplier)
+    with pytest.raises(
+        ValueError, match=r"Keras depthwise kernel .* weight.reshape\(3, 3, 1, 12\)"
+    ):
+        kernelkit.conv2d(x, keras_kernel, groups=6, layout="NHWC")
+    got = kernelkit.conv2d(x, keras_kernel.reshape(3, 3, 1, 12), groups=6, layout="NHWC")
+    assert got.shape == (1, 6, 6, 12)
+    assert_array_equal(got, 9.0)
+
+
+@pytest.mark.parametrize("call", ["conv2d", "Conv2d"])
+def test_float64_weights_with_float32_input(call: str) -> None:
+    w64 = W.astype(np.float64)
+    with pytest.raises(TypeError, match=r"^weight: float64 weights with float32 input; cast"):
+        kernelkit.conv2d(X, w64) if call == "conv2d" else kernelkit.Conv2d(w64)(X)
+    # float32 weights with float64 input compute in float64, exactly
+    got = kernelkit.Conv2d(W)(X.astype(np.float64))
+    assert got.dtype == np.float64
+    assert_array_equal(got, 27.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"weight": np.ones((4, 3, 3))}, ValueError, "^weight:"),
+        ({"groups": 3}, ValueError, "^groups:"),
+        ({"stride": 0}, ValueError, "^stride:"),
+        ({"padding": "full"}, ValueError, "^padding:"),
+        ({"layout": "CHW"}, ValueError, "^layout:"),
+        ({"activation": "gelu"}, ValueError, "^activation:"),
+        ({"bias": np.ones(3)}, ValueError, "^bias:"),
+        ({"weight": np.ones((4, 3, 3, 3), complex)}, TypeError, "^weight:"),
+    ],
+)
+def test_constructor_errors(kwargs: dict[str, Any], exc: type, match: str) -> None:
+    args: dict[str, Any] = {"weight": W, **kwargs}
+    with pytest.raises(exc, match=match):
+        kernelkit.Conv2d(**args)
