@@ -47,6 +47,7 @@ struct PreparedConv<T>::Packed {
   const KernelTable* table;
   ConvAlgorithm algorithm;
   bool nhwc;
+  i64 panel_cols;  // output channels per packed block or panel (the register tile's)
   ScratchBuffer weights, bias;  // bias: nullptr where the kernel takes none
   i64 group_stride = 0, bias_stride = 0;
 };
@@ -86,16 +87,19 @@ ConvPlan PreparedConv<T>::plan(const ConvShape& s, int n_threads) const {
 template <class T>
 std::shared_ptr<const typename PreparedConv<T>::Packed> PreparedConv<T>::packed_for(const KernelTable& table,
                                                                                     ConvAlgorithm algorithm,
-                                                                                    bool nhwc,
+                                                                                    bool nhwc, i64 panel_cols,
                                                                                     int n_threads) const {
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& entry : packed_)
-    if (entry->table == &table && entry->algorithm == algorithm && entry->nhwc == nhwc) return entry;
+    if (entry->table == &table && entry->algorithm == algorithm && entry->nhwc == nhwc &&
+        entry->panel_cols == panel_cols)
+      return entry;
 
   auto packed = std::make_shared<Packed>();
   packed->table = &table;
   packed->algorithm = algorithm;
   packed->nhwc = nhwc;
+  packed->panel_cols = panel_cols;
   const i64 og = o_ / groups_, taps = kh_ * kw_, depth = taps * cg_;
   const WeightView<T>& w = weights_;
   if (algorithm == ConvAlgorithm::depthwise) {
@@ -114,7 +118,7 @@ std::shared_ptr<const typename PreparedConv<T>::Packed> PreparedConv<T>::packed_
     // depth ordered (cg, kh, kw) for the direct kernels and (kh, kw, cg) for the GEMM, zero-padded
     // to whole blocks; the bias per group zero-padded the same way.
     const bool gemm = algorithm == ConvAlgorithm::indirect_gemm;
-    const i64 cols = gemm ? TableEntry<T>::conv_panel_cols(table) : direct_entry(table, algorithm).block;
+    const i64 cols = panel_cols;
     const i64 blocks = ceil_div(og, cols);
     packed->group_stride = blocks * depth * cols;
     packed->bias_stride = blocks * cols;
@@ -157,7 +161,7 @@ void PreparedConv<T>::run(const ConvShape& s, const T* x, T* out, int n_threads)
   if (s.n == 0) return;
   const KernelTable& table = kernels();
   const ConvPlan plan = make_conv_plan<T>(s, table, std::max(n_threads, 1));
-  const std::shared_ptr<const Packed> packed = packed_for(table, plan.algorithm, s.nhwc, plan.threads);
+  const std::shared_ptr<const Packed> packed = packed_for(table, plan.algorithm, s.nhwc, plan.tile_channels, plan.threads);
   ConvProblem<T> p = planned_problem<T>(s, plan, table);
   p.x = x;
   p.out = out;
@@ -183,7 +187,7 @@ void PreparedConv<T>::run(const ConvShape& s, const T* x, T* out, int n_threads)
     case ConvAlgorithm::indirect_gemm:
       break;
   }
-  const ConvTaskFn<T> tile_fn = TableEntry<T>::conv_tile(table);
+  const ConvTaskFn<T> tile_fn = TableEntry<T>::task(gemm_entry<T>(table, plan));
   const i64 per_image = gemm_tasks_per_image(p);
   if (s.nhwc) return run_tasks(tile_fn, p, 0, plan.tasks, plan.scratch_bytes, plan.threads);
   // NCHW input: a pass of images (plan.copy_bytes) transposed to (H, W, C) in one parallel loop,

@@ -70,7 +70,12 @@ i64 gemm_tiles(i64 pixels, i64 images, i64 max_tile, i64 min_tile, i64 channel_u
 template <class T>
 void plan_gemm(const ConvShape& s, const KernelTable& table, int n_threads, ConvPlan& plan) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups, taps = s.kh * s.kw;
-  const i64 mr = table.conv_tile_rows, nr = TableEntry<T>::conv_panel_cols(table);
+  // The wide register tile where it pads the output channels no further than the narrow one.
+  const GemmConvEntry& wide = table.conv_gemm_wide;
+  const GemmConvEntry& narrow = table.conv_gemm;
+  const bool use_wide = round_up(og, TableEntry<T>::cols(wide)) <= round_up(og, TableEntry<T>::cols(narrow));
+  const GemmConvEntry& entry = use_wide ? wide : narrow;
+  const i64 mr = entry.rows, nr = TableEntry<T>::cols(entry);
   const i64 pixels = s.out_h() * s.out_w();
   const i64 panels = ceil_div(og, nr);
   const i64 tiles = gemm_tiles(pixels, s.n * s.groups, table.conv_tile_pixels, mr, panels, n_threads);
@@ -119,6 +124,11 @@ ConvAlgorithm select_conv_algorithm(const ConvShape& s) {
 }
 
 template <class T>
+const GemmConvEntry& gemm_entry(const KernelTable& table, const ConvPlan& plan) {
+  return plan.tile_channels == TableEntry<T>::cols(table.conv_gemm_wide) ? table.conv_gemm_wide : table.conv_gemm;
+}
+
+template <class T>
 ConvProblem<T> planned_problem(const ConvShape& shape, const ConvPlan& plan, const KernelTable& table) {
   const bool row = plan.algorithm == ConvAlgorithm::direct_pointwise;
   const ConvShape s = row ? as_one_row(shape) : shape;
@@ -135,7 +145,7 @@ ConvProblem<T> planned_problem(const ConvShape& shape, const ConvPlan& plan, con
   p.tile_pixels = plan.task_pixels;
   p.channel_block = plan.channel_block;
   if (plan.algorithm == ConvAlgorithm::indirect_gemm) {
-    p.channel_units = plan.task_channels / TableEntry<T>::conv_panel_cols(table);
+    p.channel_units = plan.task_channels / plan.tile_channels;
   } else if (plan.algorithm != ConvAlgorithm::depthwise) {
     p.channel_units = plan.task_channels / direct_entry(table, plan.algorithm).block;
   }
@@ -194,6 +204,8 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
 
 template ConvPlan make_conv_plan<float>(const ConvShape&, const KernelTable&, int);
 template ConvPlan make_conv_plan<double>(const ConvShape&, const KernelTable&, int);
+template const GemmConvEntry& gemm_entry<float>(const KernelTable&, const ConvPlan&);
+template const GemmConvEntry& gemm_entry<double>(const KernelTable&, const ConvPlan&);
 template ConvProblem<float> planned_problem<float>(const ConvShape&, const ConvPlan&, const KernelTable&);
 template ConvProblem<double> planned_problem<double>(const ConvShape&, const ConvPlan&, const KernelTable&);
 

@@ -60,6 +60,15 @@ using ChannelsLastRowFn = void (*)(const T* chw, std::int64_t plane, std::int64_
 template <class T>
 using ConvTaskFn = void (*)(const ConvProblem<T>&, std::int64_t task, void* scratch);
 
+// One register-tile shape of the indirect GEMM: `rows` output pixels x cols_* output channels (the
+// width of its packed weight panels), and its tasks.
+struct GemmConvEntry {
+  std::int64_t rows;
+  std::int64_t cols_f32, cols_f64;
+  ConvTaskFn<float> f32;
+  ConvTaskFn<double> f64;
+};
+
 // One register-block shape of the direct kernel: its output-channel block (packed_weights holds
 // blocks of that many channels) and the output pixels of its register tile, its tasks and the
 // scratch elements one task needs.

@@ -52,7 +52,7 @@ class PreparedConv {
  private:
   struct Packed;
   std::shared_ptr<const Packed> packed_for(const KernelTable& table, ConvAlgorithm algorithm, bool nhwc,
-                                           int n_threads) const;
+                                           std::int64_t panel_cols, int n_threads) const;
 
   WeightView<T> weights_;
   const T* bias_;

@@ -26,17 +26,18 @@ struct KernelTable {
   ElementwiseFn<double> exp_f64;
   ElementwiseFn<float> tanh_f32;
   ElementwiseFn<double> tanh_f64;
+  // `iterations` rounds of fma_chains independent vector FMAs (for the FMA peak; see math_kernels.cpp).
+  int fma_chains;
+  float (*fma_loop_f32)(std::int64_t iterations);
+  double (*fma_loop_f64)(std::int64_t iterations);
   // Convolution by indirect GEMM over channel-contiguous input: the largest tile of output pixels per
-  // task, the register tile's rows (output pixels), scratch per thread (a task of `pixels` x `cols`
-  // output channels, taps kernel positions, cg input channels per group), width of a packed weight
-  // panel (the register tile's columns) and the tile kernels.
+  // task, scratch per thread (a task of `pixels` x `cols` output channels, taps kernel positions, cg
+  // input channels per group), and two register-tile shapes (the plan picks one per layer; equal
+  // where the register file allows only one).
   std::int64_t conv_tile_pixels;
-  std::int64_t conv_tile_rows;
   std::size_t (*conv_scratch_bytes)(std::int64_t pixels, std::int64_t cols, std::int64_t taps, std::int64_t cg);
-  std::int64_t conv_panel_cols_f32;
-  std::int64_t conv_panel_cols_f64;
-  ConvTaskFn<float> conv_tile_f32;
-  ConvTaskFn<double> conv_tile_f64;
+  GemmConvEntry conv_gemm;
+  GemmConvEntry conv_gemm_wide;
   // The NCHW input's rows transposed for the tile kernels (in-register transposes).
   ChannelsLastRowFn<float> channels_last_row_f32;
   ChannelsLastRowFn<double> channels_last_row_f64;

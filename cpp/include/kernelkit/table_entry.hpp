@@ -13,9 +13,9 @@ struct TableEntry<float> {
   static GramTileFn<float> gram_tile(const KernelTable& t) { return t.gram_tile_f32; }
   static ElementwiseFn<float> exp(const KernelTable& t) { return t.exp_f32; }
   static ElementwiseFn<float> tanh(const KernelTable& t) { return t.tanh_f32; }
-  static ConvTaskFn<float> conv_tile(const KernelTable& t) { return t.conv_tile_f32; }
   static ChannelsLastRowFn<float> channels_last_row(const KernelTable& t) { return t.channels_last_row_f32; }
-  static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f32; }
+  static ConvTaskFn<float> task(const GemmConvEntry& e) { return e.f32; }
+  static std::int64_t cols(const GemmConvEntry& e) { return e.cols_f32; }
   static ConvTaskFn<float> depthwise(const KernelTable& t) { return t.depthwise_f32; }
   static ConvTaskFn<float> task(const DirectConvEntry& e) { return e.f32; }
   static std::int64_t scratch(const DirectConvEntry& e, const ConvProblem<float>& p) { return e.scratch_f32(p); }
@@ -26,9 +26,9 @@ struct TableEntry<double> {
   static GramTileFn<double> gram_tile(const KernelTable& t) { return t.gram_tile_f64; }
   static ElementwiseFn<double> exp(const KernelTable& t) { return t.exp_f64; }
   static ElementwiseFn<double> tanh(const KernelTable& t) { return t.tanh_f64; }
-  static ConvTaskFn<double> conv_tile(const KernelTable& t) { return t.conv_tile_f64; }
   static ChannelsLastRowFn<double> channels_last_row(const KernelTable& t) { return t.channels_last_row_f64; }
-  static std::int64_t conv_panel_cols(const KernelTable& t) { return t.conv_panel_cols_f64; }
+  static ConvTaskFn<double> task(const GemmConvEntry& e) { return e.f64; }
+  static std::int64_t cols(const GemmConvEntry& e) { return e.cols_f64; }
   static ConvTaskFn<double> depthwise(const KernelTable& t) { return t.depthwise_f64; }
   static ConvTaskFn<double> task(const DirectConvEntry& e) { return e.f64; }
   static std::int64_t scratch(const DirectConvEntry& e, const ConvProblem<double>& p) { return e.scratch_f64(p); }
