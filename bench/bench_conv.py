@@ -62,6 +62,7 @@ from _common import (
     within,
     write_reports,
 )
+from networks import NETWORKS, Layer
 
 SCRIPT = "bench/bench_conv.py"
 PEERS: tuple[str, ...] = ("numpy", "torch", "onnxruntime")
@@ -92,15 +93,16 @@ onnx_numpy_helper = optional_import("onnx.numpy_helper") if onnx is not None els
 
 @dataclass(frozen=True)
 class Target:
-    """kernelkit must reach ``minimum``: a speed-up over a peer (x) or a % of the GEMM ceiling."""
+    """kernelkit must reach ``minimum``: a speed-up over a peer (x) or a % of a ceiling (the FMA
+    peak of the SIMD path, or the copy bandwidth for memory-bound cases)."""
 
-    against: str  # "best" (faster of torch and onnxruntime), "torch", "numpy" or "gemm"
+    against: str  # "best" (faster of torch and onnxruntime), "torch", "numpy", "fma" or "copy"
     minimum: float
 
     @property
     def label(self) -> str:
-        if self.against == "gemm":
-            return f"gemm>={self.minimum:g}%"
+        if self.against in ("fma", "copy"):
+            return f"{self.against}>={self.minimum:g}%"
         name = {"numpy": "np", "torch": "torch", "best": "best"}[self.against]
         return f"{name}>={self.minimum:g}x"
 
@@ -160,6 +162,16 @@ class ConvCase:
     def out_bytes(self) -> int:
         return int(np.prod(self.out_shape("NCHW"))) * np.dtype(self.dtype).itemsize
 
+    @property
+    def bytes_moved(self) -> int:
+        """Input and output bytes: what one pass over memory reads and writes at least."""
+        return int(np.prod(self.x_shape("NCHW"))) * np.dtype(self.dtype).itemsize + self.out_bytes()
+
+    @property
+    def memory_bound(self) -> bool:
+        """Depthwise: too few FLOPs per byte for the FMA peak to bound it."""
+        return self.groups > 1 and self.groups == self.cin
+
     def memory_limit(self) -> int:
         """The allowed extra memory of one call: max(16 MiB, 10% of the output)."""
         return max(MEMORY_FLOOR_BYTES, int(MEMORY_OUTPUT_FRACTION * self.out_bytes()))
@@ -179,39 +191,16 @@ class ConvCase:
         return dataclasses.replace(self, n=n, hw=hw)
 
 
-NP4 = Target("numpy", 4.0)  # >= 4x NumPy on every row
+FIRST = (Target("best", 1.5),)
+GEMM3 = (Target("best", 1.05), Target("fma", 90.0))
 CASES: tuple[ConvCase, ...] = (
-    ConvCase(
-        1, "stem3-b1", 1, 3, 16, 3, 1, 0, 128, targets=(Target("best", 1.5), NP4), quick=(1, 64)
-    ),
-    ConvCase(
-        2, "stem3-b32", 32, 3, 16, 3, 1, 1, 128, targets=(Target("best", 1.5), NP4), quick=(4, 64)
-    ),
-    ConvCase(
-        3,
-        "c64-56",
-        8,
-        64,
-        64,
-        3,
-        1,
-        1,
-        56,
-        targets=(Target("best", 0.9), Target("gemm", 85.0), NP4),
-        quick=(2, 28),
-    ),
-    ConvCase(
-        4, "c128-28", 8, 128, 128, 3, 1, 1, 28, targets=(Target("best", 0.9), NP4), quick=(2, 28)
-    ),
-    ConvCase(
-        5, "c256-14", 8, 256, 256, 3, 1, 1, 14, targets=(Target("best", 0.9), NP4), quick=(2, 14)
-    ),
-    ConvCase(
-        6, "stem7-s2", 4, 3, 64, 7, 2, 3, 224, targets=(Target("best", 1.0), NP4), quick=(1, 112)
-    ),
-    ConvCase(
-        7, "pw256-64", 8, 256, 64, 1, 1, 0, 28, targets=(Target("best", 1.0), NP4), quick=(2, 28)
-    ),
+    ConvCase(1, "stem3-b1", 1, 3, 16, 3, 1, 0, 128, targets=FIRST, quick=(1, 64)),
+    ConvCase(2, "stem3-b32", 32, 3, 16, 3, 1, 1, 128, targets=FIRST, quick=(4, 64)),
+    ConvCase(3, "c64-56", 8, 64, 64, 3, 1, 1, 56, targets=GEMM3, quick=(2, 28)),
+    ConvCase(4, "c128-28", 8, 128, 128, 3, 1, 1, 28, targets=GEMM3, quick=(2, 28)),
+    ConvCase(5, "c256-14", 8, 256, 256, 3, 1, 1, 14, targets=GEMM3, quick=(2, 14)),
+    ConvCase(6, "stem7-s2", 4, 3, 64, 7, 2, 3, 224, targets=(Target("best", 1.1),), quick=(1, 112)),
+    ConvCase(7, "pw256-64", 8, 256, 64, 1, 1, 0, 28, targets=(Target("best", 1.1),), quick=(2, 28)),
     ConvCase(
         8,
         "dw128-56",
@@ -223,7 +212,7 @@ CASES: tuple[ConvCase, ...] = (
         1,
         56,
         groups=128,
-        targets=(Target("best", 2.0), NP4),
+        targets=(Target("best", 1.5), Target("copy", 70.0)),
         quick=(2, 28),
     ),
     ConvCase(
@@ -237,7 +226,7 @@ CASES: tuple[ConvCase, ...] = (
         1,
         56,
         dtype="float64",
-        targets=(Target("torch", 3.0), Target("gemm", 75.0), NP4),
+        targets=(Target("torch", 3.0), Target("fma", 90.0)),
         quick=(2, 28),
     ),
 )
@@ -397,6 +386,9 @@ class CaseResult:
     shape_gemm: GemmCeiling | None = None
     ceiling_gflops: float | None = None
     memory: Memory | None = None
+    oneshot: Timing | None = None  # kernelkit.conv2d (kernelkit above: a prepared Conv2d)
+    fma_gflops: float | None = None  # the FMA peak of the SIMD path in this run
+    copy_gbps: float | None = None  # x.copy() of the case's input, bytes read + written per s
 
     def peer_ms(self, peer: str) -> float | None:
         timing = self.peers.get(peer)
@@ -425,6 +417,28 @@ class CaseResult:
         return None if not self.ceiling_gflops else 100.0 * self.gflops / self.ceiling_gflops
 
     @property
+    def pct_fma(self) -> float | None:
+        return None if not self.fma_gflops else 100.0 * self.gflops / self.fma_gflops
+
+    @property
+    def pct_copy(self) -> float | None:
+        """Input + output bytes per second of kernelkit's call, as a % of the copy bandwidth."""
+        if not self.copy_gbps:
+            return None
+        gbps = self.case.bytes_moved / min(self.kernelkit.times_s) / 1e9
+        return 100.0 * gbps / self.copy_gbps
+
+    @property
+    def pct_peak(self) -> float | None:
+        """% of the ceiling that bounds the case: copy bandwidth (depthwise) or FMA peak."""
+        return self.pct_copy if self.case.memory_bound else self.pct_fma
+
+    @property
+    def oneshot_ratio(self) -> float | None:
+        """One-shot conv2d time / prepared Conv2d time (min over the rounds)."""
+        return None if self.oneshot is None else self.oneshot.min_ms / self.kernelkit.min_ms
+
+    @property
     def rel_diff(self) -> float | None:
         diff = self.diffs.get("kernelkit")
         if diff is None:
@@ -437,8 +451,10 @@ class CaseResult:
         return None if rel is None else within(rel, RTOL[self.case.dtype])
 
     def target_value(self, target: Target) -> float | None:
-        if target.against == "gemm":
-            return self.pct_gemm
+        if target.against == "fma":
+            return self.pct_fma
+        if target.against == "copy":
+            return self.pct_copy
         if target.against == "best":
             return self.vs_best()
         return self.speedup(target.against)
@@ -578,6 +594,10 @@ class Config:
     shape_gemm: bool
     memory: bool
     seed: int
+    networks: list[str] = field(default_factory=list)
+    network_batches: list[int] = field(default_factory=list)
+    fma_gflops: dict[str, float] = field(default_factory=dict)  # measured by run_benchmark
+    network_results: list[NetworkResult] = field(default_factory=list)  # filled by run_benchmark
 
 
 def make_data(case: ConvCase, seed: int) -> tuple[Array, Array]:
@@ -610,6 +630,18 @@ def measure_gemm(
     return GemmCeiling(dtype, m, n, k, timing)
 
 
+def measure_copy(x: Array, cfg: Config) -> float:
+    """Copy bandwidth of this run for an array of x's size: bytes read + written per second of
+    ``x.copy()`` (the best of the repeats)."""
+    timing, _ = measure(x.copy, cfg.repeats, None, cfg.settle_s)
+    return 2.0 * x.nbytes / min(timing.times_s) / 1e9
+
+
+def measure_fma_peak(dtype: str, threads: int) -> float:
+    """GFLOP/s of a loop of independent FMAs of kernelkit's SIMD path on every thread."""
+    return float(kernelkit._core.fma_peak(dtype == "float64", 0.3, threads)) / 1e9
+
+
 def peer_call(peer: str, x: Array, w: Array, case: ConvCase, threads: int) -> Callable[[], Any]:
     """A no-argument call of the convolution by ``peer`` on the NCHW/OIHW arrays."""
     if peer == "numpy":
@@ -627,8 +659,10 @@ def run_case(case: ConvCase, cfg: Config, ceilings: dict[str, GemmCeiling]) -> C
     """
     x, w = make_data(case, cfg.seed)
     xk, wk = kernelkit_inputs(x, w, cfg.layout)
+    prepared = kernelkit.Conv2d(wk, None, case.stride, case.pad, 1, case.groups, layout=cfg.layout)
     calls: dict[str, Callable[[], Any]] = {
-        "kernelkit": lambda: kernelkit.conv2d(
+        "kernelkit": lambda: prepared(xk, n_threads=cfg.threads),
+        "kernelkit_oneshot": lambda: kernelkit.conv2d(
             xk,
             wk,
             None,
@@ -638,7 +672,7 @@ def run_case(case: ConvCase, cfg: Config, ceilings: dict[str, GemmCeiling]) -> C
             case.groups,
             layout=cfg.layout,
             n_threads=cfg.threads,
-        )
+        ),
     }
     notes: dict[str, str] = {}
     for peer in cfg.peers:
@@ -650,16 +684,24 @@ def run_case(case: ConvCase, cfg: Config, ceilings: dict[str, GemmCeiling]) -> C
     outputs: dict[str, Array] = {}
     for _ in range(cfg.rounds):
         for name, call in calls.items():
-            budget = None if name == "kernelkit" else cfg.peer_budget_s
+            budget = None if name.startswith("kernelkit") else cfg.peer_budget_s
             timing, output = measure(call, cfg.repeats, budget, cfg.settle_s)
             timings[name] = timings[name].merged(timing) if name in timings else timing
             outputs.setdefault(name, to_numpy(output))
             del output
     result = CaseResult(
-        case, cfg.layout, timings.pop("kernelkit"), ceiling_gflops=ceilings[case.dtype].gflops
+        case,
+        cfg.layout,
+        timings.pop("kernelkit"),
+        ceiling_gflops=ceilings[case.dtype].gflops,
+        oneshot=timings.pop("kernelkit_oneshot"),
+        fma_gflops=cfg.fma_gflops.get(case.dtype),
+        copy_gbps=measure_copy(x, cfg),
     )
+
     if cfg.layout == "NHWC":
-        outputs["kernelkit"] = outputs["kernelkit"].transpose(0, 3, 1, 2)
+        for name in ("kernelkit", "kernelkit_oneshot"):
+            outputs[name] = outputs[name].transpose(0, 3, 1, 2)
     for peer in cfg.peers:
         result.peers[peer] = timings.get(peer)
         if peer in notes:
@@ -693,6 +735,8 @@ def run_benchmark(
     ceilings: dict[str, GemmCeiling] = {}
     size = cfg.gemm_size
     for dtype in sorted({c.dtype for c in cfg.cases}):
+        cfg.fma_gflops[dtype] = measure_fma_peak(dtype, cfg.threads)
+        log(f"  FMA peak {dtype} ({kernelkit.simd_path()}): {cfg.fma_gflops[dtype]:.1f} GFLOP/s")
         rng = np.random.default_rng([cfg.seed, size])
         ceilings[dtype] = measure_gemm(dtype, size, size, size, cfg, rng)
         log(
@@ -711,7 +755,132 @@ def run_benchmark(
         log("  memory: one kernelkit call per case in a fresh subprocess ...")
         for result in results:
             result.memory = memory_probe(result.case, cfg.layout, cfg.threads)
+    for name in cfg.networks:
+        for batch in cfg.network_batches:
+            log(f"  {name}, batch {batch}: every conv layer ...")
+            network = run_network(name, batch, cfg)
+            cfg.network_results.append(network)
+            log(f"    {network_title(network)}")
     return ceilings, results
+
+
+# --------------------------------------------------------------------------------------------
+# Whole networks: every conv layer of ResNet-18 and MobileNetV2
+# --------------------------------------------------------------------------------------------
+
+NETWORK_SETTLE_S = 0.1  # shorter pauses than the cases' (hundreds of series)
+
+
+@dataclass
+class LayerResult:
+    layer: Layer
+    kernelkit: Timing
+    peers: dict[str, Timing]
+
+    def vs_best(self) -> float | None:
+        best = [t.min_ms for p, t in self.peers.items() if p in BEST_OF]
+        return min(best) / self.kernelkit.min_ms if best else None
+
+
+@dataclass
+class NetworkResult:
+    network: str
+    batch: int
+    layers: list[LayerResult]
+
+    def total_ms(self, name: str) -> float | None:
+        """Sum over the network of count x min ms (None when the library missed a layer)."""
+        times = [r.kernelkit if name == "kernelkit" else r.peers.get(name) for r in self.layers]
+        if any(t is None for t in times):
+            return None
+        return sum(r.layer.count * t.min_ms for r, t in zip(self.layers, times) if t)
+
+    def vs_best(self) -> float | None:
+        peers = [ms for p in BEST_OF if (ms := self.total_ms(p)) is not None]
+        kk = self.total_ms("kernelkit")
+        return min(peers) / kk if peers and kk else None
+
+    def worst_layer(self) -> float | None:
+        ratios = [v for r in self.layers if (v := r.vs_best()) is not None]
+        return min(ratios) if ratios else None
+
+
+def run_network(name: str, batch: int, cfg: Config) -> NetworkResult:
+    """Each layer: prepared kernelkit, then torch and onnxruntime, ``cfg.rounds`` rounds."""
+    peers = [p for p in cfg.peers if p in BEST_OF]
+    layers = []
+    for layer in NETWORKS[name]():
+        case = ConvCase(
+            0,
+            layer.name,
+            batch,
+            layer.cin,
+            layer.cout,
+            layer.k,
+            layer.stride,
+            layer.pad,
+            layer.hw,
+            groups=layer.groups,
+        )
+        x, w = make_data(case, cfg.seed)
+        xk, wk = kernelkit_inputs(x, w, cfg.layout)
+        conv = kernelkit.Conv2d(
+            wk, None, layer.stride, layer.pad, 1, layer.groups, layout=cfg.layout
+        )
+        calls: dict[str, Callable[[], Any]] = {
+            "kernelkit": lambda conv=conv, xk=xk: conv(xk, n_threads=cfg.threads)
+        }
+        for peer in peers:
+            calls[peer] = peer_call(peer, x, w, case, cfg.threads)
+        timings: dict[str, Timing] = {}
+        for _ in range(cfg.rounds):
+            for lib, call in calls.items():
+                timing, _ = measure(call, cfg.repeats, cfg.peer_budget_s, NETWORK_SETTLE_S)
+                timings[lib] = timings[lib].merged(timing) if lib in timings else timing
+        kk = timings.pop("kernelkit")
+        layers.append(LayerResult(layer, kk, timings))
+    return NetworkResult(name, batch, layers)
+
+
+def network_rows(result: NetworkResult, peers: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    names = [p for p in peers if p in BEST_OF]
+    titles = ["layer", "x", "shape", "GFLOP", "kk ms"] + [f"{PEER_LABELS[p]} ms" for p in names]
+    titles.append("vs best")
+    rows = []
+    for r in result.layers:
+        lay = r.layer
+        case = ConvCase(
+            0,
+            lay.name,
+            result.batch,
+            lay.cin,
+            lay.cout,
+            lay.k,
+            lay.stride,
+            lay.pad,
+            lay.hw,
+            groups=lay.groups,
+        )
+        cells = [lay.name, str(lay.count), case.describe(), f"{lay.flops(result.batch) / 1e9:.3f}"]
+        cells.append(fmt_ms(r.kernelkit.min_ms))
+        cells += [fmt_ms(r.peers[p].min_ms) if p in r.peers else "-" for p in names]
+        cells.append(fmt_ratio(r.vs_best()))
+        rows.append(cells)
+    total = ["network (sum of x * ms)", "", "", ""]
+    total.append(fmt_opt(result.total_ms("kernelkit"), ".2f"))
+    total += [fmt_opt(result.total_ms(p), ".2f") for p in names]
+    total.append(fmt_ratio(result.vs_best()))
+    rows.append(total)
+    return titles, rows
+
+
+def network_title(result: NetworkResult) -> str:
+    worst = result.worst_layer()
+    return (
+        f"{result.network} conv layers, batch {result.batch}, 224x224 input: sum "
+        f"{fmt_ratio(result.vs_best())} the faster peer's sum; slowest layer "
+        f"{fmt_ratio(worst)}"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -733,6 +902,9 @@ def environment(cfg: Config) -> dict[str, Any]:
         "peer_budget_s": cfg.peer_budget_s,
         "settle_s": cfg.settle_s,
         "gemm_size": cfg.gemm_size,
+        "fma_gflops": cfg.fma_gflops,  # filled in by run_benchmark
+        "networks": cfg.networks,
+        "network_batches": cfg.network_batches,
     }
 
 
@@ -784,9 +956,16 @@ def fmt_memory(memory: Memory | None) -> str:
     return prefix + fmt_mib(memory.extra_bytes)
 
 
-def ceiling_rows(ceilings: dict[str, GemmCeiling]) -> tuple[list[str], list[list[str]]]:
-    titles = ["gemm", "dtype", "M x N x K", "min ms", "GFLOP/s"]
+def ceiling_rows(
+    ceilings: dict[str, GemmCeiling], fma: dict[str, float]
+) -> tuple[list[str], list[list[str]]]:
+    """The FMA peak of kernelkit's SIMD path and the OpenBLAS GEMM of each dtype."""
+    titles = ["ceiling", "dtype", "size", "min ms", "GFLOP/s"]
     rows = [
+        ["FMA peak", dtype, "independent FMAs, every thread", "-", f"{gflops:.1f}"]
+        for dtype, gflops in sorted(fma.items())
+    ]
+    rows += [
         [
             "sgemm" if c.dtype == "float32" else "dgemm",
             c.dtype,
@@ -811,8 +990,13 @@ def timing_rows(
         "GFLOP",
         "kk min ms",
         "kk med ms",
+        "1-shot ms",
+        "1-shot/prep",
         "GFLOP/s",
+        "% fma",
         "% gemm",
+        "copy GB/s",
+        "% copy",
         "gemm@shape GFLOP/s",
     ]
     titles += [f"{PEER_LABELS[p]} ms" for p in peers]
@@ -827,8 +1011,13 @@ def timing_rows(
             f"{c.flops / 1e9:.3f}",
             fmt_ms(r.kernelkit.min_ms),
             fmt_ms(r.kernelkit.median_ms),
+            fmt_ms(r.oneshot.min_ms) if r.oneshot else "-",
+            fmt_opt(r.oneshot_ratio, ".2f"),
             f"{r.gflops:.1f}",
+            fmt_opt(r.pct_fma, ".0f"),
             fmt_opt(r.pct_gemm, ".0f"),
+            fmt_opt(r.copy_gbps, ".1f"),
+            fmt_opt(r.pct_copy, ".0f"),
             fmt_opt(r.shape_gemm.gflops if r.shape_gemm else None, ".1f"),
         ]
         cells += [fmt_ms(r.peer_ms(p)) for p in peers]
@@ -846,7 +1035,7 @@ def target_rows(
     titles = ["#", "case"] + [f"vs {PEER_LABELS[p]}" for p in peers]
     titles += [
         "vs best",
-        "% gemm",
+        "% peak",
         "target",
         "extra MiB",
         "limit MiB",
@@ -863,7 +1052,7 @@ def target_rows(
         cells += [fmt_ratio(r.speedup(p)) for p in peers]
         cells += [
             vs_best,
-            fmt_opt(r.pct_gemm, ".0f"),
+            fmt_opt(r.pct_peak, ".0f"),
             " ".join(t.label for t in r.case.targets),
             fmt_memory(r.memory),
             fmt_mib(limit),
@@ -908,17 +1097,24 @@ def notes(env: dict[str, Any], results: Sequence[CaseResult]) -> list[str]:
         "times are the minimum (kernelkit: also the median) wall-clock ms of one call, output "
         "allocation included (kernelkit's results of 16 MiB or more reuse freed results' memory "
         "through its result cache, as onnxruntime's arena does), no bias, no activation; "
+        "kernelkit = a prepared kernelkit.Conv2d (weights packed once, as onnxruntime's session "
+        "does); 1-shot = kernelkit.conv2d, which packs the weights in every call; "
         "'vs peer' = peer min / kernelkit min (> 1: kernelkit is faster); 'vs best' = against "
         "the faster of torch and ort",
-        "GFLOP/s = 2 N OH OW Cout (Cin/groups) KH KW / kernelkit min time; % gemm = that / "
-        f"the OpenBLAS {size}x{size}x{size} GEMM of this run (NumPy A @ B; sgemm for float32, "
-        "dgemm for float64); gemm@shape = OpenBLAS on the case's im2col GEMM shape "
-        "M = N OH OW, N = Cout, K = Cin KH KW (groups = 1 only; the im2col copy not included)",
+        "GFLOP/s = 2 N OH OW Cout (Cin/groups) KH KW / kernelkit min time; % fma = that / the "
+        "FMA peak of kernelkit's SIMD path in this run (a loop of independent FMAs on every "
+        f"thread); % gemm = that / the OpenBLAS {size}x{size}x{size} GEMM of this run (NumPy "
+        "A @ B; sgemm for float32, dgemm for float64); copy GB/s = bytes read + written per "
+        "second by x.copy() of the case's input; % copy = (input + output bytes) / kernelkit "
+        "min time / copy GB/s; % peak = % copy for depthwise (memory-bound), else % fma; "
+        "gemm@shape = OpenBLAS on the case's im2col GEMM shape M = N OH OW, N = Cout, "
+        "K = Cin KH KW (groups = 1 only; the im2col copy not included)",
         "numpy = np.pad + sliding_window_view + np.einsum(optimize=True) (an im2col copy and a "
         "BLAS GEMM; groups as a batch axis); torch = torch.nn.functional.conv2d; ort = a "
         f"one-node ONNX Conv (opset {ONNX_OPSET}, default graph optimizations, "
         "CPUExecutionProvider); onnxruntime has no float64 Conv, so the float64 row has no ort",
-        "targets: best>=Rx = vs best >= R; torch>=Rx / np>=Rx = vs that peer; gemm>=P% = % gemm; "
+        "targets: best>=Rx = vs best >= R; torch>=Rx = vs that peer; fma>=P% / copy>=P% = % fma "
+        "/ % copy; "
         "status PASS / MISS (the targets missed; 'memory' when extra > limit) / FAIL (wrong "
         "result); n/a = not evaluated (peer not run)",
         f"max|diff| = max |y_kernelkit - y_ref| against torch (numpy without torch); rel diff = "
@@ -944,12 +1140,19 @@ def notes(env: dict[str, Any], results: Sequence[CaseResult]) -> list[str]:
 
 
 def render_text(
-    env: dict[str, Any], ceilings: dict[str, GemmCeiling], results: Sequence[CaseResult]
+    env: dict[str, Any],
+    ceilings: dict[str, GemmCeiling],
+    results: Sequence[CaseResult],
+    networks: Sequence[NetworkResult] = (),
 ) -> str:
     """The full plain-text report."""
     peers = env["peers"]
     parts = ["# kernelkit conv2d benchmark", *header_lines(env), *report_warnings(env, SCRIPT)]
-    parts += ["", "OpenBLAS GEMM ceiling (NumPy A @ B):", text_table(*ceiling_rows(ceilings))]
+    parts += [
+        "",
+        "Ceilings (FMA peak of kernelkit's SIMD path; OpenBLAS GEMM through NumPy A @ B):",
+        text_table(*ceiling_rows(ceilings, env["fma_gflops"])),
+    ]
     parts += ["", "Timings:", text_table(*timing_rows(results, peers), left=TIMING_LEFT)]
     parts += [
         "",
@@ -959,11 +1162,16 @@ def render_text(
     ]
     parts += [f"note: {n}" for n in notes(env, results)]
     parts += check_warnings(results)
+    for network in networks:
+        parts += ["", network_title(network) + ":", text_table(*network_rows(network, peers))]
     return "\n".join(parts)
 
 
 def render_markdown(
-    env: dict[str, Any], ceilings: dict[str, GemmCeiling], results: Sequence[CaseResult]
+    env: dict[str, Any],
+    ceilings: dict[str, GemmCeiling],
+    results: Sequence[CaseResult],
+    networks: Sequence[NetworkResult] = (),
 ) -> str:
     """The full report as Markdown."""
     peers = env["peers"]
@@ -973,9 +1181,9 @@ def render_markdown(
         parts += ["", "```", warning, "```"]
     parts += [
         "",
-        "## OpenBLAS GEMM ceiling (NumPy A @ B)",
+        "## Ceilings (FMA peak of kernelkit's SIMD path; OpenBLAS GEMM through NumPy A @ B)",
         "",
-        markdown_table(*ceiling_rows(ceilings)),
+        markdown_table(*ceiling_rows(ceilings, env["fma_gflops"])),
     ]
     parts += ["", "## Timings", "", markdown_table(*timing_rows(results, peers), left=TIMING_LEFT)]
     parts += [
@@ -988,6 +1196,9 @@ def render_markdown(
     parts += [f"- {n}" for n in notes(env, results)]
     if warnings := check_warnings(results):
         parts += ["", *[f"**{w}**" for w in warnings]]
+    for network in networks:
+        parts += ["", f"## {network_title(network)}", ""]
+        parts.append(markdown_table(*network_rows(network, peers)))
     return "\n".join(parts) + "\n"
 
 
@@ -1003,11 +1214,32 @@ def ceiling_dict(c: GemmCeiling) -> dict[str, Any]:
 
 
 def json_report(
-    env: dict[str, Any], ceilings: dict[str, GemmCeiling], results: Sequence[CaseResult]
+    env: dict[str, Any],
+    ceilings: dict[str, GemmCeiling],
+    results: Sequence[CaseResult],
+    networks: Sequence[NetworkResult] = (),
 ) -> dict[str, Any]:
     """Raw timings and the environment, for later analysis."""
     return {
         "environment": env,
+        "networks": [
+            {
+                "network": n.network,
+                "batch": n.batch,
+                "total_ms": {lib: n.total_ms(lib) for lib in ("kernelkit", *BEST_OF)},
+                "vs_best": n.vs_best(),
+                "layers": [
+                    {
+                        **dataclasses.asdict(r.layer),
+                        "kernelkit": r.kernelkit.as_dict(),
+                        "peers": {p: t.as_dict() for p, t in r.peers.items()},
+                        "vs_best": r.vs_best(),
+                    }
+                    for r in n.layers
+                ],
+            }
+            for n in networks
+        ],
         "gemm": [ceiling_dict(c) for c in ceilings.values()],
         "results": [
             {
@@ -1019,8 +1251,12 @@ def json_report(
                 },
                 "layout": r.layout,
                 "kernelkit": r.kernelkit.as_dict(),
+                "kernelkit_oneshot": r.oneshot.as_dict() if r.oneshot else None,
                 "gflops": r.gflops,
                 "pct_gemm": r.pct_gemm,
+                "pct_fma": r.pct_fma,
+                "copy_gbps": r.copy_gbps,
+                "pct_copy": r.pct_copy,
                 "shape_gemm": ceiling_dict(r.shape_gemm) if r.shape_gemm else None,
                 "peers": {p: (t.as_dict() if t else None) for p, t in r.peers.items()},
                 "peer_notes": r.peer_notes,
@@ -1101,6 +1337,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the memory probes (one subprocess per case)"
     )
+    parser.add_argument(
+        "--networks",
+        nargs="*",
+        choices=sorted(NETWORKS),
+        default=None,
+        help="whole networks whose every conv layer is timed (default: all; none with --quick "
+        "or an empty list)",
+    )
+    parser.add_argument(
+        "--network-batches",
+        type=int,
+        nargs="+",
+        default=[1, 8],
+        metavar="N",
+        help="batch sizes of the network tables (default: 1 8)",
+    )
     args = parser.parse_args(argv)
     check_common_arguments(parser, args)
     if args.rounds is not None and args.rounds < 1:
@@ -1130,6 +1382,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
         shape_gemm=not args.no_shape_gemm,
         memory=not args.no_memory,
         seed=args.seed,
+        networks=sorted(NETWORKS)
+        if args.networks is None and not args.quick
+        else args.networks or [],
+        network_batches=args.network_batches,
     )
 
 
@@ -1145,12 +1401,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = environment(cfg)
         log_stderr(f"running {len(cfg.cases)} cases ({cfg.layout}) with {cfg.threads} threads ...")
         ceilings, results = run_benchmark(cfg, log_stderr)
-    print(render_text(env, ceilings, results))
+    networks = cfg.network_results
+    print(render_text(env, ceilings, results, networks))
     write_reports(
         args.markdown,
-        lambda: render_markdown(env, ceilings, results),
+        lambda: render_markdown(env, ceilings, results, networks),
         args.json,
-        lambda: json_report(env, ceilings, results),
+        lambda: json_report(env, ceilings, results, networks),
     )
     return 1 if any(r.correct is False for r in results) else 0
 

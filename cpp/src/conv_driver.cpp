@@ -129,12 +129,13 @@ std::shared_ptr<const typename PreparedConv<T>::Packed> PreparedConv<T>::packed_
     for (i64 gb = 0; gb < groups_ * blocks; ++gb) {
       const i64 g = gb / blocks, oc0 = gb % blocks * cols;
       T* block = out + gb * depth * cols;
-      for (i64 j = 0; j < cols; ++j)
-        for (i64 ci = 0; ci < cg_; ++ci)
-          for (i64 t = 0; t < taps; ++t) {
-            const i64 k = gemm ? t * cg_ + ci : ci * taps + t;
-            block[k * cols + j] = oc0 + j < og ? w.at(g, oc0 + j, ci, t / kw_, t % kw_) : T(0);
-          }
+      const i64 valid = std::min(cols, og - oc0);
+      for (i64 ci = 0; ci < cg_; ++ci)
+        for (i64 t = 0; t < taps; ++t) {
+          T* row = block + (gemm ? t * cg_ + ci : ci * taps + t) * cols;  // contiguous stores
+          for (i64 j = 0; j < valid; ++j) row[j] = w.at(g, oc0 + j, ci, t / kw_, t % kw_);
+          std::fill(row + valid, row + cols, T(0));
+        }
     }
     if (bias_ != nullptr || !gemm) {  // the direct kernels start their sums at the (zero) bias
       packed->bias = allocate<T>(groups_ * packed->bias_stride);
