@@ -6,6 +6,7 @@ import functools
 import io
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
 import threading
@@ -79,6 +80,43 @@ def test_config_keys_and_values():
     assert isinstance(info["build_flags"], str)
     info["simd"] = "changed"  # a fresh dict every call
     assert kernelkit.config()["simd"] == kernelkit.simd_path()
+
+
+def _sysfs_cache_bytes(level: int) -> int | None:
+    """The size Linux reports for cpu0's data/unified cache of ``level``, or None."""
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    for index in sorted(base.glob("index*")):
+        try:
+            if int((index / "level").read_text()) != level:
+                continue
+            if (index / "type").read_text().strip() == "Instruction":
+                continue
+            size = (index / "size").read_text().strip()
+        except OSError:
+            return None
+        scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1], 1)
+        return int(size.rstrip("KM")) * scale
+    return None
+
+
+def test_config_reports_cache_sizes_and_conv_blocking(simd_path):
+    info = kernelkit.config()
+    for key in ("cache_l1d", "cache_l2", "cache_l3"):
+        assert isinstance(info[key], int)
+        assert info[key] >= 4096
+    assert info["cache_l1d"] < info["cache_l2"] <= info["cache_l3"] or not info["caches_detected"]
+    expected = _sysfs_cache_bytes(1)
+    if expected is not None and info["caches_detected"]:
+        assert info["cache_l1d"] == expected
+    assert info["conv_depth_block_bytes"] >= min(info["cache_l1d"], 16384)
+    # the plan reports the configured register tile, and depth blocks whose weight panels
+    # (9 taps x channel_block x tile columns) fit conv_depth_block_bytes
+    conv = kernelkit.Conv2d(np.ones((64, 256, 3, 3), np.float32), padding=1)
+    plan = conv.plan((1, 256, 14, 14))
+    assert f"{plan.register_tile[0]}x{plan.register_tile[1]}" == info["conv_gemm_tile"]
+    channel_panel = 9 * plan.register_tile[1] * 4  # bytes of one input channel's weights
+    assert (plan.channel_block - 1) * channel_panel <= info["conv_depth_block_bytes"]
+    assert plan.channel_block < 256  # 256 channels' panels exceed any L1 data cache
 
 
 def test_default_simd_path_is_the_best_supported():

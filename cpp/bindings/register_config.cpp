@@ -1,9 +1,13 @@
 // Build and runtime configuration: SIMD paths, OpenMP, compiler, the result-buffer cache.
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "bindings.hpp"
+#include "kernelkit/cpu_caches.hpp"
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/output_cache.hpp"
+#include "kernelkit/table_entry.hpp"
 #include "kernelkit/threads.hpp"
 
 namespace kk::bindings {
@@ -52,6 +56,24 @@ void register_config(py::module_& m) {
     info["openmp_runtime"] = std::string(openmp_runtime());
     info["compiler"] = KK_COMPILER;
     info["build_flags"] = KK_BUILD_FLAGS;
+    return info;
+  });
+  // What the blocking is derived from on this CPU, and what the convolution plans choose from on
+  // the SIMD path in use (float32).
+  m.def("blocking_info", [] {
+    const CpuCaches& c = cpu_caches();
+    const KernelTable& t = kernels();
+    py::dict info;
+    info["cache_l1d"] = c.l1d;
+    info["cache_l2"] = c.l2;
+    info["cache_l3"] = c.l3;
+    info["caches_detected"] = c.detected;
+    const auto tile = [](const GemmConvEntry& e) {
+      return std::to_string(e.rows) + "x" + std::to_string(TableEntry<float>::cols(e));
+    };
+    info["conv_gemm_tile"] = tile(t.conv_gemm);
+    info["conv_gemm_max_task_pixels"] = t.conv_tile_pixels;
+    info["conv_depth_block_bytes"] = std::max<std::int64_t>(c.l1d, 16 << 10);
     return info;
   });
   m.def("simd_path", [] { return std::string(kernels().isa); });

@@ -164,15 +164,13 @@ void tap_offsets(const ConvProblem<T>& p, const RowCopy<S, T>& g, i64* offsets) 
 }
 
 // Where one output row's strips go: channel b's pixels at dst[b * ld + ...]. Only the first
-// `channels` channels and `columns` pixels of the row are results; a strip that reaches past either
-// (the zero-padded last channel block, a last strip wider than the rest of the row) is stored in
-// `staging` and only its results are copied, so that nothing outside the task's part of the output
-// is written.
+// `channels` channels and `columns` pixels of the row are results; of a strip that reaches past
+// either (the zero-padded last channel block, a last strip wider than the rest of the row) only its
+// results are stored, so that nothing outside the task's part of the output is written.
 template <class T>
 struct RowTarget {
   T* dst;
   i64 ld, channels, columns;
-  T* staging;
 };
 
 // One strip of V vectors of output pixels starting at `src`, for the channels of one packed weight
@@ -180,8 +178,7 @@ struct RowTarget {
 // pixel < columns.
 template <class T, int B, int V>
 KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth,
-                                   const T* w, const T* bias, T* dst, i64 ld, i64 channels, i64 columns,
-                                   T* staging) {
+                                   const T* w, const T* bias, T* dst, i64 ld, i64 channels, i64 columns) {
   constexpr int W = lanes<T>;
   vec<T> acc[B][V];
 #pragma GCC unroll 16
@@ -202,7 +199,7 @@ KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const 
       for (int v = 0; v < V; ++v) acc[b][v] = wv * xv[v] + acc[b][v];
     }
   }
-  store_activated<T, B, V>(acc, p.activation, p.alpha, dst, ld, channels, columns, staging);
+  store_activated<T, B, V>(acc, p.activation, p.alpha, dst, ld, channels, columns);
 }
 
 // Input to fetch into cache while a strip computes: the line of src + offsets[k] for every depth
@@ -222,7 +219,7 @@ void strip_all_blocks(const ConvProblem<T>& p, const T* src, const i64* offsets,
   const i64 share = ceil_div(depth, blocks);
   for (i64 blk = 0; blk < blocks; ++blk) {
     strip<T, B, V>(p, src, offsets, depth, w + blk * depth * B, bias + blk * B, to.dst + blk * B * to.ld + ox, to.ld,
-                   to.channels - blk * B, to.columns - ox, to.staging);
+                   to.channels - blk * B, to.columns - ox);
     if (next.src == nullptr) continue;
     for (i64 k = blk * share; k < min_i64(depth, (blk + 1) * share); ++k)
       __builtin_prefetch(next.src + next.offsets[k]);
@@ -277,8 +274,7 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   const i64 depth = p.cg * p.kh * p.kw;
   i64* offsets = reinterpret_cast<i64*>(static_cast<T*>(scratch) + padded.rows * padded.row_stride);
   i64* panel_offsets = offsets + depth;
-  T* staging = reinterpret_cast<T*>(panel_offsets + depth);
-  T* panel = staging + B * S::template strip_pixels<T>;
+  T* panel = reinterpret_cast<T*>(panel_offsets + depth);
   for (i64 k = 0; k < depth; ++k) panel_offsets[k] = k * S::template strip_pixels<T>;
   const T* copy = p.x + (t.image * p.c + t.group * p.cg) * p.h * p.w + t.ox0;
   if (!in_place) {
@@ -294,28 +290,26 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   T* out = p.out + (t.image * p.o + t.group * p.og + ch0) * plane + t.oy0 * p.ow + t.ox0;
   for (i64 r = 0; r < t.rows; ++r)
     output_row<S, T>(p, t.width, copy + r * p.sh * g.row_stride, offsets, depth, t.blocks, weights, bias,
-                     RowTarget<T>{out + r * p.ow, plane, p.og - ch0, t.width, staging}, panel, panel_offsets);
+                     RowTarget<T>{out + r * p.ow, plane, p.og - ch0, t.width}, panel, panel_offsets);
 }
 
-// The input copy, two offsets (i64) per depth index (into the input, into a strip panel), a
-// strip's staging tile, then a strip panel (depth x strip pixels).
+// The input copy, two offsets (i64) per depth index (into the input, into a strip panel), then a
+// strip panel (depth x strip pixels).
 template <class S, class T>
 i64 direct_scratch_elements(const ConvProblem<T>& p) {
   const RowCopy<S, T> g(p);
   const i64 depth = p.cg * p.kh * p.kw;
   const i64 offsets = 2 * depth * i64(sizeof(i64) / sizeof(T));
-  const i64 staging = S::block * S::template strip_pixels<T>;
   const i64 panel = depth * S::template strip_pixels<T>;
-  return g.rows * g.row_stride + offsets + staging + panel + 64;
+  return g.rows * g.row_stride + offsets + panel + 64;
 }
 
 // MR output pixels (input at src, consecutive in the copy) x the NV vectors of output channels of
 // one packed weight block (depth x NV * lanes), with bias and activation, stored at dst[r * p.o +
-// channel] for pixel r < pixels and channel < channels (through `staging` when that is not the
-// whole block).
+// channel] for pixel r < pixels and channel < channels.
 template <class T, int MR, int NV>
 KK_ALWAYS_INLINE inline void pixel_strip(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth,
-                                         const T* w, const T* bias, T* dst, i64 pixels, i64 channels, T* staging) {
+                                         const T* w, const T* bias, T* dst, i64 pixels, i64 channels) {
   constexpr int W = lanes<T>;
   vec<T> acc[MR][NV];
 #pragma GCC unroll 16
@@ -334,7 +328,7 @@ KK_ALWAYS_INLINE inline void pixel_strip(const ConvProblem<T>& p, const T* src, 
       for (int v = 0; v < NV; ++v) acc[r][v] = wv[v] * xv + acc[r][v];
     }
   }
-  store_activated<T, MR, NV>(acc, p.activation, p.alpha, dst, p.o, pixels, channels, staging);
+  store_activated<T, MR, NV>(acc, p.activation, p.alpha, dst, p.o, pixels, channels);
 }
 
 // One NHWC task (numbered as direct_task's): strips of output pixels x every channel block, each
@@ -348,7 +342,6 @@ void pixel_block_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   const i64 depth = p.cg * p.kh * p.kw;
   T* copy = static_cast<T*>(scratch);
   i64* offsets = reinterpret_cast<i64*>(copy + g.rows * g.row_stride);
-  T* staging = reinterpret_cast<T*>(offsets + depth);
   copy_input_rows<S, T>(p, g, t, copy);
   tap_offsets<S, T>(p, g, offsets);
   const T* weights = p.packed_weights + t.group * p.packed_group_stride;
@@ -359,16 +352,16 @@ void pixel_block_task(const ConvProblem<T>& p, i64 task, void* scratch) {
     for (i64 ox = 0; ox < t.width; ox += MR)
       for (i64 blk = t.blk0; blk < t.blk0 + t.blocks; ++blk)
         pixel_strip<T, MR, NV>(p, src + ox, offsets, depth, weights + blk * depth * B, bias + blk * B,
-                               out + ox * p.o + blk * B, t.width - ox, p.og - blk * B, staging);
+                               out + ox * p.o + blk * B, t.width - ox, p.og - blk * B);
   }
 }
 
-// The input copy, one offset (i64) per depth index, then a strip's staging tile.
+// The input copy, then one offset (i64) per depth index.
 template <class T>
 i64 pixel_block_scratch_elements(const ConvProblem<T>& p) {
   const RowCopy<PixelBlock, T> g(p);
   const i64 offsets = p.cg * p.kh * p.kw * i64(sizeof(i64) / sizeof(T));
-  return g.rows * g.row_stride + offsets + PixelBlock::block * PixelBlock::strip_pixels<T> + 64;
+  return g.rows * g.row_stride + offsets + 64;
 }
 
 template <class S>

@@ -20,17 +20,6 @@ constexpr i64 kConvTile = 224;  // the largest tile of output pixels
 constexpr i64 kConvTile = 240;
 #endif
 
-// Register tiles of MR output pixels x NV vectors of output channels. Each step of the depth loads
-// NV weight vectors and broadcasts MR input values (through MR row pointers), for MR x NV FMAs.
-// Narrow: the Gram kernels' tile (14 x 2 vectors with 32 registers), for layers with few output
-// channels. Wide (AVX-512): 6 x 4 vectors as MLAS's kernels, which needs half the loads per FMA
-// (10 per 24 instead of 16 per 28 plus the row pointers) and keeps the pointers in registers.
-template <int MR, int NV>
-struct GemmTile {
-  static constexpr int rows = MR, vectors = NV;
-};
-using NarrowTile = GemmTile<DotStep::rows, kVectorsPerRow>;
-using WideTile = GemmTile<kRegisters == 32 ? 6 : DotStep::rows, kRegisters == 32 ? 4 : kVectorsPerRow>;
 
 // c (rows x ldc, the task's columns from col0 of the group) = act(c + bias).
 template <class T>
@@ -66,10 +55,10 @@ void write_output(const ConvProblem<T>& p, const GemmTask& t, i64 rows, i64 col0
 // NHWC input, or the driver's (H, W, C) copy of NCHW images): for every register tile of MR output pixels, one input
 // pointer per pixel and kernel position (or a row of zeros where it falls in the padding); the
 // micro-kernel broadcasts straight from those rows, so nothing of the input is packed.
-template <class T, class Tile>
+template <class T>
 void conv_tile(const ConvProblem<T>& p, i64 task, void* scratch) {
-  constexpr int MR = Tile::rows, NV = Tile::vectors;
-  constexpr int NR = NV * lanes<T>;
+  constexpr int MR = DotStep::rows;
+  constexpr int NR = kPanelCols<T>;
   const GemmTask job(p, task);
   const i64 pix0 = job.pix0, rows = job.pix1 - job.pix0, row_panels = ceil_div(rows, MR);
   const i64 col0 = job.panel0 * NR, cols = min_i64(p.og - col0, p.channel_units * NR);
@@ -104,14 +93,14 @@ void conv_tile(const ConvProblem<T>& p, i64 task, void* scratch) {
     const i64 cn = min_i64(cb, p.cg - c0);
     for (i64 jp = 0; jp < col_panels; ++jp)
       for (i64 ip = 0; ip < row_panels; ++ip) {
-        Accumulators<T, MR, NV> acc;
-        zero<T, MR, NV>(acc);
+        Accumulators<T, MR> acc;
+        zero<T, MR>(acc);
         const T* b = weights + jp * NR * depth + c0 * NR;
         for (i64 t = 0; t < taps; ++t) {
           const T* const* a = rows_at + (ip * taps + t) * MR;
           accumulate<T, DotStep, MR>(acc, cn, [a, c0](int r, i64 k) { return a[r][c0 + k]; }, b + t * p.cg * NR);
         }
-        store_tile<T, MR, NV>(acc, c + ip * MR * ldc + jp * NR, ldc, c0 == 0);
+        store_tile<T, MR>(acc, c + ip * MR * ldc + jp * NR, ldc, c0 == 0);
       }
   }
   bias_and_activation<T>(p, job.group, col0, c, ldc, rows);
@@ -131,19 +120,15 @@ std::size_t conv_scratch_bytes(std::int64_t pixels, std::int64_t cols, std::int6
   return std::size_t(tile_rows * (cols + 64) * 8 + tile_rows * taps * 8 + (cg + 64) * 8 + 4 * 64);
 }
 
-template <class Tile>
-GemmConvEntry gemm_entry() {
-  return {Tile::rows, Tile::vectors * lanes<float>, Tile::vectors * lanes<double>, &conv_tile<float, Tile>,
-          &conv_tile<double, Tile>};
-}
-
 }  // namespace
 
 void fill_conv_entries(KernelTable& table) {
   table.conv_tile_pixels = kConvTile;
   table.conv_scratch_bytes = &conv_scratch_bytes;
-  table.conv_gemm = gemm_entry<NarrowTile>();
-  table.conv_gemm_wide = gemm_entry<WideTile>();
+  // The Gram kernels' register tile (14 x 2 vectors with 32 registers, 6 x 2 with 16). A 6 x 4
+  // tile (MLAS's shape on AVX-512, fewer loads per FMA) measured no faster on a Xeon with AVX-512
+  // (0.9-1.0x on seven ResNet shapes, one and two threads), so there is one.
+  table.conv_gemm = {DotStep::rows, kPanelCols<float>, kPanelCols<double>, &conv_tile<float>, &conv_tile<double>};
   table.channels_last_row_f32 = &channels_last_row<float>;
   table.channels_last_row_f64 = &channels_last_row<double>;
 }

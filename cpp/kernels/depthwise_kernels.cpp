@@ -10,91 +10,82 @@ namespace kk {
 namespace KK_ISA {
 namespace {
 
-// V vectors of output pixels of one row from the zero-padded plane (row pitch pw, src at the strip's
-// first tap), every tap accumulated in registers; stored straight into the output row, or through a
-// staging strip when only `columns` (< V lanes) of them are in the row.
+// V vectors of output pixels of one row (src at the strip's first output pixel in the padded plane,
+// offsets[t] where tap t reads relative to it), every tap accumulated in registers; stored straight
+// into the output row (only `columns` of them when the row ends inside the strip).
 template <class T, int V>
-KK_ALWAYS_INLINE inline void depthwise_strip(const ConvProblem<T>& p, const T* src, i64 pw, const T* wk, T bias,
-                                             T* dst, i64 columns) {
+KK_ALWAYS_INLINE inline void depthwise_strip(const ConvProblem<T>& p, const T* src, const i64* offsets,
+                                             const T* wk, T bias, T* dst, i64 columns) {
   constexpr int W = lanes<T>;
   vec<T> acc[1][V];
 #pragma GCC unroll 8
   for (int v = 0; v < V; ++v) acc[0][v] = splat<T>(bias);
-  for (i64 ky = 0; ky < p.kh; ++ky) {
-    const T* row = src + ky * p.dh * pw;
-    for (i64 kx = 0; kx < p.kw; ++kx) {
-      const vec<T> wv = splat<T>(wk[ky * p.kw + kx]);
+  for (i64 t = 0; t < p.kh * p.kw; ++t) {
+    const vec<T> wv = splat<T>(wk[t]);
+    const T* at = src + offsets[t];
 #pragma GCC unroll 8
-      for (int v = 0; v < V; ++v) acc[0][v] = wv * load<T>(row + kx * p.dw + v * W) + acc[0][v];
-    }
+    for (int v = 0; v < V; ++v) acc[0][v] = wv * load<T>(at + v * W) + acc[0][v];
   }
-  T staging[V * W];
-  store_activated<T, 1, V>(acc, p.activation, p.alpha, dst, 0, 1, columns, staging);
+  store_activated<T, 1, V>(acc, p.activation, p.alpha, dst, 0, 1, columns);
 }
 
-// NCHW, stride 1 along rows: the plane is first copied into a zero-padded buffer so that every tap is
-// a plain vector load, then each strip of output pixels accumulates all taps in registers.
+// The zero-padded copy of one NCHW plane: every padded row the outputs read, split into sw phases
+// (phase f holds padded columns f, f + sw, f + 2 sw, ...), each phase_len long, so that every tap
+// of every stride is a run of consecutive values (as the direct kernel's row copies are).
 template <class T>
-void depthwise_plane_unit_stride(const ConvProblem<T>& p, i64 image, i64 ch, T* padded) {
+struct PaddedPlane {
+  i64 rows, phase_len, row_stride;
+  explicit PaddedPlane(const ConvProblem<T>& p)
+      : rows(input_rows_spanned(p, p.oh)),
+        // whole vectors of outputs, plus the furthest tap within a phase
+        phase_len(ceil_div(ceil_div(p.ow, lanes<T>) * lanes<T> + (p.kw - 1) * p.dw / p.sw + 1, lanes<T>) * lanes<T>),
+        row_stride(p.sw * phase_len) {}
+  i64 elements() const { return rows * row_stride; }
+};
+
+// NCHW: one plane, copied into its padded, phase-split form, then each strip of output pixels
+// accumulates all taps in registers.
+template <class T>
+void depthwise_plane(const ConvProblem<T>& p, i64 image, i64 ch, T* padded, i64* offsets) {
   constexpr int W = lanes<T>;
   constexpr int V = 4;  // vectors per strip
-  const i64 pw = p.ow + (p.kw - 1) * p.dw + V * W;  // room for a whole last strip
-  const i64 ph = input_rows_spanned(p, p.oh);
+  const PaddedPlane<T> g(p);
   const T* x = p.x + (image * p.c + ch) * p.h * p.w;
-  for (i64 y = 0; y < ph; ++y) {
+  // Rows are short in the small planes of late layers: vector stores and plain loops, no library
+  // calls (three per row cost more than the row's arithmetic).
+  const vec<T> zero = splat<T>(T(0));
+  for (i64 y = 0; y < g.rows; ++y) {
     const i64 iy = y - p.pad_top;
-    T* dst = padded + y * pw;
-    // Input columns [0, columns) land at dst[pad_left:].
-    const i64 columns = iy < 0 || iy >= p.h ? 0 : min_i64(p.w, pw - p.pad_left);
-    const i64 lead = columns > 0 ? p.pad_left : pw;
-    std::memset(dst, 0, sizeof(T) * lead);
-    if (columns <= 0) continue;
-    std::memcpy(dst + lead, x + iy * p.w, sizeof(T) * columns);
-    std::memset(dst + lead + columns, 0, sizeof(T) * (pw - lead - columns));
-  }
-  const T* wk = p.packed_weights + ch * p.kh * p.kw;
-  const T bias = p.packed_bias != nullptr ? p.packed_bias[ch] : T(0);
-  T* out = p.out + (image * p.o + ch) * p.oh * p.ow;
-  for (i64 oy = 0; oy < p.oh; ++oy) {
-    const T* src = padded + oy * p.sh * pw;
-    T* dst = out + oy * p.ow;
-    i64 ox = 0;
-    for (; ox + V * W <= p.ow; ox += V * W) depthwise_strip<T, V>(p, src + ox, pw, wk, bias, dst + ox, V * W);
-    if (ox < p.ow)
-      narrowest_strip<V>(ceil_div(p.ow - ox, W), [&](auto vectors) {
-        depthwise_strip<T, decltype(vectors)::value>(p, src + ox, pw, wk, bias, dst + ox, p.ow - ox);
-      });
-  }
-}
-
-// NCHW, any stride: one output row at a time in a row accumulator.
-template <class T>
-void depthwise_plane(const ConvProblem<T>& p, i64 image, i64 ch, T* row) {
-  const T* x = p.x + (image * p.c + ch) * p.h * p.w;
-  const T* wk = p.packed_weights + ch * p.kh * p.kw;
-  const T bias = p.packed_bias != nullptr ? p.packed_bias[ch] : T(0);
-  T* out = p.out + (image * p.o + ch) * p.oh * p.ow;
-  for (i64 oy = 0; oy < p.oh; ++oy) {
-    for (i64 ox = 0; ox < p.ow; ++ox) row[ox] = bias;
-    for (i64 ky = 0; ky < p.kh; ++ky) {
-      const i64 iy = oy * p.sh - p.pad_top + ky * p.dh;
-      if (iy < 0 || iy >= p.h) continue;
-      const T* xrow = x + iy * p.w;
-      for (i64 kx = 0; kx < p.kw; ++kx) {
-        const T wv = wk[ky * p.kw + kx];
-        const i64 offset = kx * p.dw - p.pad_left;
-        i64 lo, hi;
-        valid_columns(offset, p.sw, p.w, p.ow, lo, hi);
-        if (p.sw == 1) {
-          const T* src = xrow + offset;
-          for (i64 ox = lo; ox < hi; ++ox) row[ox] += wv * src[ox];
-        } else {
-          for (i64 ox = lo; ox < hi; ++ox) row[ox] += wv * xrow[ox * p.sw + offset];
-        }
+    T* dst = padded + y * g.row_stride;
+    for (i64 j = 0; j < g.row_stride; j += W) store<T>(dst + j, zero);
+    if (iy < 0 || iy >= p.h) continue;
+    const T* row = x + iy * p.w;
+    for (i64 f = 0; f < p.sw; ++f) {
+      T* phase = dst + f * g.phase_len;
+      i64 lo, hi;  // phase elements j whose input column j * sw + f - pad_left lies in the row
+      valid_columns(f - p.pad_left, p.sw, p.w, g.phase_len, lo, hi);
+      const T* from = row + f - p.pad_left;
+      if (p.sw == 1) {
+        for (i64 j = lo; j < hi; ++j) phase[j] = from[j];
+      } else if (p.sw == 2) {  // a constant stride: vectorised with permutes
+        for (i64 j = lo; j < hi; ++j) phase[j] = from[2 * j];
+      } else {
+        for (i64 j = lo; j < hi; ++j) phase[j] = from[j * p.sw];
       }
     }
+  }
+  const T* wk = p.packed_weights + ch * p.kh * p.kw;
+  const T bias = p.packed_bias != nullptr ? p.packed_bias[ch] : T(0);
+  T* out = p.out + (image * p.o + ch) * p.oh * p.ow;
+  for (i64 oy = 0; oy < p.oh; ++oy) {
+    const T* src = padded + oy * p.sh * g.row_stride;
     T* dst = out + oy * p.ow;
-    for (i64 ox = 0; ox < p.ow; ++ox) dst[ox] = activate_scalar(row[ox], p.activation, p.alpha);
+    i64 ox = 0;
+    for (; ox + V * W <= p.ow; ox += V * W) depthwise_strip<T, V>(p, src + ox, offsets, wk, bias, dst + ox, V * W);
+    if (ox < p.ow)
+      narrowest_strip<V>(ceil_div(p.ow - ox, W), [&](auto vectors) {
+        depthwise_strip<T, decltype(vectors)::value>(p, src + ox, offsets, wk, bias, dst + ox, p.ow - ox);
+      });
   }
 }
 
@@ -117,7 +108,7 @@ KK_ALWAYS_INLINE inline void depthwise_pixel_block(const ConvProblem<T>& p, cons
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) acc[0][v] = load<T>(wk + v * W) * load<T>(src + v * W) + acc[0][v];
     }
-  store_activated<T, 1, V>(acc, p.activation, p.alpha, dst + ch, 0, 1, V * W, nullptr);  // always whole
+  store_activated<T, 1, V>(acc, p.activation, p.alpha, dst + ch, 0, 1, V * W);  // always whole
 }
 
 // NHWC: output row `oy` of image `image`. Channels are contiguous, so each output pixel is blocks
@@ -151,13 +142,29 @@ void depthwise_row_nhwc(const ConvProblem<T>& p, i64 image, i64 oy) {
   }
 }
 
-// One task: a plane (NCHW: image * C + channel) or an output row (NHWC: image * OH + row).
+// One task: channel_units planes (NCHW: from image * C + channel) or an output row (NHWC: image * OH
+// + row).
 template <class T>
 void depthwise_task(const ConvProblem<T>& p, i64 task, void* scratch) {
-  T* buffer = static_cast<T*>(scratch);
   if (p.nhwc) return depthwise_row_nhwc<T>(p, task / p.oh, task % p.oh);
-  if (p.sw == 1) return depthwise_plane_unit_stride<T>(p, task / p.c, task % p.c, buffer);
-  depthwise_plane<T>(p, task / p.c, task % p.c, buffer);
+  const PaddedPlane<T> g(p);
+  T* padded = static_cast<T*>(scratch);
+  i64* offsets = reinterpret_cast<i64*>(padded + g.elements());
+  for (i64 ky = 0; ky < p.kh; ++ky)
+    for (i64 kx = 0; kx < p.kw; ++kx) {
+      const i64 at = kx * p.dw;
+      offsets[ky * p.kw + kx] = ky * p.dh * g.row_stride + at % p.sw * g.phase_len + at / p.sw;
+    }
+  const i64 last = min_i64((task + 1) * p.channel_units, p.n * p.c);
+  for (i64 plane = task * p.channel_units; plane < last; ++plane)
+    depthwise_plane<T>(p, plane / p.c, plane % p.c, padded, offsets);
+}
+
+// The padded plane and the tap offsets (NCHW; the NHWC rows need none).
+template <class T>
+std::int64_t depthwise_scratch_elements(const ConvProblem<T>& p) {
+  if (p.nhwc) return 1;
+  return PaddedPlane<T>(p).elements() + p.kh * p.kw * i64(sizeof(i64) / sizeof(T)) + 64;
 }
 
 }  // namespace
@@ -165,6 +172,8 @@ void depthwise_task(const ConvProblem<T>& p, i64 task, void* scratch) {
 void fill_depthwise_entries(KernelTable& table) {
   table.depthwise_f32 = &depthwise_task<float>;
   table.depthwise_f64 = &depthwise_task<double>;
+  table.depthwise_scratch_f32 = &depthwise_scratch_elements<float>;
+  table.depthwise_scratch_f64 = &depthwise_scratch_elements<double>;
 }
 
 }  // namespace KK_ISA

@@ -188,7 +188,7 @@ void PreparedConv<T>::run(const ConvShape& s, const T* x, T* out, int n_threads)
     case ConvAlgorithm::indirect_gemm:
       break;
   }
-  const ConvTaskFn<T> tile_fn = TableEntry<T>::task(gemm_entry<T>(table, plan));
+  const ConvTaskFn<T> tile_fn = TableEntry<T>::task(table.conv_gemm);
   const i64 per_image = gemm_tasks_per_image(p);
   if (s.nhwc) return run_tasks(tile_fn, p, 0, plan.tasks, plan.scratch_bytes, plan.threads);
   // NCHW input: a pass of images (plan.copy_bytes) transposed to (H, W, C) in one parallel loop,

@@ -27,6 +27,8 @@ constexpr i64 kTasksPerThread = 4;
 // (at least one image).
 constexpr i64 kIndirectCopyBytes = 8 << 20;
 constexpr i64 kStreamingOutputBytes = 32 << 20;
+// Output pixels a depthwise NCHW task computes at least (whole planes).
+constexpr i64 kDepthwiseTaskPixels = 4096;
 
 // A 1x1 kernel without stride or padding (dilation does not matter for 1x1).
 bool pointwise_unpadded(const ConvShape& s) {
@@ -70,11 +72,7 @@ i64 gemm_tiles(i64 pixels, i64 images, i64 max_tile, i64 min_tile, i64 channel_u
 template <class T>
 void plan_gemm(const ConvShape& s, const KernelTable& table, int n_threads, ConvPlan& plan) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups, taps = s.kh * s.kw;
-  // The wide register tile where it pads the output channels no further than the narrow one.
-  const GemmConvEntry& wide = table.conv_gemm_wide;
-  const GemmConvEntry& narrow = table.conv_gemm;
-  const bool use_wide = round_up(og, TableEntry<T>::cols(wide)) <= round_up(og, TableEntry<T>::cols(narrow));
-  const GemmConvEntry& entry = use_wide ? wide : narrow;
+  const GemmConvEntry& entry = table.conv_gemm;
   const i64 mr = entry.rows, nr = TableEntry<T>::cols(entry);
   const i64 pixels = s.out_h() * s.out_w();
   const i64 panels = ceil_div(og, nr);
@@ -124,17 +122,12 @@ ConvAlgorithm select_conv_algorithm(const ConvShape& s) {
 }
 
 template <class T>
-const GemmConvEntry& gemm_entry(const KernelTable& table, const ConvPlan& plan) {
-  return plan.tile_channels == TableEntry<T>::cols(table.conv_gemm_wide) ? table.conv_gemm_wide : table.conv_gemm;
-}
-
-template <class T>
 ConvProblem<T> planned_problem(const ConvShape& shape, const ConvPlan& plan, const KernelTable& table) {
   const bool row = plan.algorithm == ConvAlgorithm::direct_pointwise;
   const ConvShape s = row ? as_one_row(shape) : shape;
   ConvProblem<T> p{};
   p.nhwc = s.nhwc;
-  p.c = s.c, p.h = s.h, p.w = s.w;
+  p.n = s.n, p.c = s.c, p.h = s.h, p.w = s.w;
   p.groups = s.groups, p.cg = s.c / s.groups, p.og = s.o / s.groups, p.o = s.o;
   p.kh = s.kh, p.kw = s.kw, p.sh = s.sh, p.sw = s.sw, p.dh = s.dh, p.dw = s.dw;
   p.pad_top = s.pad_top, p.pad_left = s.pad_left;
@@ -146,7 +139,9 @@ ConvProblem<T> planned_problem(const ConvShape& shape, const ConvPlan& plan, con
   p.channel_block = plan.channel_block;
   if (plan.algorithm == ConvAlgorithm::indirect_gemm) {
     p.channel_units = plan.task_channels / plan.tile_channels;
-  } else if (plan.algorithm != ConvAlgorithm::depthwise) {
+  } else if (plan.algorithm == ConvAlgorithm::depthwise) {
+    p.channel_units = plan.task_channels;  // planes per NCHW task
+  } else {
     p.channel_units = plan.task_channels / direct_entry(table, plan.algorithm).block;
   }
   return p;
@@ -162,14 +157,23 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
   const i64 oh = s.out_h(), ow = s.out_w(), lanes = table.vector_bytes / i64(sizeof(T));
   switch (plan.algorithm) {
     case ConvAlgorithm::depthwise: {
-      // NCHW: strips of four vectors of one plane's pixels; NHWC: four channel vectors of a pixel.
+      // NCHW: strips of four vectors of a plane's pixels, planes grouped into tasks of about
+      // kDepthwiseTaskPixels outputs (small planes would leave each task too little work for its
+      // scheduling); NHWC: four channel vectors of a pixel, an output row per task.
       plan.tile_pixels = s.nhwc ? 1 : 4 * lanes;
       plan.tile_channels = s.nhwc ? 4 * lanes : 1;
-      plan.task_pixels = s.nhwc ? ow : oh * ow;
-      plan.task_channels = s.nhwc ? s.c : 1;
-      plan.tasks = s.nhwc ? s.n * oh : s.n * s.c;
-      const i64 padded_w = ow + (s.kw - 1) * s.dw + 64, rows = (oh - 1) * s.sh + (s.kh - 1) * s.dh + 1;
-      plan.scratch_bytes = sizeof(T) * static_cast<std::size_t>(padded_w * rows);
+      if (s.nhwc) {
+        plan.task_pixels = ow;
+        plan.task_channels = s.c;
+        plan.tasks = s.n * oh;
+      } else {
+        const i64 planes = s.n * s.c, wanted = n_threads > 1 ? kTasksPerThread * n_threads : 1;
+        const i64 per_task = std::clamp<i64>(std::min(ceil_div(kDepthwiseTaskPixels, oh * ow), planes / wanted), 1,
+                                             planes);
+        plan.task_pixels = oh * ow;
+        plan.task_channels = per_task;
+        plan.tasks = ceil_div(planes, per_task);
+      }
       plan.packed_bytes = sizeof(T) * static_cast<std::size_t>(s.c * (taps + 1));
       break;
     }
@@ -193,7 +197,9 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
   const ConvProblem<T> p = planned_problem<T>(shape, plan, table);
   if (plan.algorithm == ConvAlgorithm::indirect_gemm) {
     plan.tasks = s.n * gemm_tasks_per_image(p);
-  } else if (plan.algorithm != ConvAlgorithm::depthwise) {
+  } else if (plan.algorithm == ConvAlgorithm::depthwise) {
+    plan.scratch_bytes = sizeof(T) * static_cast<std::size_t>(TableEntry<T>::depthwise_scratch(table, p));
+  } else {
     const DirectConvEntry& entry = direct_entry(table, plan.algorithm);
     plan.tasks = direct_tasks(p, s.n);
     plan.scratch_bytes = sizeof(T) * static_cast<std::size_t>(TableEntry<T>::scratch(entry, p));
@@ -204,8 +210,6 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
 
 template ConvPlan make_conv_plan<float>(const ConvShape&, const KernelTable&, int);
 template ConvPlan make_conv_plan<double>(const ConvShape&, const KernelTable&, int);
-template const GemmConvEntry& gemm_entry<float>(const KernelTable&, const ConvPlan&);
-template const GemmConvEntry& gemm_entry<double>(const KernelTable&, const ConvPlan&);
 template ConvProblem<float> planned_problem<float>(const ConvShape&, const ConvPlan&, const KernelTable&);
 template ConvProblem<double> planned_problem<double>(const ConvShape&, const ConvPlan&, const KernelTable&);
 

@@ -23,8 +23,14 @@ def config() -> dict[str, Any]:
     """Return kernelkit's configuration as a dict.
 
     Keys: ``version``, ``simd`` (path in use), ``simd_compiled``, ``simd_supported``, ``openmp``,
-    ``openmp_version``, ``openmp_runtime``, ``num_threads`` (default thread count), ``compiler`` and
-    ``build_flags``.
+    ``openmp_version``, ``openmp_runtime``, ``num_threads`` (default thread count), ``compiler``,
+    ``build_flags``; the CPU's cache sizes the blocking is derived from, read at import
+    (``cache_l1d``, ``cache_l2``, ``cache_l3`` in bytes, ``caches_detected``: False when the
+    operating system did not say and defaults are used); and what convolution plans choose from on
+    the SIMD path in use: ``conv_gemm_tile`` (the GEMM's register tile, output pixels x output
+    channels, float32), ``conv_gemm_max_task_pixels`` and ``conv_depth_block_bytes`` (the weight
+    panels of one depth block, sized to the L1 data cache). :meth:`kernelkit.Conv2d.plan` says
+    what one call chose.
 
     Examples
     --------
@@ -34,6 +40,7 @@ def config() -> dict[str, Any]:
     """
     info: dict[str, Any] = dict(_core.build_info())
     info["num_threads"] = get_num_threads()
+    info.update(_core.blocking_info())
     return info
 
 
@@ -43,7 +50,7 @@ def show_config(file: TextIO | None = None) -> None:
     info = config()
     width = max(len(k) for k in info)
     for key, value in info.items():
-        shown = ", ".join(value) if isinstance(value, list) else value
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
         print(f"{key:<{width}} : {shown}", file=stream)
 
 

@@ -24,23 +24,29 @@ inline T activate_scalar(T v, Activation act, T alpha) {
 }
 
 // Stores act(acc), R rows of C vectors, at dst with rows ld apart. When only `rows` x `columns`
-// values of it belong to the output (the rest runs past its channels or the end of its row), the
-// block goes through `staging` (R x C vectors) and only those values are copied, so that nothing
-// outside them is written.
+// values of it belong to the output (the rest runs past its channels or the end of its row), only
+// those are stored (the last vector of each row partially), so that nothing outside them is
+// written.
 template <class T, int R, int C>
 KK_ALWAYS_INLINE inline void store_activated(const vec<T> (&acc)[R][C], Activation act, T alpha, T* dst, i64 ld,
-                                             i64 rows, i64 columns, T* staging) {
+                                             i64 rows, i64 columns) {
   constexpr int W = lanes<T>;
-  const bool whole = rows >= R && columns >= C * W;
-  T* to = whole ? dst : staging;
-  const i64 ld_to = whole ? ld : C * W;
+  if (rows >= R && columns >= C * W) {
 #pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
+    for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-    for (int c = 0; c < C; ++c) store<T>(to + r * ld_to + c * W, activate<T>(acc[r][c], act, alpha));
-  if (whole) return;
-  for (i64 r = 0; r < min_i64(rows, R); ++r)
-    std::memcpy(dst + r * ld, staging + r * C * W, sizeof(T) * min_i64(columns, C * W));
+      for (int c = 0; c < C; ++c) store<T>(dst + r * ld + c * W, activate<T>(acc[r][c], act, alpha));
+    return;
+  }
+  for (int r = 0; r < min_i64(rows, R); ++r)
+    for (int c = 0; c < C; ++c) {
+      const i64 n = columns - c * W;
+      if (n >= W) {
+        store<T>(dst + r * ld + c * W, activate<T>(acc[r][c], act, alpha));
+      } else if (n > 0) {
+        store_partial<T>(dst + r * ld + c * W, activate<T>(acc[r][c], act, alpha), n);
+      }
+    }
 }
 
 }  // namespace KK_ISA

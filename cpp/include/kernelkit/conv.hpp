@@ -12,7 +12,7 @@ template <class T>
 struct ConvProblem {
   const T* x;  // N x C x H x W (NCHW) or N x H x W x C (NHWC), C-contiguous
   bool nhwc;
-  std::int64_t c, h, w;
+  std::int64_t n, c, h, w;
   std::int64_t groups, cg, og, o;  // channels per group in/out, total out
   std::int64_t kh, kw, sh, sw, dh, dw, pad_top, pad_left;
   std::int64_t oh, ow;
@@ -49,8 +49,8 @@ using ChannelsLastRowFn = void (*)(const T* chw, std::int64_t plane, std::int64_
 // - indirect GEMM: one task is tile_pixels output pixels (row-major over OH x OW) x channel_units
 //   panels of output channels of one (image, group), numbered image-major, then group, pixel tile,
 //   channel range (see GemmTask);
-// - depthwise (groups == channels, one output channel each): one task is a plane (NCHW) or an output
-//   row (NHWC); packed_weights holds (kh, kw, c) for NHWC and (c, kh, kw) for NCHW; packed_bias is
+// - depthwise (groups == channels, one output channel each): one task is channel_units planes (NCHW,
+//   numbered image * C + channel) or an output row (NHWC); packed_weights holds (kh, kw, c) for NHWC and (c, kh, kw) for NCHW; packed_bias is
 //   the plain bias or nullptr.
 // - direct (either layout): one task is kDirectRowsPerTask output rows x kDirectChunk output columns
 //   x channel_units blocks of output channels of one (image, group), numbered image-major, then group,

@@ -60,10 +60,6 @@ template <class T>
 ConvPlan make_conv_plan(const ConvShape& s, const KernelTable& table, int n_threads);
 
 // The problem the plan's kernel runs, without its data pointers (input, weights, bias, output).
-// The register-tile shape of the indirect GEMM that the plan chose (by its tile_channels).
-template <class T>
-const GemmConvEntry& gemm_entry(const KernelTable& table, const ConvPlan& plan);
-
 template <class T>
 ConvProblem<T> planned_problem(const ConvShape& s, const ConvPlan& plan, const KernelTable& table);
 

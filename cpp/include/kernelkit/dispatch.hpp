@@ -32,17 +32,17 @@ struct KernelTable {
   double (*fma_loop_f64)(std::int64_t iterations);
   // Convolution by indirect GEMM over channel-contiguous input: the largest tile of output pixels per
   // task, scratch per thread (a task of `pixels` x `cols` output channels, taps kernel positions, cg
-  // input channels per group), and two register-tile shapes (the plan picks one per layer; equal
-  // where the register file allows only one).
+  // input channels per group), and its register tile and tasks.
   std::int64_t conv_tile_pixels;
   std::size_t (*conv_scratch_bytes)(std::int64_t pixels, std::int64_t cols, std::int64_t taps, std::int64_t cg);
   GemmConvEntry conv_gemm;
-  GemmConvEntry conv_gemm_wide;
   // The NCHW input's rows transposed for the tile kernels (in-register transposes).
   ChannelsLastRowFn<float> channels_last_row_f32;
   ChannelsLastRowFn<double> channels_last_row_f64;
   ConvTaskFn<float> depthwise_f32;
   ConvTaskFn<double> depthwise_f64;
+  std::int64_t (*depthwise_scratch_f32)(const ConvProblem<float>&);  // elements per task
+  std::int64_t (*depthwise_scratch_f64)(const ConvProblem<double>&);
   // Direct convolution (see conv.hpp): first layers and 1x1 convolutions in NCHW, first layers in
   // NHWC.
   DirectConvEntry conv_direct_few_channels;

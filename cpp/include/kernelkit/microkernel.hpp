@@ -64,47 +64,46 @@ struct DotStep {
   }
 };
 
-// A register tile: MR rows x (NV * lanes) columns of accumulators (NV vectors per row; the Gram
-// kernels' panels are kVectorsPerRow wide).
-template <class T, int MR, int NV = kVectorsPerRow>
-using Accumulators = vec<T>[MR][NV];
+// A register tile: MR rows x (kVectorsPerRow * lanes) columns of accumulators.
+template <class T, int MR>
+using Accumulators = vec<T>[MR][kVectorsPerRow];
 
-template <class T, int MR, int NV>
-KK_ALWAYS_INLINE inline void zero(vec<T> (&acc)[MR][NV]) {
+template <class T, int MR>
+KK_ALWAYS_INLINE inline void zero(Accumulators<T, MR>& acc) {
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = splat<T>(T(0));
+    for (int v = 0; v < kVectorsPerRow; ++v) acc[r][v] = splat<T>(T(0));
 }
 
-// acc += sum over k < kc of Step(a(r, k), b_k) for a packed panel b (kc x NV vectors); returns b
-// advanced past it. `a(r, k)` reads row r of the left operand: a packed panel or rows read in place.
-template <class T, class Step, int MR, int NV, class RowValue>
-KK_ALWAYS_INLINE inline const T* accumulate(vec<T> (&acc)[MR][NV], i64 kc, RowValue a, const T* b) {
+// acc += sum over k < kc of Step(a(r, k), b_k) for a packed panel b (kc x NR); returns b advanced
+// past it. `a(r, k)` reads row r of the left operand: a packed panel or rows read in place.
+template <class T, class Step, int MR, class RowValue>
+KK_ALWAYS_INLINE inline const T* accumulate(Accumulators<T, MR>& acc, i64 kc, RowValue a, const T* b) {
   constexpr int W = lanes<T>;
   for (i64 k = 0; k < kc; ++k) {
-    vec<T> bv[NV];
+    vec<T> bv[kVectorsPerRow];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = load<T>(b + v * W);
+    for (int v = 0; v < kVectorsPerRow; ++v) bv[v] = load<T>(b + v * W);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const vec<T> av = splat<T>(a(r, k));
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] = Step::template step<T>(acc[r][v], av, bv[v]);
+      for (int v = 0; v < kVectorsPerRow; ++v) acc[r][v] = Step::template step<T>(acc[r][v], av, bv[v]);
     }
-    b += NV * W;
+    b += kPanelCols<T>;
   }
   return b;
 }
 
 // c (row stride ldc) = acc, or c + acc unless `first`.
-template <class T, int MR, int NV>
-KK_ALWAYS_INLINE inline void store_tile(const vec<T> (&acc)[MR][NV], T* c, i64 ldc, bool first) {
+template <class T, int MR>
+KK_ALWAYS_INLINE inline void store_tile(const Accumulators<T, MR>& acc, T* c, i64 ldc, bool first) {
   constexpr int W = lanes<T>;
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) {
+    for (int v = 0; v < kVectorsPerRow; ++v) {
       T* dst = c + r * ldc + v * W;
       store<T>(dst, first ? acc[r][v] : acc[r][v] + load<T>(dst));
     }

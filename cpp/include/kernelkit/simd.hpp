@@ -65,6 +65,21 @@ inline void store(T* p, vec<T> v) {
   std::memcpy(p, &v, sizeof v);
 }
 
+// p[0:n] = v[0:n] for 0 <= n <= lanes; nothing at or past p + n is written (AVX-512: one masked
+// store; elsewhere element by element).
+template <class T>
+inline void store_partial(T* p, vec<T> v, std::int64_t n) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(T) == 4) {
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), v);
+  } else {
+    _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1), v);
+  }
+#else
+  for (std::int64_t i = 0; i < n; ++i) p[i] = v[i];
+#endif
+}
+
 // A store that bypasses the caches (no read-for-ownership of the line); p must be vector-aligned.
 // Callers issue store_fence() before the data is read by another thread.
 inline void stream_store(float* p, vec<float> v) {

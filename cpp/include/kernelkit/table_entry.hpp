@@ -17,6 +17,9 @@ struct TableEntry<float> {
   static ConvTaskFn<float> task(const GemmConvEntry& e) { return e.f32; }
   static std::int64_t cols(const GemmConvEntry& e) { return e.cols_f32; }
   static ConvTaskFn<float> depthwise(const KernelTable& t) { return t.depthwise_f32; }
+  static std::int64_t depthwise_scratch(const KernelTable& t, const ConvProblem<float>& p) {
+    return t.depthwise_scratch_f32(p);
+  }
   static ConvTaskFn<float> task(const DirectConvEntry& e) { return e.f32; }
   static std::int64_t scratch(const DirectConvEntry& e, const ConvProblem<float>& p) { return e.scratch_f32(p); }
   static CorrelateRowsFn<float> correlate_rows(const KernelTable& t) { return t.correlate_rows_f32; }
@@ -30,6 +33,9 @@ struct TableEntry<double> {
   static ConvTaskFn<double> task(const GemmConvEntry& e) { return e.f64; }
   static std::int64_t cols(const GemmConvEntry& e) { return e.cols_f64; }
   static ConvTaskFn<double> depthwise(const KernelTable& t) { return t.depthwise_f64; }
+  static std::int64_t depthwise_scratch(const KernelTable& t, const ConvProblem<double>& p) {
+    return t.depthwise_scratch_f64(p);
+  }
   static ConvTaskFn<double> task(const DirectConvEntry& e) { return e.f64; }
   static std::int64_t scratch(const DirectConvEntry& e, const ConvProblem<double>& p) { return e.scratch_f64(p); }
   static CorrelateRowsFn<double> correlate_rows(const KernelTable& t) { return t.correlate_rows_f64; }
