@@ -114,6 +114,20 @@ def test_plan_names_each_algorithm_and_runs_it(
     assert rel_err(got, ref) <= (1e-5 if dtype == np.float32 else 1e-12)
 
 
+def test_small_pointwise_planes_go_to_the_gemm(simd_path: str) -> None:
+    """1x1 NCHW layers run the direct kernel in strips of pixels; planes shorter than two strips
+    (which would waste most of the last one) run the GEMM; both give the reference's result."""
+    w = np.random.default_rng(2).standard_normal((40, 24, 1, 1)).astype(np.float32)
+    conv = kernelkit.Conv2d(w)
+    strip = conv.plan((1, 24, 32, 32)).register_tile[0]
+    assert conv.plan((1, 24, 32, 32)).algorithm == "direct_pointwise"
+    for hw in (1, 2, 3, 5, 7, 8, 9, 14):
+        x = np.random.default_rng(hw).standard_normal((2, 24, hw, hw)).astype(np.float32)
+        expected = "direct_pointwise" if hw * hw >= 2 * strip else "indirect_gemm"
+        assert conv.plan(x.shape).algorithm == expected, hw
+        assert rel_err(conv(x), reference(x, w)) <= 1e-5
+
+
 def test_every_algorithm_is_covered_by_the_plan_cases() -> None:
     assert {c[-1] for c in PLAN_CASES} == set(ALGORITHMS)
 

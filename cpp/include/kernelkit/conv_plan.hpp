@@ -30,8 +30,8 @@ enum class ConvAlgorithm : int {
 };
 const char* algorithm_name(ConvAlgorithm algorithm);
 
-// shape -> algorithm.
-ConvAlgorithm select_conv_algorithm(const ConvShape& s);
+// shape -> algorithm (pointwise_strip_pixels: the direct pointwise kernel's strip on this path).
+ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_strip_pixels);
 
 // The register-block shape of a direct algorithm on `table`'s SIMD path.
 const DirectConvEntry& direct_entry(const KernelTable& table, ConvAlgorithm algorithm);
