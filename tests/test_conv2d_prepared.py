@@ -106,7 +106,10 @@ def test_plan_names_each_algorithm_and_runs_it(
     assert plan.tasks >= plan.threads >= 1
     assert plan.scratch_bytes > 0
     assert plan.packed_bytes >= w.size * np.dtype(dtype).itemsize
-    assert (plan.channel_block > 0) == (algorithm == "indirect_gemm")
+    if algorithm == "indirect_gemm":
+        assert plan.channel_block > 0
+    elif algorithm != "depthwise":
+        assert plan.channel_block == 0
     assert algorithm in str(plan)
     ref = reference(x, w, bias, stride, (pad,) * 4, groups)
     if layout == "NHWC":
@@ -126,6 +129,46 @@ def test_small_pointwise_planes_go_to_the_gemm(simd_path: str) -> None:
         expected = "direct_pointwise" if hw * hw >= 2 * strip else "indirect_gemm"
         assert conv.plan(x.shape).algorithm == expected, hw
         assert rel_err(conv(x), reference(x, w)) <= 1e-5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("c", "hw", "stride", "dilation", "pad"),
+    [
+        (32, 14, 1, 1, 1),
+        (21, 9, 2, 1, (1, 2)),
+        (7, 11, 1, 2, 2),
+        (40, 7, 3, 1, 0),
+        (5, 64, 2, 1, 1),
+    ],
+)
+def test_depthwise_both_kernels(c, hw, stride, dilation, pad, dtype, simd_path: str) -> None:
+    """NCHW depthwise runs plane by plane where rows are at least two vectors wide, else blocks of
+    `lanes` channels transposed channels-last; both against the reference, with bias and ReLU."""
+    rng = np.random.default_rng(c * hw)
+    x = rng.standard_normal((2, c, hw, hw)).astype(dtype)
+    w = rng.standard_normal((c, 1, 3, 3)).astype(dtype)
+    b = rng.standard_normal(c).astype(dtype)
+    conv = kernelkit.Conv2d(w, b, stride, pad, dilation, groups=c, activation="relu")
+    plan = conv.plan(x.shape, dtype=dtype)
+    lanes = kernelkit.config()["vector_bytes"] // np.dtype(dtype).itemsize
+    out_w = plan.output_shape[-1]
+    assert plan.channel_block == (lanes if out_w < 2 * lanes else 0)
+    pads = (pad, pad) if isinstance(pad, int) else pad
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pads[0],) * 2, (pads[1],) * 2))
+    ref = np.zeros(plan.output_shape)
+    for ky in range(3):
+        for kx in range(3):
+            y0, x0 = ky * dilation, kx * dilation
+            patch = xp[
+                :,
+                :,
+                y0 : y0 + stride * (ref.shape[2] - 1) + 1 : stride,
+                x0 : x0 + stride * (ref.shape[3] - 1) + 1 : stride,
+            ]
+            ref += patch * w[None, :, 0, ky, kx, None, None]
+    ref = np.maximum(ref + b[None, :, None, None], 0)
+    assert rel_err(conv(x), ref) <= (1e-5 if dtype == np.float32 else 1e-12)
 
 
 def test_every_algorithm_is_covered_by_the_plan_cases() -> None:

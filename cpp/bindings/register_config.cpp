@@ -71,6 +71,7 @@ void register_config(py::module_& m) {
     const auto tile = [](const GemmConvEntry& e) {
       return std::to_string(e.rows) + "x" + std::to_string(TableEntry<float>::cols(e));
     };
+    info["vector_bytes"] = t.vector_bytes;
     info["conv_gemm_tile"] = tile(t.conv_gemm);
     info["conv_gemm_max_task_pixels"] = t.conv_tile_pixels;
     info["conv_depth_block_bytes"] = std::max<std::int64_t>(c.l1d, 16 << 10);

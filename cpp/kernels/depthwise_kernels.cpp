@@ -142,11 +142,91 @@ void depthwise_row_nhwc(const ConvProblem<T>& p, i64 image, i64 oy) {
   }
 }
 
-// One task: channel_units planes (NCHW: from image * C + channel) or an output row (NHWC: image * OH
-// + row).
+// The zero-padded, channels-last copy of `lanes` NCHW planes for the channel-block kernel: every
+// padded row and column the outputs read, one vector of channels per pixel.
+template <class T>
+struct ChannelBlock {
+  i64 rows, cols;
+  explicit ChannelBlock(const ConvProblem<T>& p)
+      : rows(input_rows_spanned(p, p.oh)), cols((p.ow - 1) * p.sw + (p.kw - 1) * p.dw + 1) {}
+  i64 input_elements() const { return rows * cols * lanes<T>; }
+};
+
+// Output pixels [ox, ox + P) of row oy of a channel block: one vector of channels each, every tap
+// accumulated in registers, stored channels-last into `results`.
+template <class T, int P>
+KK_ALWAYS_INLINE inline void channel_block_pixels(const ConvProblem<T>& p, const ChannelBlock<T>& g, const T* block,
+                                                  const vec<T>* weights, vec<T> bias, i64 oy, i64 ox, T* results) {
+  constexpr int W = lanes<T>;
+  const T* at = block + (oy * p.sh * g.cols + ox * p.sw) * W;
+  vec<T> acc[P];
+#pragma GCC unroll 8
+  for (int q = 0; q < P; ++q) acc[q] = bias;
+  for (i64 ky = 0; ky < p.kh; ++ky)
+    for (i64 kx = 0; kx < p.kw; ++kx) {
+      const vec<T> w = weights[ky * p.kw + kx];
+      const T* tap = at + (ky * p.dh * g.cols + kx * p.dw) * W;
+#pragma GCC unroll 8
+      for (int q = 0; q < P; ++q) acc[q] = w * load<T>(tap + q * p.sw * W) + acc[q];
+    }
+#pragma GCC unroll 8
+  for (int q = 0; q < P; ++q) store<T>(results + (oy * p.ow + ox + q) * W, activate<T>(acc[q], p.activation, p.alpha));
+}
+
+// NCHW with planes too narrow for strips along their rows: channels [ch0, ch0 + n) of one image (n
+// <= lanes) are transposed channels-last through registers into a padded block, every output pixel
+// is one vector of channels accumulating all taps (the taps' weights held in registers), and the
+// results are transposed back into the planes.
+template <class T>
+void depthwise_channel_block(const ConvProblem<T>& p, i64 image, i64 ch0, T* scratch) {
+  constexpr int W = lanes<T>;
+  const ChannelBlock<T> g(p);
+  const i64 n = min_i64(W, p.c - ch0), taps = p.kh * p.kw, plane = p.h * p.w, out_plane = p.oh * p.ow;
+  T* block = scratch;
+  T* results = block + g.input_elements();
+  vec<T>* weights = reinterpret_cast<vec<T>*>(results + out_plane * W);  // taps vectors, aligned below
+  const vec<T> zero = splat<T>(T(0));
+  for (i64 j = 0; j < g.input_elements(); j += W) store<T>(block + j, zero);
+  const T* x = p.x + (image * p.c + ch0) * plane;
+  for (i64 y = 0; y < g.rows; ++y) {
+    const i64 iy = y - p.pad_top;
+    if (iy < 0 || iy >= p.h) continue;
+    i64 lo, hi;  // input columns inside the padded row
+    valid_columns(-p.pad_left, 1, p.w, g.cols, lo, hi);
+    write_transposed<T>(x + iy * p.w + lo - p.pad_left, plane, n, hi - lo, block + (y * g.cols + lo) * W, W, 0, 0,
+                        false);
+  }
+  for (i64 t = 0; t < taps; ++t) {
+    T lanes_of_tap[W] = {};
+    for (i64 r = 0; r < n; ++r) lanes_of_tap[r] = p.packed_weights[(ch0 + r) * taps + t];
+    weights[t] = load<T>(lanes_of_tap);
+  }
+  T bias_lanes[W] = {};
+  if (p.packed_bias != nullptr)
+    for (i64 r = 0; r < n; ++r) bias_lanes[r] = p.packed_bias[ch0 + r];
+  const vec<T> bias = load<T>(bias_lanes);
+  constexpr int P = 4;  // output pixels at a time: independent sums hide the FMA latency
+  for (i64 oy = 0; oy < p.oh; ++oy) {
+    i64 ox = 0;
+    for (; ox + P <= p.ow; ox += P) channel_block_pixels<T, P>(p, g, block, weights, bias, oy, ox, results);
+    if (ox < p.ow)
+      narrowest_strip<P>(p.ow - ox, [&](auto pixels) {
+        channel_block_pixels<T, decltype(pixels)::value>(p, g, block, weights, bias, oy, ox, results);
+      });
+  }
+  write_transposed<T>(results, W, out_plane, n, p.out + (image * p.o + ch0) * out_plane, out_plane, 0, 0, false);
+}
+
+// One task: channel_units planes (NCHW, numbered image * C + channel), or with channel blocks
+// (channel_block = lanes) one block of lanes channels of an image (numbered image * blocks +
+// block), or an output row (NHWC: image * OH + row).
 template <class T>
 void depthwise_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   if (p.nhwc) return depthwise_row_nhwc<T>(p, task / p.oh, task % p.oh);
+  if (p.channel_block > 0) {
+    const i64 blocks = ceil_div(p.c, p.channel_block);
+    return depthwise_channel_block<T>(p, task / blocks, task % blocks * p.channel_block, static_cast<T*>(scratch));
+  }
   const PaddedPlane<T> g(p);
   T* padded = static_cast<T*>(scratch);
   i64* offsets = reinterpret_cast<i64*>(padded + g.elements());
@@ -160,10 +240,13 @@ void depthwise_task(const ConvProblem<T>& p, i64 task, void* scratch) {
     depthwise_plane<T>(p, plane / p.c, plane % p.c, padded, offsets);
 }
 
-// The padded plane and the tap offsets (NCHW; the NHWC rows need none).
+// The padded plane and the tap offsets, or the channel block, its results and the taps' weight
+// vectors (NCHW; the NHWC rows need none).
 template <class T>
 std::int64_t depthwise_scratch_elements(const ConvProblem<T>& p) {
   if (p.nhwc) return 1;
+  if (p.channel_block > 0)
+    return ChannelBlock<T>(p).input_elements() + (p.oh * p.ow + p.kh * p.kw) * lanes<T> + 64;
   return PaddedPlane<T>(p).elements() + p.kh * p.kw * i64(sizeof(i64) / sizeof(T)) + 64;
 }
 

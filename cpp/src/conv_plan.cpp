@@ -93,6 +93,15 @@ void plan_gemm(const ConvShape& s, const KernelTable& table, int n_threads, Conv
   }
 }
 
+// NCHW depthwise planes whose rows are narrower than two vectors leave most lanes of the plane
+// kernel's strips empty; blocks of `lanes` channels transposed channels-last fill every lane, as
+// long as a block's padded input stays within half the L2 cache.
+bool depthwise_by_channel_blocks(const ConvShape& s, i64 lanes, std::size_t element_bytes) {
+  const i64 rows = (s.out_h() - 1) * s.sh + (s.kh - 1) * s.dh + 1;
+  const i64 cols = (s.out_w() - 1) * s.sw + (s.kw - 1) * s.dw + 1;
+  return !s.nhwc && s.out_w() < 2 * lanes && rows * cols * lanes * i64(element_bytes) <= cpu_caches().l2 / 2;
+}
+
 }  // namespace
 
 const char* algorithm_name(ConvAlgorithm algorithm) {
@@ -171,6 +180,14 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
         plan.task_pixels = ow;
         plan.task_channels = s.c;
         plan.tasks = s.n * oh;
+      } else if (depthwise_by_channel_blocks(s, lanes, sizeof(T))) {
+        // Rows narrower than two vectors: blocks of `lanes` channels, channels-last in registers.
+        plan.tile_pixels = 1;
+        plan.tile_channels = lanes;
+        plan.task_pixels = oh * ow;
+        plan.task_channels = lanes;
+        plan.channel_block = lanes;
+        plan.tasks = s.n * ceil_div(s.c, lanes);
       } else {
         const i64 planes = s.n * s.c, wanted = n_threads > 1 ? kTasksPerThread * n_threads : 1;
         const i64 per_task = std::clamp<i64>(std::min(ceil_div(kDepthwiseTaskPixels, oh * ow), planes / wanted), 1,

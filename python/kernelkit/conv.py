@@ -184,8 +184,9 @@ class ConvPlan:
         How many output-channel ranges cover a group (more than 1 when the images alone would
         not give every thread work, e.g. one small image).
     channel_block : int
-        GEMM only: input channels per depth block, sized so that its weight panels stay in the
-        L1 data cache (0 for the other algorithms).
+        GEMM: input channels per depth block, sized so that its weight panels stay in the L1
+        data cache. Depthwise NCHW: the channels transposed channels-last per task where rows
+        are too narrow for strips along them (0: plane by plane). 0 for the other algorithms.
     tasks, threads : int
         Parallel tasks of the call and the threads that run them.
     scratch_bytes : int
