@@ -6,12 +6,12 @@ import functools
 import io
 import json
 import os
-from pathlib import Path
 import subprocess
 import sys
 import threading
 import time
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import pytest

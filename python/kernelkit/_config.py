@@ -27,9 +27,10 @@ def config() -> dict[str, Any]:
     ``build_flags``; the CPU's cache sizes the blocking is derived from, read at import
     (``cache_l1d``, ``cache_l2``, ``cache_l3`` in bytes, ``caches_detected``: False when the
     operating system did not say and defaults are used); and what convolution plans choose from on
-    the SIMD path in use: ``vector_bytes`` (its vector width), ``conv_gemm_tile`` (the GEMM's register tile, output pixels x output
-    channels, float32), ``conv_gemm_max_task_pixels`` and ``conv_depth_block_bytes`` (the weight
-    panels of one depth block, sized to the L1 data cache). :meth:`kernelkit.Conv2d.plan` says
+    the SIMD path in use: ``vector_bytes`` (its vector width), ``conv_gemm_tile`` (the GEMM's
+    register tile, output pixels x output channels, float32), ``conv_gemm_max_task_pixels`` and
+    ``conv_depth_block_bytes`` (the weight panels of one depth block, sized to the L1 data
+    cache). :meth:`kernelkit.Conv2d.plan` says
     what one call chose.
 
     Examples
