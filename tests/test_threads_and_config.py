@@ -462,3 +462,15 @@ def test_python_m_kernelkit_help():
     )
     assert result.returncode == 0, result.stderr
     assert "simd" in result.stdout
+
+
+@pytest.mark.parametrize("float64", [False, True])
+def test_fma_peak_measures_something_and_checks_arguments(float64, simd_path):
+    """The benchmarks' ceiling: a positive FLOP/s figure for every SIMD path (no timing asserted)."""
+    from kernelkit import _core
+
+    assert _core.fma_peak(float64, 0.01, 1) > 0
+    with pytest.raises(ValueError, match="fma_peak"):
+        _core.fma_peak(float64, 0.01, 0)
+    with pytest.raises(ValueError, match="fma_peak"):
+        _core.fma_peak(float64, 0.0, 1)

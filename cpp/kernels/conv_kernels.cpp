@@ -73,16 +73,22 @@ void conv_tile(const ConvProblem<T>& p, i64 task, void* scratch) {
   T* zeros = reinterpret_cast<T*>(rows_at + ceil_div(row_panels * taps * MR, 8) * 8);
   for (i64 k = 0; k < p.cg; ++k) zeros[k] = T(0);
   const T* weights = p.packed_weights + job.group * p.packed_group_stride + col0 * depth;
-  for (i64 ip = 0; ip < row_panels; ++ip) {
-    for (int r = 0; r < MR; ++r) {
-      const i64 row = ip * MR + r, pix = pix0 + row;
-      const i64 iy0 = pix / p.ow * p.sh - p.pad_top, ix0 = pix % p.ow * p.sw - p.pad_left;
-      for (i64 t = 0; t < taps; ++t) {
-        const i64 iy = iy0 + t / p.kw * p.dh, ix = ix0 + t % p.kw * p.dw;
+  // Output pixel (oy, ox) walks the tile in row-major order: no divisions per pixel or tap (two per
+  // entry cost as much as the arithmetic of a task with few channels).
+  i64 oy = pix0 / p.ow, ox = pix0 % p.ow;
+  for (i64 row = 0; row < row_panels * MR; ++row) {
+    const i64 ip = row / MR, r = row % MR;
+    const i64 iy0 = oy * p.sh - p.pad_top, ix0 = ox * p.sw - p.pad_left;
+    const T** entry = rows_at + ip * taps * MR + r;
+    for (i64 ky = 0; ky < p.kh; ++ky) {
+      const i64 iy = iy0 + ky * p.dh;
+      for (i64 kx = 0; kx < p.kw; ++kx, entry += MR) {
+        const i64 ix = ix0 + kx * p.dw;
         const bool inside = row < rows && iy >= 0 && iy < p.h && ix >= 0 && ix < p.w;
-        rows_at[(ip * taps + t) * MR + r] = inside ? x + (iy * p.w + ix) * p.c : zeros;
+        *entry = inside ? x + (iy * p.w + ix) * p.c : zeros;
       }
     }
+    if (++ox == p.ow) ox = 0, ++oy;
   }
   // The depth is split into blocks of input channels (every kernel position, cb channels each, as the
   // plan chose for this CPU's caches) whose weight panels (taps x cb x NR) stay in cache while every
