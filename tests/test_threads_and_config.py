@@ -466,7 +466,7 @@ def test_python_m_kernelkit_help():
 
 @pytest.mark.parametrize("float64", [False, True])
 def test_fma_peak_measures_something_and_checks_arguments(float64, simd_path):
-    """The benchmarks' ceiling: a positive FLOP/s figure for every SIMD path (no timing asserted)."""
+    """The benchmarks' ceiling: a positive FLOP/s figure on every SIMD path (no timing test)."""
     from kernelkit import _core
 
     assert _core.fma_peak(float64, 0.01, 1) > 0
