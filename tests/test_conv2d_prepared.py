@@ -171,6 +171,20 @@ def test_depthwise_both_kernels(c, hw, stride, dilation, pad, dtype, simd_path: 
     assert rel_err(conv(x), ref) <= (1e-5 if dtype == np.float32 else 1e-12)
 
 
+def test_plans_are_kept_per_shape_and_follow_the_simd_path() -> None:
+    conv = kernelkit.Conv2d(np.ones((32, 16, 3, 3), np.float32), padding=1)
+    first = conv.plan((2, 16, 20, 20), n_threads=2)
+    assert conv.plan((2, 16, 20, 20), n_threads=2) is first
+    assert conv.plan((2, 16, 20, 20), n_threads=1).threads == 1
+    assert conv.plan((16, 20, 20), n_threads=2).output_shape == (32, 20, 20)
+    previous = kernelkit.simd_path()
+    try:
+        kernelkit.set_simd_path("baseline")
+        assert conv.plan((2, 16, 20, 20), n_threads=2).simd == "baseline"
+    finally:
+        kernelkit.set_simd_path(previous)
+
+
 def test_every_algorithm_is_covered_by_the_plan_cases() -> None:
     assert {c[-1] for c in PLAN_CASES} == set(ALGORITHMS)
 

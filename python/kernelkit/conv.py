@@ -367,6 +367,7 @@ class Conv2d:
         self._weight, self._bias = weight, bias
         self._cores: dict[type, _core._Conv2dCore] = {}
         self._geometry: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self._plans: dict[tuple[Any, ...], ConvPlan] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -544,7 +545,10 @@ class Conv2d:
     ) -> ConvPlan:
         """What a call on an input of ``x_shape`` runs: algorithm, tiles, work split, memory.
 
-        ``dtype`` is the input's (default: the weights' float dtype).
+        ``dtype`` is the input's (default: the weights' float dtype). A plan is a pure function
+        of the input shape, dtype, thread count, SIMD path and this CPU's caches: plans are kept
+        per shape here, and each call recomputes its own in C++ (a few hundred nanoseconds of
+        arithmetic), so a call always runs what ``plan`` reports for its arguments.
 
         Examples
         --------
@@ -553,23 +557,27 @@ class Conv2d:
         >>> conv.plan((1, 64, 56, 56)).algorithm
         'indirect_gemm'
         """
-        shape4 = tuple(operator.index(v) for v in self._shape_args(tuple(x_shape)))
+        shape = tuple(operator.index(v) for v in x_shape)
+        shape4 = self._shape_args(shape)
         compute = result_float_dtype(np.dtype(self._weight.dtype if dtype is None else dtype))
+        threads = resolve_n_threads(n_threads)
+        key = (shape, compute, threads, _core.simd_path())
+        plan = self._plans.get(key)
+        if plan is not None:
+            return plan
         pads, result = self._input_geometry(shape4)
         info = self._core_for(compute).plan(
-            list(shape4),
-            self._stride,
-            self._dilation,
-            pads,
-            self._layout == "NHWC",
-            resolve_n_threads(n_threads),
+            list(shape4), self._stride, self._dilation, pads, self._layout == "NHWC", threads
         )
-        return ConvPlan(
+        plan = ConvPlan(
             **info,
-            input_shape=tuple(x_shape),
-            output_shape=(shape4[0], *result) if len(x_shape) == 4 else result,
+            input_shape=shape,
+            output_shape=(shape4[0], *result) if len(shape) == 4 else result,
             dtype=np.dtype(compute).name,
         )
+        if len(self._plans) < 64:
+            self._plans[key] = plan
+        return plan
 
     def __call__(
         self,
