@@ -5,6 +5,7 @@ the seeded sweep of test_conv2d.py runs every case through Conv2d as well."""
 
 from __future__ import annotations
 
+import pickle
 import threading
 from typing import Any
 
@@ -302,6 +303,18 @@ def test_weights_are_copied() -> None:
     assert conv.weight.shape == (4, 8, 3, 3)
     assert (conv.in_channels, conv.out_channels, conv.kernel_size) == (8, 4, (3, 3))
     assert "Conv2d(8->4, 3x3" in repr(conv)
+
+
+def test_pickled_copy_computes_the_same_and_packs_afresh() -> None:
+    x, w = data((2, 8, 9, 9), (6, 8, 3, 3))
+    conv = kernelkit.Conv2d(w, np.arange(6.0), 2, "same", activation="leaky_relu", alpha=0.2)
+    expected = conv(x)
+    copy = pickle.loads(pickle.dumps(conv))
+    assert copy.packings == 0
+    assert_array_equal(copy(x), expected)
+    assert copy.packings == 1
+    assert repr(copy) == repr(conv)
+    assert not copy.weight.flags.writeable
 
 
 def test_concurrent_calls_from_python_threads() -> None:

@@ -370,6 +370,40 @@ class Conv2d:
         self._plans: dict[tuple[Any, ...], ConvPlan] = {}
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The configuration only: a copy (pickled, or sent to another process) packs its weights
+        again on first use, for whatever CPU it runs on."""
+        return {
+            "weight": self._weight,
+            "bias": self._bias,
+            "stride": self._stride,
+            "padding": self._padding,
+            "dilation": self._dilation,
+            "groups": self._groups,
+            "layout": self._layout,
+            "weight_layout": self._weight_layout,
+            "activation": self._activation,
+            "alpha": self._alpha,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        weight, bias = state["weight"], state["bias"]
+        for owned in (weight, bias):  # unpickled arrays are this object's own
+            if owned is not None:
+                owned.flags.writeable = False
+        self._setup(
+            weight,
+            bias,
+            state["stride"],
+            state["padding"],
+            state["dilation"],
+            state["groups"],
+            state["layout"],
+            state["weight_layout"],
+            state["activation"],
+            state["alpha"],
+        )
+
     @classmethod
     def _borrowing(cls, weight: NDArray[Any], bias: NDArray[Any] | None, *args: Any) -> Conv2d:
         """A Conv2d over the caller's arrays without copying them (conv2d's one-shot call)."""
