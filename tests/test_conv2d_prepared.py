@@ -68,7 +68,8 @@ PLAN_CASES = [
     ("depthwise-nhwc", (2, 24, 9, 9), (24, 1, 3, 3), 2, 1, 24, "NHWC", "depthwise"),
     ("pointwise", (2, 64, 28, 28), (96, 64, 1, 1), 1, 0, 1, "NCHW", "direct_pointwise"),
     ("rgb", (4, 3, 32, 32), (16, 3, 3, 3), 1, 1, 1, "NCHW", "direct_few_channels"),
-    ("rgb-nhwc", (4, 3, 32, 32), (16, 3, 3, 3), 2, 1, 1, "NHWC", "direct_few_channels_nhwc"),
+    ("rgb-nhwc", (4, 3, 32, 32), (40, 3, 3, 3), 2, 1, 1, "NHWC", "direct_few_channels_nhwc"),
+    ("rgb-nhwc-few", (2, 3, 17, 19), (3, 3, 3, 3), 1, 1, 1, "NHWC", "direct_few_channels"),
     ("gemm", (2, 64, 20, 20), (64, 64, 3, 3), 1, 1, 1, "NCHW", "indirect_gemm"),
     ("gemm-nhwc", (1, 32, 15, 15), (48, 32, 3, 3), 2, 1, 1, "NHWC", "indirect_gemm"),
     ("pointwise-nhwc", (1, 64, 7, 7), (96, 64, 1, 1), 1, 0, 1, "NHWC", "indirect_gemm"),
@@ -184,6 +185,34 @@ def test_plans_are_kept_per_shape_and_follow_the_simd_path() -> None:
         assert conv.plan((2, 16, 20, 20), n_threads=2).simd == "baseline"
     finally:
         kernelkit.set_simd_path(previous)
+
+
+@pytest.mark.parametrize("filters", [1, 5, 8, 16, 24, 31, 32, 33, 64])
+def test_nhwc_first_layers_pick_the_kernel_by_filters(filters: int, simd_path: str) -> None:
+    """NHWC first layers run the pixel-block kernel where the filters fill its channel block, the
+    strip kernel (stored through transposes) below that; both against the reference."""
+    block = (
+        kernelkit.Conv2d(np.ones((3, 3, 3, 64), np.float32), layout="NHWC")
+        .plan((1, 9, 9, 3))
+        .register_tile[1]
+    )
+    rng = np.random.default_rng(filters)
+    x = rng.standard_normal((2, 3, 23, 21)).astype(np.float32)
+    w = rng.standard_normal((filters, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(filters).astype(np.float32)
+    xl, wl = to_layout(x, w, "NHWC")
+    conv = kernelkit.Conv2d(wl, b, 2, 1, layout="NHWC", activation="relu")
+    expected = "direct_few_channels_nhwc" if filters >= block else "direct_few_channels"
+    assert conv.plan(xl.shape).algorithm == expected
+    ref = np.maximum(reference(x, w, b, 2, (1, 1, 1, 1)), 0).transpose(0, 2, 3, 1)
+    assert rel_err(conv(xl), ref) <= 1e-5
+    big = np.full((ref.size + 64,), -7.0, np.float32)  # out= amid sentinels: nothing outside it
+
+    view = big[32 : 32 + ref.size].reshape(ref.shape)
+    conv(xl, out=view)
+    assert np.all(big[:32] == -7.0)
+    assert np.all(big[-32:] == -7.0)
+    assert rel_err(view, ref) <= 1e-5
 
 
 def test_every_algorithm_is_covered_by_the_plan_cases() -> None:

@@ -163,22 +163,24 @@ void tap_offsets(const ConvProblem<T>& p, const RowCopy<S, T>& g, i64* offsets) 
       }
 }
 
-// Where one output row's strips go: channel b's pixels at dst[b * ld + ...]. Only the first
+// Where one output row's strips go: channel b of pixel x at dst[b * ld + x * pixel_stride] (NCHW:
+// ld a plane, pixel_stride 1; NHWC: ld 1, pixel_stride the output channels). Only the first
 // `channels` channels and `columns` pixels of the row are results; of a strip that reaches past
 // either (the zero-padded last channel block, a last strip wider than the rest of the row) only its
 // results are stored, so that nothing outside the task's part of the output is written.
 template <class T>
 struct RowTarget {
   T* dst;
-  i64 ld, channels, columns;
+  i64 ld, channels, columns, pixel_stride;
 };
 
 // One strip of V vectors of output pixels starting at `src`, for the channels of one packed weight
-// block (depth x B), with bias and activation, stored at dst[b * ld + ...] for channel b < channels,
-// pixel < columns.
+// block (depth x B), with bias and activation, stored at dst[b * ld + x * pixel_stride] for
+// channel b < channels, pixel x < columns (channels-last output through an in-register transpose).
 template <class T, int B, int V>
 KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth,
-                                   const T* w, const T* bias, T* dst, i64 ld, i64 channels, i64 columns) {
+                                   const T* w, const T* bias, T* dst, i64 ld, i64 channels, i64 columns,
+                                   i64 pixel_stride) {
   constexpr int W = lanes<T>;
   vec<T> acc[B][V];
 #pragma GCC unroll 16
@@ -199,7 +201,10 @@ KK_ALWAYS_INLINE inline void strip(const ConvProblem<T>& p, const T* src, const 
       for (int v = 0; v < V; ++v) acc[b][v] = wv * xv[v] + acc[b][v];
     }
   }
-  store_activated<T, B, V>(acc, p.activation, p.alpha, dst, ld, channels, columns);
+  if (pixel_stride == 1) return store_activated<T, B, V>(acc, p.activation, p.alpha, dst, ld, channels, columns);
+  T staging[B * V * W];
+  store_activated<T, B, V>(acc, p.activation, p.alpha, staging, V * W, B, V * W);
+  write_transposed<T>(staging, V * W, min_i64(B, channels), min_i64(V * W, columns), dst, pixel_stride, 0, 0, false);
 }
 
 // Input to fetch into cache while a strip computes: the line of src + offsets[k] for every depth
@@ -218,8 +223,9 @@ void strip_all_blocks(const ConvProblem<T>& p, const T* src, const i64* offsets,
                       const T* w, const T* bias, const RowTarget<T>& to, i64 ox, Prefetch<T> next = {}) {
   const i64 share = ceil_div(depth, blocks);
   for (i64 blk = 0; blk < blocks; ++blk) {
-    strip<T, B, V>(p, src, offsets, depth, w + blk * depth * B, bias + blk * B, to.dst + blk * B * to.ld + ox, to.ld,
-                   to.channels - blk * B, to.columns - ox);
+    strip<T, B, V>(p, src, offsets, depth, w + blk * depth * B, bias + blk * B,
+                   to.dst + blk * B * to.ld + ox * to.pixel_stride, to.ld, to.channels - blk * B, to.columns - ox,
+                   to.pixel_stride);
     if (next.src == nullptr) continue;
     for (i64 k = blk * share; k < min_i64(depth, (blk + 1) * share); ++k)
       __builtin_prefetch(next.src + next.offsets[k]);
@@ -261,14 +267,15 @@ void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* off
 }
 
 // One task: up to kDirectRowsPerTask output rows x kDirectChunk output columns of one (image,
-// group) of NCHW output, every output channel of the group, written where the rows lie.
+// group), the task's output channels of the group, written where the rows lie (NCHW rows, or NHWC
+// pixels through in-register transposes).
 template <class S, class T>
 void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   constexpr int B = S::block;
   const DirectTask t(p, task, B);
   // In place, a strip tail reads up to its last whole vector: inside the array only when rows are
   // whole vectors long.
-  const bool in_place = S::in_place && p.ow % lanes<T> == 0;
+  const bool in_place = S::in_place && !p.nhwc && p.ow % lanes<T> == 0;
   const RowCopy<S, T> padded(p);
   const RowCopy<S, T> g = in_place ? RowCopy<S, T>::in_place(p) : padded;
   const i64 depth = p.cg * p.kh * p.kw;
@@ -287,10 +294,14 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   const T* weights = p.packed_weights + t.group * p.packed_group_stride + ch0 * depth;
   const T* bias = p.packed_bias + t.group * p.packed_bias_stride + ch0;
   const i64 plane = p.oh * p.ow;
-  T* out = p.out + (t.image * p.o + t.group * p.og + ch0) * plane + t.oy0 * p.ow + t.ox0;
+  // NCHW: rows of each channel's plane; NHWC: pixels of channels.
+  const i64 ld = p.nhwc ? 1 : plane, pixel_stride = p.nhwc ? p.o : 1, row_stride = p.nhwc ? p.ow * p.o : p.ow;
+  T* out = p.nhwc ? p.out + ((t.image * p.oh + t.oy0) * p.ow + t.ox0) * p.o + t.group * p.og + ch0
+                  : p.out + (t.image * p.o + t.group * p.og + ch0) * plane + t.oy0 * p.ow + t.ox0;
   for (i64 r = 0; r < t.rows; ++r)
     output_row<S, T>(p, t.width, copy + r * p.sh * g.row_stride, offsets, depth, t.blocks, weights, bias,
-                     RowTarget<T>{out + r * p.ow, plane, p.og - ch0, t.width}, panel, panel_offsets);
+                     RowTarget<T>{out + r * row_stride, ld, p.og - ch0, t.width, pixel_stride}, panel,
+                     panel_offsets);
 }
 
 // The input copy, two offsets (i64) per depth index (into the input, into a strip panel), then a

@@ -121,15 +121,20 @@ const DirectConvEntry& direct_entry(const KernelTable& table, ConvAlgorithm algo
   return table.conv_direct_few_channels;
 }
 
-ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_strip_pixels) {
+ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_strip_pixels,
+                                    std::int64_t pixel_block_channels) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups;
   if (cg == 1 && og == 1) return ConvAlgorithm::depthwise;
   // The direct kernel computes whole strips of pixels: a plane shorter than two strips wastes most
   // of its last one (e.g. 7 x 7 = 49 pixels in strips of 32), the GEMM's short register tiles do not.
   if (!s.nhwc && pointwise_unpadded(s) && s.h * s.w >= 2 * pointwise_strip_pixels)
     return ConvAlgorithm::direct_pointwise;
+  // First layers: strips of pixels x a few channels, stored transposed in NHWC; in NHWC the pixel
+  // block (pixels x channel vectors, stored in place) where the filters fill its channel block,
+  // else most of its accumulators would hold padding (16 filters with AVX-512: 1.5x slower).
   if (cg <= kDirectMaxChannels)
-    return s.nhwc ? ConvAlgorithm::direct_few_channels_nhwc : ConvAlgorithm::direct_few_channels;
+    return s.nhwc && og >= pixel_block_channels ? ConvAlgorithm::direct_few_channels_nhwc
+                                                : ConvAlgorithm::direct_few_channels;
   return ConvAlgorithm::indirect_gemm;
 }
 
@@ -163,8 +168,8 @@ template <class T>
 ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_threads) {
   ConvPlan plan{};
   const DirectConvEntry& pointwise = table.conv_direct_pointwise;
-  plan.algorithm =
-      select_conv_algorithm(shape, sizeof(T) == 4 ? pointwise.strip_pixels_f32 : pointwise.strip_pixels_f64);
+  plan.algorithm = select_conv_algorithm(shape, sizeof(T) == 4 ? pointwise.strip_pixels_f32 : pointwise.strip_pixels_f64,
+                                         table.conv_direct_few_channels_nhwc.block);
   plan.channel_tasks = 1;
   const ConvShape s = plan.algorithm == ConvAlgorithm::direct_pointwise ? as_one_row(shape) : shape;
   const i64 cg = s.c / s.groups, og = s.o / s.groups, taps = s.kh * s.kw;

@@ -171,9 +171,10 @@ class ConvPlan:
     ----------
     algorithm : str
         ``"indirect_gemm"`` (implicit GEMM over channel-contiguous rows), ``"direct_pointwise"``
-        (1x1 without stride or padding, NCHW), ``"direct_few_channels"`` /
-        ``"direct_few_channels_nhwc"`` (up to 7 input channels per group: first layers) or
-        ``"depthwise"``.
+        (1x1 without stride or padding, NCHW), ``"direct_few_channels"`` (up to 7 input
+        channels per group, first layers: strips of pixels, either layout),
+        ``"direct_few_channels_nhwc"`` (the same in NHWC for layers with many filters: blocks
+        of channel vectors) or ``"depthwise"``.
     simd : str
         The SIMD path that runs it (:func:`kernelkit.simd_path`).
     register_tile : (int, int)

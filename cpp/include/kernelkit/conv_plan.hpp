@@ -24,14 +24,16 @@ struct ConvShape {
 enum class ConvAlgorithm : int {
   depthwise = 0,                 // groups == channels, one output channel each: one memory-bound pass
   direct_pointwise = 1,          // 1x1 without stride or padding, NCHW: each image one row of pixels
-  direct_few_channels = 2,       // few input channels per group (first layers), NCHW
-  direct_few_channels_nhwc = 3,  // the same in NHWC
+  direct_few_channels = 2,       // few input channels per group (first layers): strips of pixels
+  direct_few_channels_nhwc = 3,  // the same in NHWC with many filters: blocks of channel vectors
   indirect_gemm = 4,             // everything else: implicit GEMM over channel-contiguous rows
 };
 const char* algorithm_name(ConvAlgorithm algorithm);
 
-// shape -> algorithm (pointwise_strip_pixels: the direct pointwise kernel's strip on this path).
-ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_strip_pixels);
+// shape -> algorithm (pointwise_strip_pixels: the direct pointwise kernel's strip on this path;
+// pixel_block_channels: the NHWC first-layer kernel's channel block).
+ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_strip_pixels,
+                                    std::int64_t pixel_block_channels);
 
 // The register-block shape of a direct algorithm on `table`'s SIMD path.
 const DirectConvEntry& direct_entry(const KernelTable& table, ConvAlgorithm algorithm);

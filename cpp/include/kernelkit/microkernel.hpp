@@ -165,8 +165,23 @@ inline void write_transposed_block(const T* c, i64 ldc, T* out, i64 ldo, i64 i0,
   for (int t = 0; t < W; ++t) store<T>(dst + t * ldo, v[t]);
 }
 
-// out[(j0 + q) * ldo + i0 + r] = c[r * ldc + q] for r < rows, q < cols: whole W x W blocks through
-// registers (streaming stores when `stream`; the caller fences), the edges element by element.
+// The edge block of write_transposed: nr < W rows and/or nq < W columns, read and written with
+// partial loads and stores, so that nothing outside them is touched.
+template <class T>
+inline void write_transposed_edge(const T* c, i64 ldc, T* out, i64 ldo, i64 i0, i64 j0, i64 r, i64 q, i64 nr,
+                                  i64 nq) {
+  constexpr int W = lanes<T>;
+  vec<T> v[W];
+#pragma GCC unroll 16
+  for (int t = 0; t < W; ++t) v[t] = t < nr ? load_partial<T>(c + (r + t) * ldc + q, nq) : splat<T>(T(0));
+  transpose_block<T>(v);
+  T* dst = out + (j0 + q) * ldo + i0 + r;
+  for (i64 t = 0; t < nq; ++t) store_partial<T>(dst + t * ldo, v[t], nr);
+}
+
+// out[(j0 + q) * ldo + i0 + r] = c[r * ldc + q] for r < rows, q < cols: W x W blocks through
+// registers (streaming stores for whole blocks when `stream`; the caller fences), the edge blocks
+// with partial loads and stores.
 template <class T>
 inline void write_transposed(const T* c, i64 ldc, i64 rows, i64 cols, T* out, i64 ldo, i64 i0, i64 j0, bool stream) {
   constexpr int W = lanes<T>;
@@ -174,10 +189,9 @@ inline void write_transposed(const T* c, i64 ldc, i64 rows, i64 cols, T* out, i6
     for (i64 r = 0; r < rows; r += W) {
       if (r + W <= rows && q + W <= cols) {
         write_transposed_block<T>(c, ldc, out, ldo, i0, j0, r, q, stream);
-        continue;
+      } else {
+        write_transposed_edge<T>(c, ldc, out, ldo, i0, j0, r, q, min_i64(W, rows - r), min_i64(W, cols - q));
       }
-      for (i64 qq = q; qq < min_i64(q + W, cols); ++qq)
-        for (i64 rr = r; rr < min_i64(r + W, rows); ++rr) out[(j0 + qq) * ldo + i0 + rr] = c[rr * ldc + qq];
     }
 }
 

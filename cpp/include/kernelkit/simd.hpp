@@ -65,6 +65,23 @@ inline void store(T* p, vec<T> v) {
   std::memcpy(p, &v, sizeof v);
 }
 
+// v[0:n] = p[0:n], the other lanes 0, for 0 <= n <= lanes; nothing at or past p + n is read
+// (AVX-512: one masked load; elsewhere element by element).
+template <class T>
+inline vec<T> load_partial(const T* p, std::int64_t n) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(T) == 4) {
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
+  } else {
+    return _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1), p);
+  }
+#else
+  vec<T> v = splat<T>(T(0));
+  for (std::int64_t i = 0; i < n; ++i) v[i] = p[i];
+  return v;
+#endif
+}
+
 // p[0:n] = v[0:n] for 0 <= n <= lanes; nothing at or past p + n is written (AVX-512: one masked
 // store; elsewhere element by element).
 template <class T>
