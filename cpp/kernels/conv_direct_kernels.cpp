@@ -82,36 +82,6 @@ struct RowCopy {
   }
 };
 
-// For each of `channels` channels ci: dst[ci * channel_stride + j] = src[(first + j * step) * pitch
-// + ci * channel_pitch] for j < n, zero where first + j * step lies outside [0, w). Channel rows
-// (NCHW, pitch 1) are copied one by one; interleaved channels (NHWC) in one pass over the pixels.
-template <class T>
-void copy_phase(const T* src, i64 pitch, i64 channel_pitch, i64 channels, i64 w, i64 first, i64 step, i64 n, T* dst,
-                i64 channel_stride) {
-  i64 lo, hi;
-  valid_columns(first, step, w, n, lo, hi);
-  for (i64 ci = 0; ci < channels; ++ci) {
-    std::memset(dst + ci * channel_stride, 0, sizeof(T) * lo);
-    std::memset(dst + ci * channel_stride + hi, 0, sizeof(T) * (n - hi));
-  }
-  if (pitch == 1) {
-    for (i64 ci = 0; ci < channels; ++ci) {
-      const T* row = src + ci * channel_pitch;
-      T* out = dst + ci * channel_stride;
-      if (step == 1) {
-        std::memcpy(out + lo, row + first + lo, sizeof(T) * (hi - lo));
-      } else {
-        for (i64 j = lo; j < hi; ++j) out[j] = row[first + j * step];
-      }
-    }
-    return;
-  }
-  for (i64 j = lo; j < hi; ++j) {
-    const T* pixel = src + (first + j * step) * pitch;
-    for (i64 ci = 0; ci < channels; ++ci) dst[ci * channel_stride + j] = pixel[ci * channel_pitch];
-  }
-}
-
 // The part of the output one direct task computes: up to kDirectRowsPerTask rows from oy0 and
 // kDirectChunk columns from ox0 of (image, group), `blocks` blocks of B output channels from block
 // blk0; tasks are numbered image-major, then group, row band, column chunk, channel range.

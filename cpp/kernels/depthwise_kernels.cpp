@@ -51,28 +51,16 @@ void depthwise_plane(const ConvProblem<T>& p, i64 image, i64 ch, T* padded, i64*
   constexpr int V = 4;  // vectors per strip
   const PaddedPlane<T> g(p);
   const T* x = p.x + (image * p.c + ch) * p.h * p.w;
-  // Rows are short in the small planes of late layers: vector stores and plain loops, no library
-  // calls (three per row cost more than the row's arithmetic).
-  const vec<T> zero = splat<T>(T(0));
   for (i64 y = 0; y < g.rows; ++y) {
     const i64 iy = y - p.pad_top;
     T* dst = padded + y * g.row_stride;
-    for (i64 j = 0; j < g.row_stride; j += W) store<T>(dst + j, zero);
-    if (iy < 0 || iy >= p.h) continue;
-    const T* row = x + iy * p.w;
-    for (i64 f = 0; f < p.sw; ++f) {
-      T* phase = dst + f * g.phase_len;
-      i64 lo, hi;  // phase elements j whose input column j * sw + f - pad_left lies in the row
-      valid_columns(f - p.pad_left, p.sw, p.w, g.phase_len, lo, hi);
-      const T* from = row + f - p.pad_left;
-      if (p.sw == 1) {
-        for (i64 j = lo; j < hi; ++j) phase[j] = from[j];
-      } else if (p.sw == 2) {  // a constant stride: vectorised with permutes
-        for (i64 j = lo; j < hi; ++j) phase[j] = from[2 * j];
-      } else {
-        for (i64 j = lo; j < hi; ++j) phase[j] = from[j * p.sw];
-      }
+    if (iy < 0 || iy >= p.h) {
+      const vec<T> zero = splat<T>(T(0));
+      for (i64 j = 0; j < g.row_stride; j += W) store<T>(dst + j, zero);
+      continue;
     }
+    for (i64 f = 0; f < p.sw; ++f)
+      copy_phase<T>(x + iy * p.w, 1, 0, 1, p.w, f - p.pad_left, p.sw, g.phase_len, dst + f * g.phase_len, 0);
   }
   const T* wk = p.packed_weights + ch * p.kh * p.kw;
   const T bias = p.packed_bias != nullptr ? p.packed_bias[ch] : T(0);

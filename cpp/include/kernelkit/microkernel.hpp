@@ -28,6 +28,41 @@ inline void valid_columns(i64 offset, i64 sw, i64 w, i64 ow, i64& lo, i64& hi) {
   if (lo > hi) lo = hi;
 }
 
+// For each of `channels` channels ci: dst[ci * channel_stride + j] = src[(first + j * step) * pitch
+// + ci * channel_pitch] for j < n, zero where first + j * step lies outside [0, w): a padded,
+// stride-phase-split copy of an input row. Channel rows (NCHW, pitch 1) are copied one by one;
+// interleaved channels (NHWC) in one pass over the pixels. Plain loops, no library calls: the rows
+// of small planes are shorter than a call's overhead.
+template <class T>
+inline void copy_phase(const T* src, i64 pitch, i64 channel_pitch, i64 channels, i64 w, i64 first, i64 step, i64 n,
+                       T* dst, i64 channel_stride) {
+  i64 lo, hi;
+  valid_columns(first, step, w, n, lo, hi);
+  for (i64 ci = 0; ci < channels; ++ci) {
+    T* out = dst + ci * channel_stride;
+    for (i64 j = 0; j < lo; ++j) out[j] = T(0);
+    for (i64 j = hi; j < n; ++j) out[j] = T(0);
+  }
+  if (pitch != 1) {
+    for (i64 j = lo; j < hi; ++j) {
+      const T* pixel = src + (first + j * step) * pitch;
+      for (i64 ci = 0; ci < channels; ++ci) dst[ci * channel_stride + j] = pixel[ci * channel_pitch];
+    }
+    return;
+  }
+  for (i64 ci = 0; ci < channels; ++ci) {
+    const T* row = src + ci * channel_pitch + first;
+    T* out = dst + ci * channel_stride;
+    if (step == 1) {
+      for (i64 j = lo; j < hi; ++j) out[j] = row[j];
+    } else if (step == 2) {  // a constant stride: vectorised with permutes
+      for (i64 j = lo; j < hi; ++j) out[j] = row[2 * j];
+    } else {
+      for (i64 j = lo; j < hi; ++j) out[j] = row[j * step];
+    }
+  }
+}
+
 // Calls f(std::integral_constant<int, U>{}) for the smallest U in [1, V] with U >= vectors: the
 // narrowest strip of U vectors that covers the last `vectors` vectors of a row. Not forced inline:
 // the tail strips inlined into the caller's row loop made the whole row slower (measured: one RGB
