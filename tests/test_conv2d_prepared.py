@@ -256,6 +256,16 @@ def test_packed_again_per_simd_path_once() -> None:
         assert_allclose(r, results[0], rtol=1e-5, atol=1e-5)
 
 
+def test_depthwise_packed_once_for_both_nchw_kernels(simd_path: str) -> None:
+    """Wide planes run plane by plane, narrow ones in channel blocks: the same packed taps."""
+    conv = kernelkit.Conv2d(np.ones((24, 1, 3, 3), np.float32), padding=1, groups=24)
+    narrow, wide = np.ones((1, 24, 5, 5), np.float32), np.ones((1, 24, 40, 40), np.float32)
+    assert conv.plan(narrow.shape).channel_block != conv.plan(wide.shape).channel_block
+    conv(narrow)
+    conv(wide)
+    assert conv.packings == 1
+
+
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 @pytest.mark.parametrize("stride", [1, 2])
 def test_repeated_calls_with_other_input_shapes(layout: str, stride: int, simd_path: str) -> None:

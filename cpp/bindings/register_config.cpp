@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "kernelkit/conv_plan.hpp"
 #include "kernelkit/cpu_caches.hpp"
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/output_cache.hpp"
@@ -74,7 +75,7 @@ void register_config(py::module_& m) {
     info["vector_bytes"] = t.vector_bytes;
     info["conv_gemm_tile"] = tile(t.conv_gemm);
     info["conv_gemm_max_task_pixels"] = t.conv_tile_pixels;
-    info["conv_depth_block_bytes"] = std::max<std::int64_t>(c.l1d, 16 << 10);
+    info["conv_depth_block_bytes"] = gemm_depth_block_bytes();
     return info;
   });
   m.def("simd_path", [] { return std::string(kernels().isa); });

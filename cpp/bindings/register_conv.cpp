@@ -1,5 +1,5 @@
-// kernelkit._core: the prepared convolution (one class per dtype, registered by one template) and
-// the one-shot conv2d over the same machinery. Arguments are normalised by kernelkit/conv.py and
+// kernelkit._core: the prepared convolution, one class per dtype registered by one template
+// (kernelkit.conv2d runs a temporary one). Arguments are normalised by kernelkit/conv.py and
 // checked again here so that no call can read or write out of bounds.
 #include <array>
 #include <memory>

@@ -89,6 +89,8 @@ std::shared_ptr<const typename PreparedConv<T>::Packed> PreparedConv<T>::packed_
                                                                                     ConvAlgorithm algorithm,
                                                                                     bool nhwc, i64 panel_cols,
                                                                                     int n_threads) const {
+  // The depthwise taps' layout depends on the data layout only, not on the plan's register tile.
+  if (algorithm == ConvAlgorithm::depthwise) panel_cols = 0;
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& entry : packed_)
     if (entry->table == &table && entry->algorithm == algorithm && entry->nhwc == nhwc &&
@@ -118,7 +120,7 @@ std::shared_ptr<const typename PreparedConv<T>::Packed> PreparedConv<T>::packed_
     // depth ordered (cg, kh, kw) for the direct kernels and (kh, kw, cg) for the GEMM, zero-padded
     // to whole blocks; the bias per group zero-padded the same way.
     const bool gemm = algorithm == ConvAlgorithm::indirect_gemm;
-    const i64 cols = panel_cols;
+    const i64 cols = panel_cols;  // the plan's register-tile width
     const i64 blocks = ceil_div(og, cols);
     packed->group_stride = blocks * depth * cols;
     packed->bias_stride = blocks * cols;
@@ -145,7 +147,6 @@ std::shared_ptr<const typename PreparedConv<T>::Packed> PreparedConv<T>::packed_
         for (i64 g = 0; g < groups_; ++g) std::copy(bias_ + g * og, bias_ + (g + 1) * og, b + g * packed->bias_stride);
     }
   }
-  ++packings_;
   packed_.push_back(packed);
   return packed;
 }
@@ -153,7 +154,7 @@ std::shared_ptr<const typename PreparedConv<T>::Packed> PreparedConv<T>::packed_
 template <class T>
 std::int64_t PreparedConv<T>::packings() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return packings_;
+  return static_cast<std::int64_t>(packed_.size());  // one entry per packing
 }
 
 template <class T>
@@ -163,7 +164,7 @@ void PreparedConv<T>::run(const ConvShape& s, const T* x, T* out, int n_threads)
   const KernelTable& table = kernels();
   const ConvPlan plan = make_conv_plan<T>(s, table, std::max(n_threads, 1));
   const std::shared_ptr<const Packed> packed = packed_for(table, plan.algorithm, s.nhwc, plan.tile_channels, plan.threads);
-  ConvProblem<T> p = planned_problem<T>(s, plan, table);
+  ConvProblem<T> p = planned_problem<T>(s, plan);
   p.x = x;
   p.out = out;
   p.packed_weights = static_cast<const T*>(packed->weights.get());

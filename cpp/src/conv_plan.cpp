@@ -44,11 +44,13 @@ ConvShape as_one_row(const ConvShape& s) {
   return row;
 }
 
+// Tasks the split aims for: several per thread, or one on one thread.
+i64 wanted_tasks(int n_threads) { return n_threads > 1 ? kTasksPerThread * n_threads : 1; }
+
 // Splits `units` output-channel units (panels or blocks) of a group into ranges, so that `work`
 // independent pieces (images x groups x pixel tiles) times the ranges give every thread tasks.
 void split_channels(i64 work, i64 units, int n_threads, ConvPlan& plan, i64 unit_channels) {
-  const i64 wanted = n_threads > 1 ? kTasksPerThread * n_threads : 1;
-  const i64 ranges = std::clamp<i64>(ceil_div(wanted, work), 1, units);
+  const i64 ranges = std::clamp<i64>(ceil_div(wanted_tasks(n_threads), work), 1, units);
   const i64 per_range = ceil_div(units, ranges);
   plan.channel_tasks = ceil_div(units, per_range);
   plan.task_channels = per_range * unit_channels;
@@ -60,7 +62,7 @@ void split_channels(i64 work, i64 units, int n_threads, ConvPlan& plan, i64 unit
 // channel split is needed but there are few tiles, their number is rounded to a multiple of the
 // threads, so that no thread is left with one tile more than the others.
 i64 gemm_tiles(i64 pixels, i64 images, i64 max_tile, i64 min_tile, i64 channel_units, int n_threads) {
-  const i64 wanted = n_threads > 1 ? kTasksPerThread * n_threads : 1;
+  const i64 wanted = wanted_tasks(n_threads);
   i64 tiles = ceil_div(pixels, max_tile);
   const i64 most = ceil_div(pixels, min_tile);
   if (images * tiles * channel_units < wanted) return std::min(most, ceil_div(wanted, images * channel_units));
@@ -81,9 +83,8 @@ void plan_gemm(const ConvShape& s, const KernelTable& table, int n_threads, Conv
   plan.tile_channels = nr;
   plan.task_pixels = std::min(round_up(ceil_div(pixels, tiles), mr), round_up(pixels, mr));
   split_channels(s.n * s.groups * ceil_div(pixels, plan.task_pixels), panels, n_threads, plan, nr);
-  // Weight panels of one depth block (taps x cb channels x nr) fill at most the L1 data cache.
   const i64 panel_bytes = cg * taps * nr * i64(sizeof(T));
-  const i64 blocks = ceil_div(panel_bytes, std::max<i64>(cpu_caches().l1d, 16 << 10));
+  const i64 blocks = ceil_div(panel_bytes, gemm_depth_block_bytes());
   plan.channel_block = ceil_div(cg, blocks);
   plan.scratch_bytes = table.conv_scratch_bytes(plan.task_pixels, plan.task_channels, taps, cg);
   plan.packed_bytes = sizeof(T) * static_cast<std::size_t>(s.groups * (round_up(og, nr) * (taps * cg + 1)));
@@ -103,6 +104,8 @@ bool depthwise_by_channel_blocks(const ConvShape& s, i64 lanes, std::size_t elem
 }
 
 }  // namespace
+
+std::int64_t gemm_depth_block_bytes() { return std::max<i64>(cpu_caches().l1d, 16 << 10); }
 
 const char* algorithm_name(ConvAlgorithm algorithm) {
   switch (algorithm) {
@@ -139,7 +142,7 @@ ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_s
 }
 
 template <class T>
-ConvProblem<T> planned_problem(const ConvShape& shape, const ConvPlan& plan, const KernelTable& table) {
+ConvProblem<T> planned_problem(const ConvShape& shape, const ConvPlan& plan) {
   const bool row = plan.algorithm == ConvAlgorithm::direct_pointwise;
   const ConvShape s = row ? as_one_row(shape) : shape;
   ConvProblem<T> p{};
@@ -154,13 +157,10 @@ ConvProblem<T> planned_problem(const ConvShape& shape, const ConvPlan& plan, con
   p.channel_tasks = plan.channel_tasks;
   p.tile_pixels = plan.task_pixels;
   p.channel_block = plan.channel_block;
-  if (plan.algorithm == ConvAlgorithm::indirect_gemm) {
-    p.channel_units = plan.task_channels / plan.tile_channels;
-  } else if (plan.algorithm == ConvAlgorithm::depthwise) {
-    p.channel_units = plan.task_channels;  // planes per NCHW task
-  } else {
-    p.channel_units = plan.task_channels / direct_entry(table, plan.algorithm).block;
-  }
+  // GEMM and direct kernels: whole panels or blocks of the register tile's width; depthwise NCHW:
+  // planes per task.
+  p.channel_units = plan.algorithm == ConvAlgorithm::depthwise ? plan.task_channels
+                                                               : plan.task_channels / plan.tile_channels;
   return p;
 }
 
@@ -176,12 +176,9 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
   const i64 oh = s.out_h(), ow = s.out_w(), lanes = table.vector_bytes / i64(sizeof(T));
   switch (plan.algorithm) {
     case ConvAlgorithm::depthwise: {
-      // NCHW: strips of four vectors of a plane's pixels, planes grouped into tasks of about
-      // kDepthwiseTaskPixels outputs (small planes would leave each task too little work for its
-      // scheduling); NHWC: four channel vectors of a pixel, an output row per task.
-      plan.tile_pixels = s.nhwc ? 1 : 4 * lanes;
-      plan.tile_channels = s.nhwc ? 4 * lanes : 1;
-      if (s.nhwc) {
+      if (s.nhwc) {  // four channel vectors of a pixel in registers, an output row per task
+        plan.tile_pixels = 1;
+        plan.tile_channels = 4 * lanes;
         plan.task_pixels = ow;
         plan.task_channels = s.c;
         plan.tasks = s.n * oh;
@@ -194,9 +191,14 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
         plan.channel_block = lanes;
         plan.tasks = s.n * ceil_div(s.c, lanes);
       } else {
-        const i64 planes = s.n * s.c, wanted = n_threads > 1 ? kTasksPerThread * n_threads : 1;
-        const i64 per_task = std::clamp<i64>(std::min(ceil_div(kDepthwiseTaskPixels, oh * ow), planes / wanted), 1,
-                                             planes);
+        // Strips of four vectors of a plane's pixels, planes grouped into tasks of about
+        // kDepthwiseTaskPixels outputs (small planes would leave each task too little work for its
+        // scheduling).
+        const i64 planes = s.n * s.c;
+        const i64 per_task = std::clamp<i64>(
+            std::min(ceil_div(kDepthwiseTaskPixels, oh * ow), planes / wanted_tasks(n_threads)), 1, planes);
+        plan.tile_pixels = 4 * lanes;
+        plan.tile_channels = 1;
         plan.task_pixels = oh * ow;
         plan.task_channels = per_task;
         plan.tasks = ceil_div(planes, per_task);
@@ -221,7 +223,7 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
       plan_gemm<T>(s, table, n_threads, plan);
       break;
   }
-  const ConvProblem<T> p = planned_problem<T>(shape, plan, table);
+  const ConvProblem<T> p = planned_problem<T>(shape, plan);
   if (plan.algorithm == ConvAlgorithm::indirect_gemm) {
     plan.tasks = s.n * gemm_tasks_per_image(p);
   } else if (plan.algorithm == ConvAlgorithm::depthwise) {
@@ -237,7 +239,7 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
 
 template ConvPlan make_conv_plan<float>(const ConvShape&, const KernelTable&, int);
 template ConvPlan make_conv_plan<double>(const ConvShape&, const KernelTable&, int);
-template ConvProblem<float> planned_problem<float>(const ConvShape&, const ConvPlan&, const KernelTable&);
-template ConvProblem<double> planned_problem<double>(const ConvShape&, const ConvPlan&, const KernelTable&);
+template ConvProblem<float> planned_problem<float>(const ConvShape&, const ConvPlan&);
+template ConvProblem<double> planned_problem<double>(const ConvShape&, const ConvPlan&);
 
 }  // namespace kk

@@ -50,13 +50,14 @@ using ChannelsLastRowFn = void (*)(const T* chw, std::int64_t plane, std::int64_
 //   panels of output channels of one (image, group), numbered image-major, then group, pixel tile,
 //   channel range (see GemmTask);
 // - depthwise (groups == channels, one output channel each): one task is channel_units planes (NCHW,
-//   numbered image * C + channel) or an output row (NHWC); packed_weights holds (kh, kw, c) for NHWC and (c, kh, kw) for NCHW; packed_bias is
-//   the plain bias or nullptr.
+//   numbered image * C + channel), a block of channel_block channels of an image (NCHW with narrow
+//   rows) or an output row (NHWC); packed_weights holds (kh, kw, c) for NHWC and (c, kh, kw) for
+//   NCHW; packed_bias is the plain bias or nullptr.
 // - direct (either layout): one task is kDirectRowsPerTask output rows x kDirectChunk output columns
-//   x channel_units blocks of output channels of one (image, group), numbered image-major, then group,
-//   row band, column chunk, channel range; packed_weights
-//   holds per group blocks of the entry's `block` output channels, [block][cg][kh][kw][channel in
-//   block]; packed_bias the bias per group zero-padded to whole blocks (zeros without a bias).
+//   x channel_units blocks of output channels of one (image, group), numbered image-major, then
+//   group, row band, column chunk, channel range; packed_weights holds per group blocks of the
+//   entry's `block` output channels, [block][cg][kh][kw][channel in block]; packed_bias the bias
+//   per group zero-padded to whole blocks (zeros without a bias).
 template <class T>
 using ConvTaskFn = void (*)(const ConvProblem<T>&, std::int64_t task, void* scratch);
 

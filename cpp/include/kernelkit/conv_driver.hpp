@@ -61,7 +61,6 @@ class PreparedConv {
   T alpha_;
   mutable std::mutex mutex_;
   mutable std::vector<std::shared_ptr<const Packed>> packed_;
-  mutable std::int64_t packings_ = 0;
 };
 
 }  // namespace kk

@@ -48,7 +48,7 @@ struct ConvPlan {
   // Output channels one task computes, and how many such ranges cover a group.
   std::int64_t task_channels, channel_tasks;
   // GEMM: input channels per depth block (its weight panels stay in L1 while the tile passes);
-  // 0 for the other algorithms.
+  // depthwise NCHW: the channels of a channels-last block (0: plane by plane); 0 otherwise.
   std::int64_t channel_block;
   std::int64_t tasks;
   int threads;
@@ -63,6 +63,9 @@ ConvPlan make_conv_plan(const ConvShape& s, const KernelTable& table, int n_thre
 
 // The problem the plan's kernel runs, without its data pointers (input, weights, bias, output).
 template <class T>
-ConvProblem<T> planned_problem(const ConvShape& s, const ConvPlan& plan, const KernelTable& table);
+ConvProblem<T> planned_problem(const ConvShape& s, const ConvPlan& plan);
+
+// The bytes of weight panels one GEMM depth block may hold: this CPU's L1 data cache.
+std::int64_t gemm_depth_block_bytes();
 
 }  // namespace kk
