@@ -233,6 +233,13 @@ class ConvPlan:
         return ", ".join(parts)
 
 
+def _freeze(*arrays: NDArray[Any] | None) -> None:
+    """Mark a Conv2d's own copies of its weights and bias read-only."""
+    for a in arrays:
+        if a is not None:
+            a.flags.writeable = False
+
+
 _CORES: dict[type, type[_core._Conv2dCore]] = {
     np.float32: _core.Conv2dFloat32,
     np.float64: _core.Conv2dFloat64,
@@ -292,9 +299,7 @@ class Conv2d:
         _refuse_unknown_arguments("Conv2d", kwargs)
         owned_weight = np.array(real_array(weight, "weight"), copy=True)
         owned_bias = None if bias is None else np.array(real_array(bias, "bias"), copy=True)
-        for owned in (owned_weight, owned_bias):
-            if owned is not None:
-                owned.flags.writeable = False
+        _freeze(owned_weight, owned_bias)
         self._setup(
             owned_weight,
             owned_bias,
@@ -388,22 +393,8 @@ class Conv2d:
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        weight, bias = state["weight"], state["bias"]
-        for owned in (weight, bias):  # unpickled arrays are this object's own
-            if owned is not None:
-                owned.flags.writeable = False
-        self._setup(
-            weight,
-            bias,
-            state["stride"],
-            state["padding"],
-            state["dilation"],
-            state["groups"],
-            state["layout"],
-            state["weight_layout"],
-            state["activation"],
-            state["alpha"],
-        )
+        _freeze(state["weight"], state["bias"])  # unpickled arrays are this object's own
+        self._setup(**state)
 
     @classmethod
     def _borrowing(cls, weight: NDArray[Any], bias: NDArray[Any] | None, *args: Any) -> Conv2d:
