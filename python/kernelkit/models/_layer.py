@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._validation import one_of
 from ..conv import Conv2d, Padding
+from .graph import Graph, as_batch
 
 __all__ = ["ConvLayer", "ConvModel", "WeightFileError"]
 
@@ -314,11 +315,18 @@ class ConvModel(Sequence[ConvLayer]):
         format: str,
         path: PathLike | None = None,
         framework_version: str | None = None,
+        graph: Graph | None = None,
+        graph_problem: str | None = None,
     ) -> None:
         self.layers: list[ConvLayer] = list(layers)
         self.format = format
         self.path = None if path is None else os.fspath(path)
         self.framework_version = framework_version
+        #: the network the file records, or None (see ``graph_problem`` for why)
+        self.graph = graph
+        self.graph_problem = graph_problem or (
+            None if graph is not None else "the file holds weights only"
+        )
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -344,6 +352,109 @@ class ConvModel(Sequence[ConvLayer]):
     def names(self) -> list[str]:
         """The layer names, in order."""
         return [layer.name for layer in self.layers]
+
+    # -- running the network ----------------------------------------------------------------
+    @property
+    def runnable(self) -> bool:
+        """Whether the file records the network, so that :meth:`run` computes real activations
+        of every layer (False for weights-only files: only the first layer runs on an image)."""
+        return self.graph is not None
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...] | None:
+        """The shape of the network's (first) input, None for a free axis (the batch); None
+        where the file records no network."""
+        return None if self.graph is None else self.graph.inputs[0].shape
+
+    def run(
+        self, x: ArrayLike, *, until: str | None = None, n_threads: int | None = None
+    ) -> NDArray[Any]:
+        """The network's output on ``x``, or the output of layer ``until``.
+
+        ``x`` is a batch shaped as :attr:`input_shape` says (NHWC for Keras' channels_last,
+        NCHW for ONNX), or one sample without the batch axis (the result then has none
+        either). float64 input runs in float64, any other in float32. For weights-only files
+        (no graph) only the first conv layer runs, on ``x`` as its input.
+
+        Examples
+        --------
+        >>> import kernelkit
+        >>> model = kernelkit.load_model(kernelkit.models.demo_model_path())
+        >>> digits = kernelkit.models.demo_digits()
+        >>> model.run(digits.images[:2, :, :, None]).shape   # NHWC; class probabilities
+        (2, 10)
+        >>> model.run(digits.images[0, :, :, None], until="conv2").shape
+        (4, 4, 32)
+        """
+        if self.graph is None:
+            return self._run_first_layer(x, until, n_threads)
+        graph = self.graph
+        target = graph.value_of(until) if until is not None else graph.outputs[0]
+        feeds, single = self._feeds(x)
+        result = graph.run(feeds, [target], n_threads)[target]
+        return result[0] if single else result
+
+    def activations(
+        self,
+        x: ArrayLike,
+        layers: Sequence[str] | None = None,
+        *,
+        n_threads: int | None = None,
+    ) -> dict[str, NDArray[Any]]:
+        """The outputs of several layers (default: every layer) on ``x``, computed in one pass
+        through the network: a dict layer name -> array. See :meth:`run` for ``x``.
+
+        Examples
+        --------
+        >>> import kernelkit
+        >>> model = kernelkit.load_model(kernelkit.models.demo_model_path())
+        >>> image = kernelkit.models.demo_digits().images[0, :, :, None]
+        >>> maps = model.activations(image, ["conv1", "conv2"])
+        >>> {name: a.shape for name, a in maps.items()}
+        {'conv1': (6, 6, 16), 'conv2': (4, 4, 32)}
+        """
+        graph = self._graph_for("activations()")
+        names = list(graph.layer_values) if layers is None else list(layers)
+        targets = {name: graph.value_of(name) for name in names}
+        feeds, single = self._feeds(x)
+        values = graph.run(feeds, list(dict.fromkeys(targets.values())), n_threads)
+        return {name: values[v][0] if single else values[v] for name, v in targets.items()}
+
+    def _graph_for(self, what: str) -> Graph:
+        if self.graph is None:
+            raise ValueError(
+                f"{self.path or 'the model'}: {what} needs the network, but "
+                f"{self.graph_problem}; save the whole model as .keras / .onnx"
+            )
+        return self.graph
+
+    def _feeds(self, x: ArrayLike) -> tuple[dict[str, NDArray[Any]], bool]:
+        assert self.graph is not None
+        first = self.graph.inputs[0]
+        dtype = np.float64 if np.asarray(x).dtype == np.float64 else np.float32
+        channel_axis = 1 if self.graph.layout == "NCHW" else -1
+        array, single = as_batch(x, first.shape, dtype, channel_axis)
+        return {first.name: array}, single
+
+    def _run_first_layer(
+        self, x: ArrayLike, until: str | None, n_threads: int | None
+    ) -> NDArray[Any]:
+        """run() of a file without a graph: the first conv layer on ``x``, nothing else."""
+        source = self.path or "the model"
+        if until is None:
+            raise ValueError(
+                f"{source}: the network cannot run: {self.graph_problem}; "
+                "run(x, until=<first layer>) runs the first conv layer on an image, or save the "
+                "whole model as .keras / .onnx"
+            )
+        layer = self[until]
+        if layer is not self.layers[0]:
+            raise ValueError(
+                f"{source} holds weights only ({self.graph_problem}); {layer.name} expects "
+                f"{layer.in_channels}-channel activations of the layers before it; only the "
+                "first layer can run on an image, or save the whole model as .keras / .onnx"
+            )
+        return layer(x, n_threads=n_threads)
 
     def summary(self) -> str:
         """A table of the layers: name, kind, kernel shape, stride, padding, dilation, groups,

@@ -27,12 +27,12 @@ from ._hdf5 import child, hdf5_file, read_array, text_attribute
 from ._json import parse_json, read_json_file
 from ._keras_layers import (
     CONV_CLASSES,
-    KerasConv,
     conv_layers,
     conv_without_config,
     snake_case,
 )
 from ._layer import ConvLayer, ConvModel, WeightFileError
+from .keras_graph import WeightLookup, keras_model
 
 __all__ = ["read"]
 
@@ -76,9 +76,11 @@ def read(path: pathlib.Path, format: str) -> ConvModel:
             layers = _layers_without_config(index, path)
         else:
             layers = [
-                conv.to_layer(_locate(index, conv, path).arrays(path), path) for conv in convs
+                conv.to_layer(_locate(index, conv.keras3_group, conv.name, path).arrays(path), path)
+                for conv in convs
             ]
-        return ConvModel(layers, format=format, path=path, framework_version=version)
+        lookup = None if convs is None else _weight_lookup(index, path)
+        return keras_model(layers, config, lookup, format=format, path=path, version=version)
 
 
 def _archive_config(archive: zipfile.ZipFile, path: pathlib.Path) -> tuple[Any, str | None]:
@@ -134,24 +136,31 @@ def _vars_index(files: list[Any], path: pathlib.Path) -> dict[str, _Vars]:
     return index
 
 
-def _locate(index: dict[str, _Vars], conv: KerasConv, path: pathlib.Path) -> _Vars:
+def _locate(index: dict[str, _Vars], group: str, name: str, path: pathlib.Path) -> _Vars:
     """The vars group of a configured layer: by its ``name`` attribute, else by position."""
-    at_position = index.get(conv.keras3_group)
-    if at_position is not None and at_position.name in (None, conv.name):
+    at_position = index.get(group)
+    if at_position is not None and at_position.name in (None, name):
         return at_position
-    container = conv.keras3_group.rpartition("/")[0]
+    container = group.rpartition("/")[0]
     named = [
         entry
         for layer_path, entry in index.items()
-        if layer_path.rpartition("/")[0] == container and entry.name == conv.name
+        if layer_path.rpartition("/")[0] == container and entry.name == name
     ]
     if len(named) == 1:
         return named[0]
     if at_position is not None:
         return at_position
-    raise WeightFileError(
-        path, f"no weights for layer {conv.name!r}: no group {conv.keras3_group}/vars"
-    )
+    raise WeightFileError(path, f"no weights for layer {name!r}: no group {group}/vars")
+
+
+def _weight_lookup(index: dict[str, _Vars], path: pathlib.Path) -> WeightLookup:
+    """Every layer's weights for the graph builder, looked up as the conv layers' are."""
+
+    def weights(layer_path: str, group: str, class_name: str) -> list[Any]:
+        return _locate(index, group, layer_path.rpartition("/")[2], path).arrays(path)
+
+    return weights
 
 
 def _split_number(group: str) -> tuple[str, int]:

@@ -35,6 +35,7 @@ from ._keras_layers import (
     conv_without_config,
 )
 from ._layer import ConvLayer, ConvModel, WeightFileError
+from .keras_graph import WeightLookup, keras_model
 
 __all__ = ["read"]
 
@@ -75,11 +76,14 @@ def read(path: pathlib.Path, format: str = "keras-legacy-h5") -> ConvModel:
             if config_text is None
             else conv_layers(parse_json(config_text, "model_config", path), path)
         )
+        lookup = None
         if convs is None:
             layers = _layers_without_config(weights, layer_names, path)
         else:
-            layers = _configured_layers(weights, convs, path)
-        return ConvModel(layers, format=format, path=path, framework_version=version)
+            layers, claimed = _configured_layers(weights, convs, path)
+            lookup = _weight_lookup(weights, claimed, path)
+        config = None if config_text is None else parse_json(config_text, "model_config", path)
+        return keras_model(layers, config, lookup, format=format, path=path, version=version)
 
 
 def _string_list(attrs: Any, name: str, path: pathlib.Path) -> list[str]:
@@ -113,12 +117,16 @@ def _owners(weights: Any, layer_name: str, path: pathlib.Path) -> list[_Owner]:
     return list(owners.values())
 
 
-def _configured_layers(weights: Any, convs: list[KerasConv], path: pathlib.Path) -> list[ConvLayer]:
-    """Each conv layer of the config with the weights of its top-level layer group."""
+def _configured_layers(
+    weights: Any, convs: list[KerasConv], path: pathlib.Path
+) -> tuple[list[ConvLayer], set[str]]:
+    """Each conv layer of the config with the weights of its top-level layer group, and the
+    HDF5 names of the first weight of each owner in nested groups that they claimed."""
     by_group: dict[str, list[int]] = {}
     for i, conv in enumerate(convs):
         by_group.setdefault(conv.parents[0] if conv.parents else conv.name, []).append(i)
     found: list[list[Any]] = [[] for _ in convs]
+    claimed: set[str] = set()
     for group_name, members in by_group.items():
         owners = _owners(weights, group_name, path)
         if [convs[i].parents for i in members] == [()]:  # a top-level conv layer
@@ -126,9 +134,36 @@ def _configured_layers(weights: Any, convs: list[KerasConv], path: pathlib.Path)
             continue
         for i, owner in zip(members, _match([convs[i] for i in members], owners, path)):
             found[i] = owner.datasets
-    return [
+            claimed.add(owner.datasets[0].name)
+    layers = [
         conv.to_layer([read_array(d, path) for d in ds], path) for conv, ds in zip(convs, found)
     ]
+    return layers, claimed
+
+
+def _weight_lookup(weights: Any, claimed: set[str], path: pathlib.Path) -> WeightLookup:
+    """The weights of any layer for the graph builder: a top-level layer's whole group; in a
+    nested model's group, the owner whose scope ends in the layer's name, else the first owner
+    (in file order) that no conv layer and no earlier lookup claimed."""
+    owners_of: dict[str, list[_Owner]] = {}
+
+    def lookup(layer_path: str, group: str, class_name: str) -> list[Any]:
+        parts = layer_path.split("/")
+        top, name = parts[0], parts[-1]
+        if top not in owners_of:
+            owners_of[top] = _owners(weights, top, path)
+        owners = owners_of[top]
+        if top == layer_path:
+            return [read_array(d, path) for owner in owners for d in owner.datasets]
+        free = [o for o in owners if o.datasets[0].name not in claimed]
+        named = [o for o in free if o.scope.rpartition("/")[2] == name]
+        owner = named[0] if len(named) == 1 else next(iter(free), None)
+        if owner is None:
+            raise WeightFileError(path, f"no weights of group {top!r} for layer {layer_path!r}")
+        claimed.add(owner.datasets[0].name)
+        return owner.arrays(path)
+
+    return lookup
 
 
 def _match(convs: list[KerasConv], owners: list[_Owner], path: pathlib.Path) -> list[_Owner]:

@@ -35,6 +35,8 @@ from numpy.typing import NDArray
 
 from ..conv import Padding
 from ._layer import ConvLayer, ConvModel, WeightFileError
+from .graph import Graph
+from .onnx_graph import build_graph
 
 if TYPE_CHECKING:
     from onnx import GraphProto, NodeProto, TensorProto
@@ -92,7 +94,33 @@ def read(path: pathlib.Path, format: str = "onnx") -> ConvModel:
         if node.op_type in _CONV_OPS and node.domain in ("", "ai.onnx")
     ]
     producer = " ".join(filter(None, map(_text, (model.producer_name, model.producer_version))))
-    return ConvModel(layers, format=format, path=path, framework_version=producer or None)
+    graph, problem = _graph_or_problem(model, layers, constants, path)
+    return ConvModel(
+        layers,
+        format=format,
+        path=path,
+        framework_version=producer or None,
+        graph=graph,
+        graph_problem=problem,
+    )
+
+
+def _graph_or_problem(
+    model: Any, layers: list[ConvLayer], constants: dict[str, TensorProto], path: pathlib.Path
+) -> tuple[Graph | None, str | None]:
+    """The runnable graph, or None and why there is none (the conv layers stay usable)."""
+    from onnx import TensorProto, numpy_helper
+
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    try:
+        values = {}
+        for name, tensor in constants.items():
+            if tensor.data_location == TensorProto.EXTERNAL:
+                _inline_external_data(tensor, f"constant {name!r}", path)
+            values[name] = numpy_helper.to_array(tensor)
+        return build_graph(model.graph, opset, layers, values), None
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        return None, f"its graph cannot be built ({exc})"
 
 
 def _constant_tensors(graph: GraphProto) -> dict[str, TensorProto]:
