@@ -8,8 +8,15 @@ import pytest
 
 from kernelkit.models import ops
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
+
+@pytest.fixture(scope="module")
+def torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def F(torch):
+    return torch.nn.functional
 
 
 def random(shape, seed=0):
@@ -27,7 +34,7 @@ def random(shape, seed=0):
     ],
 )
 @pytest.mark.parametrize("size", [7, 8, 11])
-def test_max_pool_matches_torch(kernel, stride, pad, dilation, ceil_mode, size):
+def test_max_pool_matches_torch(kernel, stride, pad, dilation, ceil_mode, size, torch, F):
     x = random((2, 3, size, size + 1))
     expected = F.max_pool2d(torch.from_numpy(x), kernel, stride, pad, dilation, ceil_mode=ceil_mode)
     got = ops.pool(
@@ -48,7 +55,7 @@ def test_max_pool_matches_torch(kernel, stride, pad, dilation, ceil_mode, size):
     ("kernel", "stride", "pad", "ceil_mode"), [(3, 2, 1, False), (3, 2, 1, True), (2, 2, 0, True)]
 )
 @pytest.mark.parametrize("size", [7, 10])
-def test_average_pool_matches_torch(count_padding, kernel, stride, pad, ceil_mode, size):
+def test_average_pool_matches_torch(count_padding, kernel, stride, pad, ceil_mode, size, torch, F):
     x = random((2, 3, size, size))
     expected = F.avg_pool2d(
         torch.from_numpy(x),
@@ -93,7 +100,7 @@ def test_same_average_pooling_with_one_sided_padding_averages_the_input_values_o
     ],
 )
 @pytest.mark.parametrize("size", [(10, 14), (3, 5), (9, 4)])
-def test_resize_matches_torch_interpolate(mode, coordinates, torch_mode, align, size):
+def test_resize_matches_torch_interpolate(mode, coordinates, torch_mode, align, size, torch, F):
     x = random((2, 3, 5, 7))
     expected = F.interpolate(torch.from_numpy(x), size=size, mode=torch_mode, align_corners=align)
     nearest = "floor"
@@ -105,7 +112,7 @@ def test_resize_matches_torch_interpolate(mode, coordinates, torch_mode, align, 
     ("stride", "padding", "output_padding", "dilation", "groups"),
     [(1, 0, 0, 1, 1), (2, 1, 1, 1, 1), (2, 0, 0, 2, 1), (3, 1, 2, 1, 2), (2, 2, 0, 1, 4)],
 )
-def test_conv_transpose_matches_torch(stride, padding, output_padding, dilation, groups):
+def test_conv_transpose_matches_torch(stride, padding, output_padding, dilation, groups, torch, F):
     x = random((2, 8, 5, 6), 1)
     weight = random((8, 6 // 2 * 2 // groups if groups < 4 else 1, 3, 3), 2)
     bias = random((weight.shape[1] * groups,), 3)
@@ -138,21 +145,21 @@ def test_conv_transpose_matches_torch(stride, padding, output_padding, dilation,
 @pytest.mark.parametrize(
     ("name", "reference"),
     [
-        ("relu6", lambda t: F.relu6(t)),
-        ("hard_sigmoid", lambda t: F.hardsigmoid(t)),
-        ("hard_swish", lambda t: F.hardswish(t)),
-        ("silu", lambda t: F.silu(t)),
-        ("softplus", lambda t: F.softplus(t)),
-        ("selu", lambda t: F.selu(t)),
-        ("mish", lambda t: F.mish(t)),
-        ("softmax", lambda t: F.softmax(t, -1)),
+        ("relu6", lambda F, t: F.relu6(t)),
+        ("hard_sigmoid", lambda F, t: F.hardsigmoid(t)),
+        ("hard_swish", lambda F, t: F.hardswish(t)),
+        ("silu", lambda F, t: F.silu(t)),
+        ("softplus", lambda F, t: F.softplus(t)),
+        ("selu", lambda F, t: F.selu(t)),
+        ("mish", lambda F, t: F.mish(t)),
+        ("softmax", lambda F, t: F.softmax(t, -1)),
     ],
 )
-def test_activations_match_torch(name, reference):
+def test_activations_match_torch(name, reference, torch, F):
     x = random((4, 33)) * 4
     np.testing.assert_allclose(
         ops.activation_function(name)(x),
-        reference(torch.from_numpy(x)).numpy(),
+        reference(F, torch.from_numpy(x)).numpy(),
         rtol=1e-5,
         atol=1e-6,
     )
@@ -172,7 +179,7 @@ def test_keras_relu_settings(max_value, slope, threshold):
 
 @pytest.mark.parametrize("padding", ["causal", "same", "valid", ((2, 1),)])
 @pytest.mark.parametrize("dilation", [1, 2])
-def test_conv1d_layers_run_as_2d_convolutions(padding, dilation):
+def test_conv1d_layers_run_as_2d_convolutions(padding, dilation, torch, F):
     from kernelkit.models import ConvLayer
     from kernelkit.models.nodes import conv_node
 
