@@ -13,7 +13,7 @@ from . import __version__, filtering, kernels, pairwise, show_config
 from ._display import SCALINGS, auto_scaling, scale_for_display
 from ._figure_commands import add_figure_commands
 from ._images import as_channels, read_image, write_image
-from .models import FORMATS, load_model
+from ._model_commands import add_model_commands
 
 EXAMPLE_KERNELS = ("linear", "rbf", "polynomial", "sigmoid", "laplacian", "cosine", "chi2")
 
@@ -35,12 +35,6 @@ def _example(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     del args
     show_config()
-    return 0
-
-
-def _layers(args: argparse.Namespace) -> int:
-    """Print the table of a model file's conv layers."""
-    print(load_model(args.file, format=args.format, layout=args.layout).summary())
     return 0
 
 
@@ -160,31 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     example.add_argument("--threads", type=int, default=None, help="threads (default: all)")
     example.add_argument("--seed", type=int, default=0, help="random seed")
     example.set_defaults(func=_example)
-    layers = sub.add_parser(
-        "layers",
-        help="list the conv layers of a model file",
-        description=(
-            "Print the conv layers of a Keras (.keras, .h5, .weights.h5, .weights.json), "
-            ".npz, PyTorch, safetensors or ONNX file: name, kind, kernel shape, stride, "
-            "padding, dilation, groups, activation, parameters, and whether the file records "
-            "the configuration."
-        ),
-        epilog="example: kernelkit layers model.keras",
-    )
-    layers.add_argument("file", help="the model file")
-    layers.add_argument(
-        "--format",
-        default=None,
-        choices=sorted(FORMATS),
-        help="force a format (default: recognised from the content)",
-    )
-    layers.add_argument(
-        "--layout",
-        default=None,
-        choices=("HWIO", "OIHW", "HWCM"),
-        help="layout of the 4-D kernels of an .npz file (default: decided from shapes)",
-    )
-    layers.set_defaults(func=_layers)
+    add_model_commands(sub)
     _add_apply_command(sub)
     add_figure_commands(sub)
     return parser

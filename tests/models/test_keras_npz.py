@@ -926,7 +926,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_cli_layers_prints_the_table():
     path = FIXTURES / "keras_sequential.keras"
-    result = run_cli("layers", str(path))
+    result = run_cli("layers", str(path), "--conv")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f"{path}: keras3 3.15.1, 5 conv layers, 789 parameters"
