@@ -228,3 +228,14 @@ def test_the_demo_model_classifies_its_digits_through_the_network():
     probabilities = m.run(digits.images[test, :, :, None])
     accuracy = float(np.mean(probabilities.argmax(1) == digits.labels[test]))
     assert accuracy == pytest.approx(digits.test_accuracy, abs=0.01)
+
+
+def test_zero_padding_before_a_valid_convolution_becomes_its_padding():
+    file = "graph_mobilenet.keras"
+    graph = model(file).graph
+    assert any(n.kind == "ZeroPadding2D" for n in graph.nodes)
+    plan = graph._plan(frozenset(graph.outputs))
+    assert not any(n.op == "pad" for n in plan)
+    merged = next(n for n in plan if n.name.startswith("block_2_pad+"))
+    assert merged.conv.padding == ((0, 1), (0, 1))  # the pad's, before a "valid" convolution
+    assert_close(model(file).run(reference(file)["input"]), reference(file)["output"], "output")

@@ -33,18 +33,43 @@ def fuse(nodes: Sequence[Node], keep: Iterable[str]) -> list[Node]:
         changed = False
         readers = _readers(plan)
         for i, node in enumerate(plan):
-            if node.op != "conv" or node.conv.activation is not None or node.outputs[0] in kept:
+            if node.outputs[0] in kept:
                 continue
             followers = readers.get(node.outputs[0], [])
             if len(followers) != 1:
                 continue
-            merged = _merge(node, followers[0])
+            if node.op == "pad":
+                merged = _pad_into_conv(node, followers[0])
+            elif node.op == "conv" and node.conv.activation is None:
+                merged = _merge(node, followers[0])
+            else:
+                continue
             if merged is not None:
                 plan[i] = merged
                 plan.remove(followers[0])
                 changed = True
                 break
     return plan
+
+
+def _pad_into_conv(pad: Node, conv: Node) -> Node | None:
+    """A zero padding of the spatial axes followed by a convolution with explicit padding, as
+    one convolution that pads more (MobileNetV2's ZeroPadding2D before a stride-2 depthwise)."""
+    from ..conv import resolve_padding
+
+    layer = conv.conv
+    if conv.op != "conv" or layer.weight.ndim != 4 or layer.padding in ("same", "same_lower"):
+        return None
+    if pad.attrs["channel_axis"] != (-1 if layer.data_format == "NHWC" else 1):
+        return None
+    (top, bottom), (left, right) = pad.attrs["pads"]
+    t, b, lf, r = resolve_padding(layer.padding, (0, 0), (1, 1), (1, 1), (1, 1))
+    padded = dataclasses.replace(layer, padding=((t + top, b + bottom), (lf + left, r + right)))
+    from .nodes import conv_node
+
+    return conv_node(
+        f"{pad.name}+{conv.name}", conv.kind, pad.inputs[0], conv.outputs[0], padded, conv.attrs
+    )
 
 
 def _readers(nodes: Sequence[Node]) -> dict[str, list[Node]]:

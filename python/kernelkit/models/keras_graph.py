@@ -130,9 +130,9 @@ def _dense(layer: _Layer) -> Callable[..., Array]:
     activation = _activation(layer)
 
     def dense(x: Array) -> Array:
-        y = x @ kernel.astype(x.dtype)
+        y = x @ kernel.astype(x.dtype, copy=False)
         if bias is not None:
-            y = y + bias.astype(x.dtype)
+            y += bias.astype(x.dtype, copy=False)
         return activation(y)
 
     return dense
@@ -214,7 +214,7 @@ def _edges(rank: int, key: str, change: Callable[[Array, int, int, int], Array])
 
 
 def _pad_axis(x: Array, axis: int, before: int, after: int) -> Array:
-    return np.pad(x, [(before, after) if i == axis else (0, 0) for i in range(x.ndim)])
+    return ops.pad_constant(x, [(before, after) if i == axis else (0, 0) for i in range(x.ndim)], 0)
 
 
 def _crop_axis(x: Array, axis: int, before: int, after: int) -> Array:
@@ -420,6 +420,11 @@ def _fusion_op(layer: _Layer) -> tuple[str, dict[str, Any]]:
         return "relu", {}
     if layer.class_name == "LeakyReLU":
         return "leaky_relu", {"alpha": float(layer.get("negative_slope", layer.get("alpha", 0.3)))}
+    if layer.class_name == "ZeroPadding2D":
+        return "pad", {
+            "pads": _pairs(layer.get("padding", 1), 2),
+            "channel_axis": layer.channel_axis,
+        }
     return "", {}
 
 

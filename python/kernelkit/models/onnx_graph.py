@@ -88,9 +88,12 @@ def _softmax_of(x: Array, axis: int, log: bool) -> Array:
 def _gemm(attrs: Attrs, a: Array, b: Array, c: Array | None = None) -> Array:
     a = a.T if attrs.get("transA", 0) else a
     b = b.T if attrs.get("transB", 0) else b
-    y = attrs.get("alpha", 1.0) * (a @ b.astype(a.dtype))
+    y = a @ b.astype(a.dtype, copy=False)
+    alpha, beta = attrs.get("alpha", 1.0), attrs.get("beta", 1.0)
+    if alpha != 1.0:
+        y *= alpha
     if c is not None:
-        y = y + attrs.get("beta", 1.0) * c
+        y += c if beta == 1.0 else beta * c
     return np.asarray(y, dtype=a.dtype)
 
 
@@ -162,7 +165,7 @@ def _pad(
     mode = _text(attrs.get("mode", "constant"))
     if mode == "constant":
         fill = attrs.get("value", 0.0) if value is None else np.asarray(value).item()
-        return np.pad(x, width, constant_values=fill)
+        return ops.pad_constant(x, width, fill)
     if mode not in ("reflect", "edge"):
         raise _Unsupported(f"Pad mode {mode!r}")
     return np.asarray(np.pad(x, width, mode=mode))  # type: ignore[call-overload]
@@ -550,7 +553,26 @@ def _fusion(
             gamma, beta, mean, variance, attrs.get("epsilon", 1e-5)
         )
         return "batch_norm", {"scale": scale, "shift": shift, "channel_axis": 1}
+    if op_type == "Pad":
+        return _zero_spatial_pad(attrs, inputs, constants)
     return "", {}
+
+
+def _zero_spatial_pad(
+    attrs: Attrs, inputs: Sequence[str], constants: dict[str, Array]
+) -> tuple[str, dict[str, Any]]:
+    """A Pad of a 4-D tensor's height and width with zeros, which a convolution after it can
+    take over; ("", {}) for any other Pad."""
+    given = list(inputs) + [""] * 4
+    pads = attrs.get("pads") if given[1] == "" else constants.get(given[1])
+    value = 0.0 if given[2] == "" else constants.get(given[2], np.ones(1))
+    constant = _text(attrs.get("mode", "constant")) == "constant"
+    if pads is None or len(pads) != 8 or given[3] != "" or not constant:
+        return "", {}
+    flat = [int(p) for p in pads]
+    if any(flat[i] for i in (0, 1, 4, 5)) or min(flat) < 0 or np.any(np.asarray(value) != 0):
+        return "", {}
+    return "pad", {"pads": [(flat[2], flat[6]), (flat[3], flat[7])], "channel_axis": 1}
 
 
 def _shape_of(value: Any) -> tuple[int | None, ...]:

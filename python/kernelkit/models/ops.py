@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 Array = NDArray[Any]
@@ -61,6 +60,8 @@ def relu(
 ) -> Array:
     """Keras' relu: ``slope * (x - threshold)`` below the threshold, else ``x``, capped at
     ``max_value``."""
+    if not slope and not threshold:
+        return np.clip(x, 0, max_value) if max_value is not None else np.maximum(x, 0)
     below = slope * (x - threshold) if slope else 0
     y = np.where(x >= threshold, x, below)
     if max_value is not None:
@@ -170,26 +171,60 @@ def pool(
             )
     fill = -np.inf if kind == "max" else 0.0
     both = [(w[0] + e[0], w[1] + e[1]) for w, e in zip(width, extra)]
-    padded = np.pad(x, both, constant_values=fill) if any(any(p) for p in both) else x
-    windows = _windows(padded, axes, kernel, strides, dilations)
-    window_axes = tuple(range(x.ndim, x.ndim + len(axes)))
+    padded = pad_constant(x, both, fill)
     if kind == "max":
-        return np.asarray(windows.max(axis=window_axes), dtype=x.dtype)
-    total = windows.sum(axis=window_axes, dtype=np.float64)
-    # the divisor: the window's elements inside the input, or inside the explicit padding too
-    counted = [
-        x.shape[a] + (sum(width[a]) if count_padding else 0) if a in axes else 1
-        for a in range(x.ndim)
+        return _reduce_windows(padded, axes, kernel, strides, dilations, np.maximum)
+    total = _reduce_windows(padded, axes, kernel, strides, dilations, np.add)
+    # the divisor: the window's elements inside the input, or inside the explicit padding too;
+    # it depends on the position only, so it is computed on the spatial plane
+    plane = [x.shape[a] + (sum(width[a]) if count_padding else 0) for a in axes]
+    plane_width = [
+        extra[a] if count_padding else (width[a][0] + extra[a][0], width[a][1] + extra[a][1])
+        for a in axes
     ]
-    ones = np.ones(counted, np.float64)
-    ones_width = [
-        (e[0], e[1]) if count_padding else (w[0] + e[0], w[1] + e[1]) for w, e in zip(width, extra)
-    ]
-    ones_width = [ow if a in axes else (0, 0) for a, ow in enumerate(ones_width)]
-    counts = _windows(np.pad(ones, ones_width), axes, kernel, strides, dilations).sum(
-        axis=window_axes
-    )
-    return np.asarray(total / counts, dtype=x.dtype)
+    ones = pad_constant(np.ones(plane, x.dtype), plane_width, 0.0)
+    counts = _reduce_windows(ones, range(len(axes)), kernel, strides, dilations, np.add)
+    shape = [counts.shape[axes.index(a)] if a in axes else 1 for a in range(x.ndim)]
+    return np.asarray(total / counts.reshape(shape), dtype=x.dtype)
+
+
+def pad_constant(x: Array, width: Sequence[tuple[int, int]], fill: float) -> Array:
+    """``x`` with ``width[axis]`` = (before, after) elements of ``fill`` around each axis
+    (np.pad's constant mode, without its generality's cost); ``x`` itself where all are 0."""
+    if not any(before or after for before, after in width):
+        return x
+    shape = [n + before + after for n, (before, after) in zip(x.shape, width)]
+    padded = np.full(shape, fill, dtype=x.dtype)
+    padded[tuple(slice(before, before + n) for n, (before, _) in zip(x.shape, width))] = x
+    return padded
+
+
+def _reduce_windows(
+    x: Array,
+    axes: Sequence[int],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    combine: np.ufunc,
+) -> Array:
+    """``combine`` over each window, one strided slice per kernel tap (a few passes over
+    contiguous memory instead of a reduction over a window view)."""
+    axes = list(axes)
+    spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
+    outs = [(x.shape[a] - span) // s + 1 for a, span, s in zip(axes, spans, strides)]
+    result: Array | None = None
+    for tap in np.ndindex(*kernel):
+        index = [slice(None)] * x.ndim
+        for i, axis in enumerate(axes):
+            start = tap[i] * dilations[i]
+            index[axis] = slice(start, start + (outs[i] - 1) * strides[i] + 1, strides[i])
+        window = x[tuple(index)]
+        if result is None:
+            result = window.copy()
+        else:
+            combine(result, window, out=result)
+    assert result is not None
+    return result
 
 
 def _ceil_extra(size: int, kernel: int, stride: int, dilation: int, pad: Sequence[int]) -> int:
@@ -201,22 +236,6 @@ def _ceil_extra(size: int, kernel: int, stride: int, dilation: int, pad: Sequenc
     if (out - 1) * stride >= size + pad[0]:
         out -= 1
     return max((out - 1) * stride + span - padded, 0)
-
-
-def _windows(
-    x: Array,
-    axes: Sequence[int],
-    kernel: Sequence[int],
-    strides: Sequence[int],
-    dilations: Sequence[int],
-) -> Array:
-    spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
-    view = sliding_window_view(x, spans, axis=tuple(axes))
-    index: list[slice] = [slice(None)] * x.ndim
-    for i, axis in enumerate(axes):
-        index[axis] = slice(None, None, strides[i])
-    index += [slice(None, None, d) for d in dilations]
-    return view[tuple(index)]
 
 
 # -- transposed convolution -----------------------------------------------------------------
