@@ -106,6 +106,8 @@ def ref_conv2d(
         result = np.where(result < 0, 0.0, result)  # NaN stays NaN
     elif activation == "leaky_relu":
         result = np.where(result < 0, alpha * result, result)
+    elif activation == "relu6":
+        result = np.where(result < 0, 0.0, np.where(result > 6, 6.0, result))
     else:
         assert activation is None
     return result
@@ -268,7 +270,7 @@ def random_case(rng: np.random.Generator) -> Case:
         padding = ((t, b), (left, r))
     else:
         padding = str(form)
-    activation = rng.choice(["none", "relu", "leaky_relu"])
+    activation = rng.choice(["none", "relu", "leaky_relu", "relu6"])
     alpha = None if rng.random() < 0.5 else round(float(rng.uniform(0.05, 0.9)), 3)
     layout = str(rng.choice(["NCHW", "NHWC"]))
     weight_layout = None if rng.random() < 0.5 else str(rng.choice(["OIHW", "HWIO"]))
@@ -419,7 +421,7 @@ def test_sweep_is_broad() -> None:
         }
         assert forms == {"int", "tuple", "valid", "same"}
         assert any(isinstance(c.padding, tuple) and isinstance(c.padding[0], tuple) for c in valid)
-        assert {c.activation for c in valid} == {None, "relu", "leaky_relu"}
+        assert {c.activation for c in valid} == {None, "relu", "leaky_relu", "relu6"}
         assert any(c.activation == "leaky_relu" and c.alpha is not None for c in valid)
         assert {(c.layout, c.weight_layout) for c in valid} == {
             (lay, wl) for lay in ("NCHW", "NHWC") for wl in (None, "OIHW", "HWIO")
@@ -467,6 +469,8 @@ def torch_conv2d(case: Case, dtype: type) -> np.ndarray:
         y = functional.relu(y)
     elif case.activation == "leaky_relu":
         y = functional.leaky_relu(y, DEFAULT_ALPHA if case.alpha is None else case.alpha)
+    elif case.activation == "relu6":
+        y = functional.relu6(y)
     return nchw_to(case.layout, y.numpy())
 
 
@@ -912,7 +916,7 @@ def test_n_threads_give_equal_results(layout: str, simd_path: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("activation", [None, "relu", "leaky_relu"])
+@pytest.mark.parametrize("activation", [None, "relu", "leaky_relu", "relu6"])
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
 def test_nan_propagates_to_its_receptive_field(
     activation: str | None, layout: str, simd_path: str

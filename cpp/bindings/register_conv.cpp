@@ -24,7 +24,7 @@ class Conv2dCore {
       : weight_(weight), hwio_(hwio) {
     require(has_dtype<T>(weight) && is_c_contiguous(weight) && weight.ndim() == 4,
             "weight: must be a C-contiguous 4-D array (OIHW or HWIO) of the convolution's dtype");
-    require(activation >= 0 && activation <= 2, "activation: unknown code");
+    require(activation >= 0 && activation <= static_cast<int>(Activation::relu6), "activation: unknown code");
     const i64 o = weight.shape(hwio ? 3 : 0), cg = weight.shape(hwio ? 2 : 1);
     require(groups >= 1 && o % groups == 0, "groups: must divide the output channels");
     const T* bias_data = nullptr;

@@ -34,7 +34,7 @@ FloatArray = NDArray[Union[np.float32, np.float64]]
 Pair = tuple[int, int]
 Padding = Union[int, tuple[int, int], tuple[tuple[int, int], tuple[int, int]], str]
 
-_ACTIVATIONS = {None: 0, "relu": 1, "leaky_relu": 2}
+_ACTIVATIONS = {None: 0, "relu": 1, "leaky_relu": 2, "relu6": 3}
 _WEIGHT_LAYOUTS = ("OIHW", "HWIO")
 _LAYOUTS = ("NCHW", "NHWC")
 
@@ -292,7 +292,7 @@ class Conv2d:
         *,
         layout: Literal["NCHW", "NHWC"] = "NCHW",
         weight_layout: Literal["OIHW", "HWIO"] | None = None,
-        activation: Literal["relu", "leaky_relu"] | None = None,
+        activation: Literal["relu", "leaky_relu", "relu6"] | None = None,
         alpha: float = 0.01,
         **kwargs: Any,
     ) -> None:
@@ -336,7 +336,7 @@ class Conv2d:
             or activation not in _ACTIVATIONS
         ):
             raise ValueError(
-                f"activation: expected None, 'relu' or 'leaky_relu', got {activation!r}"
+                f"activation: expected None, 'relu', 'leaky_relu' or 'relu6', got {activation!r}"
             )
         self._activation = activation
         self._alpha = real_number(alpha, "alpha")
@@ -647,7 +647,7 @@ def conv2d(
     *,
     layout: Literal["NCHW", "NHWC"] = "NCHW",
     weight_layout: Literal["OIHW", "HWIO"] | None = None,
-    activation: Literal["relu", "leaky_relu"] | None = None,
+    activation: Literal["relu", "leaky_relu", "relu6"] | None = None,
     alpha: float = 0.01,
     out: NDArray[Any] | None = None,
     n_threads: int | None = None,
@@ -675,7 +675,7 @@ def conv2d(
         SAME_LOWER, puts it at the top/left.
     groups : int
         Divides C and O; ``groups == C`` is a depthwise convolution (O = C * multiplier).
-    activation : None, "relu" or "leaky_relu"
+    activation : None, "relu", "leaky_relu" or "relu6"
         Applied with the bias as the result is stored (``alpha`` is the leaky slope).
     out : ndarray, optional
         C-contiguous result array in ``layout`` (dtype of the result).

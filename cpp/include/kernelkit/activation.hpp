@@ -9,10 +9,15 @@
 namespace kk {
 namespace KK_ISA {
 
+// Comparisons, not min/max, so that NaN stays NaN as in the unfused computation.
 template <class T>
 inline vec<T> activate(vec<T> v, Activation act, T alpha) {
-  if (act == Activation::relu) return v < T(0) ? splat<T>(T(0)) : v;  // NaN stays NaN
+  if (act == Activation::relu) return v < T(0) ? splat<T>(T(0)) : v;
   if (act == Activation::leaky_relu) return v < T(0) ? v * alpha : v;
+  if (act == Activation::relu6) {
+    const vec<T> low = v < T(0) ? splat<T>(T(0)) : v;
+    return low > T(6) ? splat<T>(T(6)) : low;
+  }
   return v;
 }
 
@@ -20,6 +25,7 @@ template <class T>
 inline T activate_scalar(T v, Activation act, T alpha) {
   if (act == Activation::relu) return v < T(0) ? T(0) : v;
   if (act == Activation::leaky_relu) return v < T(0) ? v * alpha : v;
+  if (act == Activation::relu6) return v < T(0) ? T(0) : (v > T(6) ? T(6) : v);
   return v;
 }
 

@@ -4,7 +4,7 @@
 
 namespace kk {
 
-enum class Activation : int { none = 0, relu = 1, leaky_relu = 2 };
+enum class Activation : int { none = 0, relu = 1, leaky_relu = 2, relu6 = 3 };
 
 // out = act(conv(x, w) + bias), cross-correlation, implicit GEMM: rows = output pixels of one image,
 // columns = output channels of one group, depth = (kh, kw, c) of that group.

@@ -23,7 +23,7 @@ from .graph import Graph, as_batch
 
 __all__ = ["ConvLayer", "ConvModel", "WeightFileError"]
 
-FusedActivation = Optional[Literal["relu", "leaky_relu"]]
+FusedActivation = Optional[Literal["relu", "leaky_relu", "relu6"]]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -80,7 +80,6 @@ def _numpy_activation(name: str, alpha: float) -> Callable[[NDArray[Any]], NDArr
     table: dict[str, Callable[[NDArray[Any]], NDArray[Any]]] = {
         "sigmoid": _sigmoid,
         "tanh": np.tanh,
-        "relu6": lambda v: np.clip(v, 0.0, 6.0),
         "elu": lambda v: np.where(v > 0, v, alpha * np.expm1(np.minimum(v, 0))),
         "softplus": lambda v: np.logaddexp(0.0, v),
         "swish": lambda v: v * _sigmoid(v),
@@ -89,7 +88,7 @@ def _numpy_activation(name: str, alpha: float) -> Callable[[NDArray[Any]], NDArr
     try:
         return table[name]
     except KeyError:
-        supported = ", ".join(sorted([*table, "relu", "leaky_relu", "linear"]))
+        supported = ", ".join(sorted([*table, "relu", "leaky_relu", "relu6", "linear"]))
         raise ValueError(
             f"activation {name!r} cannot be run by kernelkit (supported: {supported})"
         ) from None
@@ -272,7 +271,7 @@ class ConvLayer:
         """The layer's activation as (what conv2d fuses, what NumPy applies after it)."""
         if self.activation is None:
             return None, None
-        if self.activation in ("relu", "leaky_relu"):
+        if self.activation in ("relu", "leaky_relu", "relu6"):
             return cast(FusedActivation, self.activation), None
         return None, _numpy_activation(self.activation, self.alpha)
 

@@ -20,7 +20,7 @@ from .graph import Node
 __all__ = ["fold_batch_norm", "fuse"]
 
 #: Activations the convolution kernels apply in their store, by the op name of their node.
-_FUSABLE_ACTIVATIONS = ("relu", "leaky_relu")
+_FUSABLE_ACTIVATIONS = ("relu", "leaky_relu", "relu6")
 
 
 def fuse(nodes: Sequence[Node], keep: Iterable[str]) -> list[Node]:

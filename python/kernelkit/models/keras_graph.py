@@ -414,10 +414,10 @@ def _fusion_op(layer: _Layer) -> tuple[str, dict[str, Any]]:
     if layer.class_name == "BatchNormalization":
         return "batch_norm", layer.config.pop("_fold")
     spec = layer.config.get("activation") if layer.class_name == "Activation" else None
-    if layer.class_name == "Activation" and spec == "relu":
-        return "relu", {}
+    if layer.class_name == "Activation" and spec in ("relu", "relu6"):
+        return str(spec), {}
     if layer.class_name == "ReLU" and _relu_layer_is_plain(layer):
-        return "relu", {}
+        return "relu" if layer.config.get("max_value") is None else "relu6", {}
     if layer.class_name == "LeakyReLU":
         return "leaky_relu", {"alpha": float(layer.get("negative_slope", layer.get("alpha", 0.3)))}
     if layer.class_name == "ZeroPadding2D":
@@ -429,8 +429,9 @@ def _fusion_op(layer: _Layer) -> tuple[str, dict[str, Any]]:
 
 
 def _relu_layer_is_plain(layer: _Layer) -> bool:
+    """relu or relu6: what the convolution kernels can apply in their store."""
     return (
-        layer.config.get("max_value") is None
+        layer.config.get("max_value") in (None, 6, 6.0)
         and not layer.config.get("negative_slope")
         and not layer.config.get("threshold")
     )

@@ -555,7 +555,21 @@ def _fusion(
         return "batch_norm", {"scale": scale, "shift": shift, "channel_axis": 1}
     if op_type == "Pad":
         return _zero_spatial_pad(attrs, inputs, constants)
+    if op_type == "Clip" and _clip_bounds(attrs, inputs, constants) == (0.0, 6.0):
+        return "relu6", {}
     return "", {}
+
+
+def _clip_bounds(
+    attrs: Attrs, inputs: Sequence[str], constants: dict[str, Array]
+) -> tuple[float | None, float | None]:
+    """A Clip's (min, max) where both are constants (attributes before opset 11)."""
+    given = [*inputs, "", ""]
+    bounds = []
+    for name, key in ((given[1], "min"), (given[2], "max")):
+        value = attrs.get(key) if name == "" else constants.get(name)
+        bounds.append(None if value is None else float(np.asarray(value).reshape(-1)[0]))
+    return bounds[0], bounds[1]
 
 
 def _zero_spatial_pad(
