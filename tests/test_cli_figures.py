@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import kernelkit
+from kernelkit import _figure_commands
 from kernelkit.cli import main
 from kernelkit.models import demo_digits, demo_model_path
 
@@ -58,14 +59,96 @@ def test_filters_writes_the_figure_plot_filters_draws(tmp_path):
     assert png_size(out) == pixel_size(kernelkit.plot_filters(demo_model_path(), mode="gray"))
 
 
-def test_filters_options_reach_plot_filters(tmp_path, no_display):
-    out = tmp_path / "conv2.png"
-    args = ["--layer", "conv2", "--channel", "mean", "--ncols", "8", "--max-filters", "16"]
-    assert main(["filters", str(demo_model_path()), *args, "-o", str(out)]) == 0
-    expected = kernelkit.plot_filters(
-        demo_model_path(), layer="conv2", channel="mean", ncols=8, max_filters=16
-    )
+@pytest.fixture
+def big_layers(tmp_path):
+    """An .npz file with PyTorch's names: conv2 64x32x3x3 and conv3 128x64x3x3 (OIHW)."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "big.npz"
+    arrays = {
+        "conv2.weight": rng.normal(size=(64, 32, 3, 3)).astype(np.float32),
+        "conv2.bias": np.zeros(64, np.float32),
+        "conv3.weight": rng.normal(size=(128, 64, 3, 3)).astype(np.float32),
+        "conv3.bias": np.zeros(128, np.float32),
+    }
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.fixture
+def drawn_figures(monkeypatch):
+    """The figures the filters command draws, as it draws them."""
+    figures = []
+
+    def recording(*args, **kwargs):
+        fig, note = kernelkit.plotting.filters_figure(*args, **kwargs)
+        figures.append(fig)
+        return fig, note
+
+    monkeypatch.setattr(_figure_commands, "filters_figure", recording)
+    return figures
+
+
+def grid_data(fig):
+    return np.ma.getdata(fig.axes[0].images[0].get_array())
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        (
+            ["--layer", "conv2", "--channel", "mean", "--ncols", "8", "--max-filters", "16"],
+            {"layer": "conv2", "channel": "mean", "ncols": 8, "max_filters": 16},
+        ),
+        (["--layer", "conv2", "--channel", "3"], {"layer": "conv2", "channel": 3}),
+        (
+            ["--layer", "conv3", "--max-channels", "4", "--max-filters", "10"],
+            {"layer": "conv3", "max_channels": 4, "max_filters": 10},
+        ),
+        (
+            ["--mode", "gray", "--normalize", "per_filter"],
+            {"mode": "gray", "normalize": "per_filter"},
+        ),
+    ],
+)
+def test_filters_options_reach_plot_filters(
+    tmp_path, no_display, big_layers, drawn_figures, args, kwargs
+):
+    out = tmp_path / "filters.png"
+    assert main(["filters", str(big_layers), *args, "-o", str(out)]) == 0
+    expected = kernelkit.plot_filters(big_layers, **kwargs)
+    (fig,) = drawn_figures
+    np.testing.assert_array_equal(grid_data(fig), grid_data(expected))
+    assert fig.axes[0].get_title() == expected.axes[0].get_title()
     assert png_size(out) == pixel_size(expected)
+
+
+def test_filters_of_a_big_layer_say_what_is_shown_and_which_options_show_the_rest(
+    tmp_path, big_layers
+):
+    out = tmp_path / "conv3.png"
+    done = run_kernelkit("filters", big_layers, "--layer", "conv3", "-o", out, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    wrote, shown = done.stdout.splitlines()
+    assert wrote == f"wrote {out}"
+    assert shown == (
+        "Shown: the first 64 of 128 filters, each as the mean of its 64 input channels. To see "
+        "the rest: --max-filters N (more filters), --max-channels N (the first N channels side "
+        "by side), --channel K (input channel K of each filter)."
+    )
+    assert png_size(out) == pixel_size(kernelkit.plot_filters(big_layers, layer="conv3"))
+
+
+def test_the_figure_of_the_command_names_the_command_line_options(
+    tmp_path, no_display, big_layers, drawn_figures
+):
+    args = ["--layer", "conv2", "--max-channels", "8", "-o", str(tmp_path / "f.png")]
+    assert main(["filters", str(big_layers), *args]) == 0
+    (fig,) = drawn_figures
+    text = " ".join(fig.get_supxlabel().split())
+    assert text.startswith("Shown: every filter, with their first 8 of 32 input channels.")
+    for option in ("--max-channels N", "--channel K"):
+        assert option in text
+    assert "max_channels=" not in text
 
 
 @pytest.mark.parametrize(("suffix", "magic"), [(".svg", b"<?xml"), (".pdf", b"%PDF")])
@@ -115,6 +198,11 @@ def test_an_error_in_a_subprocess_is_one_line_without_traceback(tmp_path):
         (["filters", "missing.keras", "-o", "f.png"], "missing.keras: no such file"),
         (["filters", "MODEL", "--layer", "nope", "-o", "f.png"], "the layers are: conv1, conv2"),
         (["filters", "MODEL", "--channel", "two", "-o", "f.png"], "--channel:"),
+        (["filters", "MODEL", "--max-channels", "0", "-o", "f.png"], "max_channels:"),
+        (
+            ["filters", "MODEL", "--channel", "0", "--max-channels", "2", "-o", "f.png"],
+            "max_channels: draws the first channels side by side",
+        ),
         (["filters", "MODEL", "-o", "f.jpg"], "--output: expected a .png, .svg or .pdf file"),
         (["features", "MODEL", "not-an-image.png", "-o", "f.png"], "not a readable image"),
         (["features", "MODEL", "missing.png", "-o", "f.png"], "missing.png: no such file"),

@@ -8,7 +8,7 @@ import pathlib
 from typing import TYPE_CHECKING
 
 from .demo import DEFAULT_DIRECTORY, run_demo
-from .plotting import plot_feature_maps, plot_filters
+from .plotting import filters_figure, plot_feature_maps
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -19,6 +19,12 @@ __all__ = ["add_figure_commands"]
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 _DPI = 150
+# How a filter picture's note names the options that show what a default limit hid
+_FILTER_OPTIONS = {
+    "max_filters": "--max-filters N",
+    "max_channels": "--max-channels N",
+    "channel": "--channel K",
+}
 # matplotlib's built-in backends that only write files; where no GUI toolkit can be imported,
 # matplotlib falls back to "agg"
 _FILE_ONLY_BACKENDS = frozenset({"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"})
@@ -58,15 +64,19 @@ def _add_filters_command(sub: SubParsers) -> None:
         "filters",
         help="draw the filters of a conv layer of a model file",
         description=(
-            "Draw every filter of a conv layer as a small image. gray: darker = lower weight; "
-            "rgb: 3-channel filters in colour, zero as mid-grey; diverging: a red-blue scale "
-            "centred at zero with a colorbar; auto: rgb for 3 input channels, gray for 1, "
-            "diverging otherwise."
+            "Draw the filters of a conv layer as one grid of tiles with a colour bar. diverging: "
+            "a red-blue scale centred at zero; gray: darker = lower weight; rgb: 3-channel "
+            "filters in colour, zero as mid-grey; auto: rgb for 3 input channels, diverging "
+            "otherwise. Multi-channel filters are drawn filters x channels while that makes at "
+            "most 64 tiles, else each as the mean of its channels; at most 64 filters. When a "
+            "limit hides filters or channels, the figure and the output say so, and which "
+            "options show them."
         ),
         epilog=(
             "examples:\n"
             "  kernelkit filters model.keras -o filters.png\n"
-            "  kernelkit filters model.pt --layer conv2 --mode diverging --channel mean -o f.svg\n"
+            "  kernelkit filters model.pt --layer conv2 --max-channels 8 --max-filters 16\n"
+            "  kernelkit filters model.pt --layer conv2 --channel 0 -o f.svg\n"
             "  kernelkit filters model.onnx --normalize per_filter --ncols 8 -o filters.pdf"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -82,7 +92,15 @@ def _add_filters_command(sub: SubParsers) -> None:
         help="one colour scale for the layer (default) or one per filter",
     )
     filters.add_argument(
-        "--channel", help="show one input channel (an index) or 'mean' of multi-channel filters"
+        "--channel", help="show one input channel (an index) or the 'mean' of each filter"
+    )
+    filters.add_argument(
+        "--max-channels",
+        type=int,
+        help=(
+            "show the first N input channels of each filter side by side (default: all of "
+            "them while that makes at most 64 tiles, else each filter's mean)"
+        ),
     )
     filters.add_argument(
         "--max-filters", type=int, default=64, help="show at most this many (default 64)"
@@ -146,16 +164,18 @@ def _add_demo_command(sub: SubParsers) -> None:
 
 
 def _filters(args: argparse.Namespace) -> int:
-    fig = plot_filters(
+    fig, note = filters_figure(
         args.file,
         layer=args.layer,
         mode=args.mode,
         channel=_channel(args.channel),
+        max_channels=args.max_channels,
         normalize=args.normalize,
         ncols=args.ncols,
         max_filters=args.max_filters,
+        options=_FILTER_OPTIONS,
     )
-    return _write_or_show(fig, args)
+    return _write_or_show(fig, args, note)
 
 
 def _features(args: argparse.Namespace) -> int:
@@ -184,18 +204,22 @@ def _channel(text: str | None) -> int | str | None:
         raise ValueError(f"--channel: expected an index or 'mean', got {text!r}") from None
 
 
-def _write_or_show(fig: Figure, args: argparse.Namespace) -> int:
+def _write_or_show(fig: Figure, args: argparse.Namespace, note: str = "") -> int:
     """Write the figure to ``--output``; without it show a window, or write the fallback file
-    where no window can open."""
+    where no window can open. Print ``note`` (what the figure leaves out) too."""
     if args.output is None and _can_open_windows():
+        if note:
+            print(note)
         _show(fig)
         return 0
     path = pathlib.Path(args.fallback if args.output is None else args.output)
     if path.suffix.lower() not in FIGURE_SUFFIXES:
         raise ValueError(f"--output: expected a .png, .svg or .pdf file, got {str(path)!r}")
     fig.savefig(path, dpi=_DPI)
-    note = "" if args.output is not None else " (no display to show it in; -o chooses the file)"
-    print(f"wrote {path}{note}")
+    fallback = "" if args.output is not None else " (no display to show it in; -o chooses the file)"
+    print(f"wrote {path}{fallback}")
+    if note:
+        print(note)
     return 0
 
 
