@@ -188,7 +188,8 @@ def test_an_error_in_a_subprocess_is_one_line_without_traceback(tmp_path):
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == (
-        "kernelkit: error: layer: no layer named 'nope'; the layers are: conv1, conv2\n"
+        "kernelkit: error: layer: no layer named 'nope'; the layers are: image, conv1, conv2, "
+        "flatten, digit\n"
     )
 
 
@@ -196,7 +197,7 @@ def test_an_error_in_a_subprocess_is_one_line_without_traceback(tmp_path):
     ("args", "message"),
     [
         (["filters", "missing.keras", "-o", "f.png"], "missing.keras: no such file"),
-        (["filters", "MODEL", "--layer", "nope", "-o", "f.png"], "the layers are: conv1, conv2"),
+        (["filters", "MODEL", "--layer", "nope", "-o", "f.png"], "the layers are: image, conv1"),
         (["filters", "MODEL", "--channel", "two", "-o", "f.png"], "--channel:"),
         (["filters", "MODEL", "--max-channels", "0", "-o", "f.png"], "max_channels:"),
         (

@@ -8,7 +8,9 @@ import pathlib
 from typing import TYPE_CHECKING
 
 from .demo import DEFAULT_DIRECTORY, run_demo
-from .plotting import filters_figure, plot_feature_maps
+from .models import ConvModel, load_model
+from .models.network_table import resolve_layer
+from .plotting import feature_maps_figure, filters_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -54,7 +56,11 @@ def _add_layer_arguments(parser: argparse.ArgumentParser) -> None:
         "file", help="a model file: .keras, .h5, .npz, .pt/.pth, .safetensors or .onnx"
     )
     parser.add_argument(
-        "--layer", help="name of the conv layer (default: the first; `kernelkit layers` lists them)"
+        "--layer",
+        help=(
+            "the layer: a name or the index `kernelkit layers` shows (default: the first conv "
+            "layer)"
+        ),
     )
     parser.add_argument("--ncols", type=int, help="columns of the grid (default: near square)")
 
@@ -112,16 +118,19 @@ def _add_filters_command(sub: SubParsers) -> None:
 def _add_features_command(sub: SubParsers) -> None:
     features = sub.add_parser(
         "features",
-        help="draw the feature maps a conv layer makes of an image",
+        help="draw the feature maps a layer of a network makes of an image",
         description=(
-            "Run a conv layer of a model file on an image (scaled to [0, 1] and converted to the "
-            "layer's input channels) with its bias and activation, and draw every output channel. "
-            "Constant maps (a dead ReLU channel) are labelled 'constant'."
+            "Run the network of a model file up to a layer on an image (scaled to [0, 1], resized "
+            "and converted to the model's input, as the first line of the output says) and draw "
+            "the layer's output channels beside the input. Files that record the network "
+            "(.keras, .h5 with its config, .onnx) run every layer before it; weights-only files "
+            "run their first layer only. The note lists constant maps (a dead ReLU channel)."
         ),
         epilog=(
             "examples:\n"
             "  kernelkit features model.keras digit.png -o maps.png\n"
-            "  kernelkit features model.pt photo.jpg --layer conv1 --normalize global -o maps.pdf"
+            "  kernelkit features model.keras photo.jpg --layer conv2 -o maps.png\n"
+            "  kernelkit features model.onnx photo.jpg --layer 7 --normalize global -o maps.pdf"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -163,10 +172,18 @@ def _add_demo_command(sub: SubParsers) -> None:
     demo.set_defaults(func=_demo)
 
 
+def _model_and_layer(args: argparse.Namespace) -> tuple[ConvModel, str | None]:
+    """The model file and the --layer it names (a name, or an index as `kernelkit layers`
+    numbers the layers)."""
+    model = load_model(args.file)
+    return model, resolve_layer(model, args.layer)
+
+
 def _filters(args: argparse.Namespace) -> int:
+    model, layer = _model_and_layer(args)
     fig, note = filters_figure(
-        args.file,
-        layer=args.layer,
+        model,
+        layer=layer,
         mode=args.mode,
         channel=_channel(args.channel),
         max_channels=args.max_channels,
@@ -179,14 +196,16 @@ def _filters(args: argparse.Namespace) -> int:
 
 
 def _features(args: argparse.Namespace) -> int:
-    fig = plot_feature_maps(
-        args.file,
+    model, layer = _model_and_layer(args)
+    fig, description = feature_maps_figure(
+        model,
         args.image,
-        layer=args.layer,
+        layer=layer,
         ncols=args.ncols,
         max_maps=args.max_maps,
         normalize=args.normalize,
     )
+    print(description)
     return _write_or_show(fig, args)
 
 

@@ -32,6 +32,8 @@ from numpy.typing import ArrayLike, NDArray
 from ._images import PathLike, as_channels, read_image
 from ._validation import int_at_least, one_of, positive_int, real_array, real_number
 from .models._layer import ConvLayer, ConvModel
+from .models.network_input import feature_maps
+from .models.network_table import resolve_layer
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -838,11 +840,45 @@ def plot_feature_maps(
     >>> print(fig.get_supxlabel())                        # ReLU kills the opposite edge
     Constant maps (no pattern, e.g. a dead ReLU channel): 1 (= 0).
     """
-    conv = select_layer(source, layer, layout)
+    fig, _ = feature_maps_figure(
+        source,
+        image,
+        layer=layer,
+        layout=layout,
+        input_image=input_image,
+        ncols=ncols,
+        max_maps=max_maps,
+        normalize=normalize,
+        cmap=cmap,
+        colorbar=colorbar,
+        title=title,
+        figsize=figsize,
+    )
+    return fig
+
+
+def feature_maps_figure(
+    source: Source,
+    image: ArrayLike | PathLike,
+    *,
+    layer: int | str | None = None,
+    layout: str | None = None,
+    input_image: bool | ArrayLike | PathLike = True,
+    ncols: int | None = None,
+    max_maps: int = 64,
+    normalize: Literal["per_map", "global"] = "per_map",
+    cmap: str = "viridis",
+    colorbar: bool = True,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> tuple[Figure, str]:
+    """:func:`plot_feature_maps`' figure and the line that says how the image became the
+    model's input ("" for a layer or weights given directly)."""
     one_of(normalize, ("per_map", "global"), "normalize")
-    pixels = _scaled_image(image, "image")
-    run_on = as_channels(pixels, conv.in_channels)[np.newaxis]
-    maps = np.asarray(conv(run_on, layout="NHWC"), dtype=np.float64)[0].transpose(2, 0, 1)
+    name = os.fspath(image) if isinstance(image, (str, os.PathLike)) else "image"
+    maps, layer_name, pixels, description = _maps_of(
+        source, layer, layout, _scaled_image(image, "image"), name
+    )
     shown = min(maps.shape[0], positive_int(max_maps, "max_maps"))
     scale = _map_scale(maps, normalize)
     rows, cols = _grid_shape(shown, ncols)
@@ -867,9 +903,38 @@ def plot_feature_maps(
         pixel = _pixel_inches(figsize, sized, extra)
         _add_colorbar(fig, ax, mappable, scale.label, grid.shape, pixel)
     o, oh, ow = maps.shape
-    heading = f"{conv.name}: {o} feature maps {oh}x{ow}" if title is None else title
+    heading = f"{layer_name}: {o} feature maps {oh}x{ow}" if title is None else title
     _add_titles(fig, ax, heading, scale.phrase, note)
-    return fig
+    return fig, description
+
+
+def _maps_of(
+    source: Source, layer: int | str | None, layout: str | None, pixels: Float64Array, name: str
+) -> tuple[Float64Array, str, Float64Array, str]:
+    """(C, H, W) maps of the layer, its name, the picture it started from and how the image
+    became the input: through the network where the model file records it, else the one layer
+    on the image (a weights-only file runs its first layer only)."""
+    if isinstance(source, (str, os.PathLike)):
+        from .models.load import load_model
+
+        source = load_model(source)
+    if isinstance(source, ConvModel):
+        _only_for_arrays(layout)
+        chosen = _map_layer(source, layer)
+        maps, prepared = feature_maps(source, pixels, chosen, name)
+        return maps, chosen, prepared.image, prepared.description
+    conv = select_layer(source, layer, layout)
+    run_on = as_channels(pixels, conv.in_channels)[np.newaxis]
+    maps = np.asarray(conv(run_on, layout="NHWC"), dtype=np.float64)[0].transpose(2, 0, 1)
+    return maps, conv.name, pixels, ""
+
+
+def _map_layer(model: ConvModel, layer: int | str | None) -> str:
+    """The layer whose maps are drawn: a name, an index into the layers ``kernelkit layers``
+    lists, or by default the first 2-D convolution."""
+    if layer is None:
+        return _layer_of_model(model, None).name
+    return str(resolve_layer(model, str(layer)))
 
 
 def _map_limits(maps: Float64Array, *, per_map: bool) -> Float64Array:

@@ -148,3 +148,45 @@ def test_cli_predict_refuses_a_weights_only_file(tmp_path, digit):
     result = run_cli("predict", str(FIXTURES / "keras_functional_weights_only.h5"), str(path))
     assert result.returncode == 1
     assert "the network cannot run" in result.stderr
+
+
+def test_plot_feature_maps_of_a_deeper_layer_draws_the_networks_activations(demo, digit):
+    image, _, _ = digit
+    fig = kernelkit.plot_feature_maps(demo, image, layer="conv2", normalize="global")
+    input_ax, maps_ax, *_ = fig.axes
+    grid = np.ma.filled(maps_ax.images[0].get_array().astype(np.float64), np.nan)
+    expected = demo.run(image[:, :, None].astype(np.float32), until="conv2")
+    top, left = np.argwhere(~np.isnan(grid))[0]  # map 0 is the first tile, after the gap
+    tile = grid[top : top + 4, left : left + 4]
+    np.testing.assert_allclose(tile, expected[:, :, 0], rtol=1e-6)
+    assert fig.texts[0].get_text().startswith("conv2: 32 feature maps 4x4")
+    assert input_ax.images[0].get_array().shape == (8, 8)
+
+
+@pytest.mark.parametrize("layer", ["conv2", "2"])
+def test_cli_features_runs_the_network_up_to_the_layer(tmp_path, digit, layer):
+    _, _, large = digit
+    path = tmp_path / "digit.png"
+    write_image(path, large)
+    out = tmp_path / "maps.png"
+    result = run_cli("features", str(DEMO), str(path), "--layer", layer, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert (
+        first
+        == f"{path}: 32x32 gray, resized to 8x8; values in [0, 1], the model's input 1x8x8x1 (NHWC)"
+    )
+    assert out.stat().st_size > 0
+
+
+def test_cli_features_of_a_deeper_layer_of_a_weights_only_file_says_why_not(tmp_path, digit):
+    path = tmp_path / "digit.png"
+    write_image(path, digit[2])
+    model = FIXTURES / "keras_functional_weights_only.h5"
+    second = kernelkit.load_model(model).layers[1].name
+    result = run_cli(
+        "features", str(model), str(path), "--layer", second, "-o", str(tmp_path / "m.png")
+    )
+    assert result.returncode == 1
+    assert "holds weights only" in result.stderr
+    assert "only the first layer can run on an image" in result.stderr

@@ -372,8 +372,9 @@ class ConvModel(Sequence[ConvLayer]):
 
         ``x`` is a batch shaped as :attr:`input_shape` says (NHWC for Keras' channels_last,
         NCHW for ONNX), or one sample without the batch axis (the result then has none
-        either). float64 input runs in float64, any other in float32. For weights-only files
-        (no graph) only the first conv layer runs, on ``x`` as its input.
+        either). It runs in float64 where ``x`` or the weights are float64, else in float32.
+        For weights-only files (no graph) only the first conv layer runs, on ``x`` as its
+        input.
 
         Examples
         --------
@@ -427,10 +428,17 @@ class ConvModel(Sequence[ConvLayer]):
             )
         return self.graph
 
+    def compute_dtype(self, x: ArrayLike) -> type[np.floating[Any]]:
+        """float64 for float64 input or float64 weights (as a float64 PyTorch model would run),
+        else float32."""
+        wide = np.asarray(x).dtype == np.float64
+        wide = wide or any(layer.weight.dtype == np.float64 for layer in self.layers)
+        return np.float64 if wide else np.float32
+
     def _feeds(self, x: ArrayLike) -> tuple[dict[str, NDArray[Any]], bool]:
         assert self.graph is not None
         first = self.graph.inputs[0]
-        dtype = np.float64 if np.asarray(x).dtype == np.float64 else np.float32
+        dtype = self.compute_dtype(x)
         channel_axis = 1 if self.graph.layout == "NCHW" else -1
         array, single = as_batch(x, first.shape, dtype, channel_axis)
         return {first.name: array}, single
@@ -453,7 +461,7 @@ class ConvModel(Sequence[ConvLayer]):
                 f"{layer.in_channels}-channel activations of the layers before it; only the "
                 "first layer can run on an image, or save the whole model as .keras / .onnx"
             )
-        return layer(x, n_threads=n_threads)
+        return layer(np.asarray(x, dtype=self.compute_dtype(x)), n_threads=n_threads)
 
     def summary(self) -> str:
         """A table of the layers: name, kind, kernel shape, stride, padding, dilation, groups,

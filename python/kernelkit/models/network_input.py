@@ -32,14 +32,17 @@ class NetworkInput:
     #: the image the network sees, (H, W) gray or (H, W, 3) colour, for drawing
     image: NDArray[np.float64]
     description: str
+    #: "NHWC" or "NCHW", the layout of ``x``
+    layout: str
 
 
 def _geometry(model: ConvModel, layer: ConvLayer | None) -> tuple[str, int | None, Any, Any]:
     """(layout, channels, height, width) of the input; None where not recorded."""
     shape = model.input_shape
     if shape is None or len(shape) != 4:
-        channels = None if layer is None else layer.in_channels
-        return "NHWC", channels, None, None
+        if layer is None:
+            return "NHWC", None, None, None
+        return layer.data_format, layer.in_channels, None, None
     layout = model.graph.layout if model.graph is not None else "NHWC"
     if layout == "NCHW":
         return layout, shape[1], shape[2], shape[3]
@@ -71,7 +74,7 @@ def network_input(
     where = "the model's input" if model.input_shape is not None else "the first layer's input"
     description = ", ".join(steps) + f"; values in [0, 1], {where} {shape} ({layout})"
     shown = planes[..., 0] if planes.shape[-1] == 1 else planes[..., :3]
-    return NetworkInput(x, np.asarray(shown, np.float64), description)
+    return NetworkInput(x, np.asarray(shown, np.float64), description, layout)
 
 
 def _colour(pixels: NDArray[Any]) -> str:
@@ -110,8 +113,7 @@ def feature_maps(
             f"layer {layer!r} gives an output of shape {output.shape}, not feature maps "
             "(channels x height x width); choose a convolution or pooling layer"
         )
-    channels_last = model.graph is None or model.graph.layout == "NHWC"
-    maps = output.transpose(2, 0, 1) if channels_last else output
+    maps = output.transpose(2, 0, 1) if prepared.layout == "NHWC" else output
     return maps, prepared
 
 
