@@ -14,7 +14,7 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from . import ops
 from ._keras_layers import CONV_CLASSES, snake_case
 from ._layer import ConvLayer, ConvModel
 from .graph import Array, Graph, GraphInput, Node
-from .nodes import conv_node, unary_node
+from .nodes import Dense, conv_node, dense_node, unary_node
 
 __all__ = ["KERAS_LAYERS", "WeightLookup", "build_graph", "keras_model"]
 
@@ -63,7 +63,7 @@ class _Layer:
         return default if value is None else value
 
 
-Factory = Callable[[_Layer], Callable[..., Array]]
+Factory = Callable[[_Layer], Union[Callable[..., Array], Dense]]
 
 
 # -- the layer kinds --------------------------------------------------------------------------
@@ -123,19 +123,10 @@ def _batch_norm(layer: _Layer) -> Callable[..., Array]:
     return lambda x: ops.batch_norm(x, scale, shift, int(axis))
 
 
-def _dense(layer: _Layer) -> Callable[..., Array]:
+def _dense(layer: _Layer) -> Dense:
     arrays = layer.weights()
-    kernel = arrays[0]
     bias = arrays[1] if layer.get("use_bias", True) and len(arrays) > 1 else None
-    activation = _activation(layer)
-
-    def dense(x: Array) -> Array:
-        y = x @ kernel.astype(x.dtype, copy=False)
-        if bias is not None:
-            y += bias.astype(x.dtype, copy=False)
-        return activation(y)
-
-    return dense
+    return Dense(arrays[0], bias, _activation(layer))
 
 
 def _relu_layer(layer: _Layer) -> Callable[..., Array]:
@@ -569,6 +560,8 @@ class _Builder:
         function, op, attrs, problem = self.functions[layer_path]
         if problem is not None:
             return Node(layer_path, class_name, tuple(sources), (target,), None, problem=problem)
+        if isinstance(function, Dense):
+            return dense_node(layer_path, class_name, sources[0], target, function)
         if class_name in _MERGE_CLASSES:
             return Node(
                 layer_path,

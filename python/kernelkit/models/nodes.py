@@ -4,14 +4,16 @@ Conv2d objects) and single-array steps."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
 
+from ..conv import Conv2d
 from ._layer import ConvLayer
 from .graph import Array, Node
 
-__all__ = ["conv_node", "unary_node"]
+__all__ = ["Dense", "conv_node", "dense_node", "unary_node"]
 
 
 def conv_node(
@@ -73,3 +75,31 @@ def unary_node(
         return [function(values[0])]
 
     return Node(name, kind, (source,), (target,), compute, op=op, attrs=attrs or {})
+
+
+@dataclass(frozen=True)
+class Dense:
+    """``after(x @ kernel + bias)`` over the last axis of ``x``; kernel (in, out)."""
+
+    kernel: Array
+    bias: Array | None = None
+    after: Callable[[Array], Array] | None = None
+
+
+def dense_node(name: str, kind: str, source: str, target: str, dense: Dense) -> Node:
+    """A node computing ``dense`` on its input.
+
+    It runs as a 1x1 convolution over the rows of ``x``, so that the weights are packed once
+    and the threads are kernelkit's: NumPy's BLAS would start threads of its own, whose idle
+    spinning after each product takes the cores the next convolution needs.
+    """
+    kernel, after = dense.kernel, dense.after
+    conv = Conv2d(kernel[None, None], dense.bias, layout="NHWC", weight_layout="HWIO")
+
+    def compute(values: Any, n_threads: int | None) -> list[Array]:
+        x = values[0]
+        rows = x.reshape(1, 1, -1, x.shape[-1])
+        y = np.asarray(conv(rows, n_threads=n_threads)).reshape(*x.shape[:-1], kernel.shape[1])
+        return [y if after is None else after(y)]
+
+    return Node(name, kind, (source,), (target,), compute, op="dense")

@@ -16,7 +16,7 @@ import numpy as np
 from . import ops
 from ._layer import ConvLayer
 from .graph import Array, Graph, GraphInput, Node
-from .nodes import conv_node
+from .nodes import Dense, conv_node, dense_node
 
 if TYPE_CHECKING:
     from onnx import GraphProto, NodeProto
@@ -512,6 +512,9 @@ def _node(
         return Node(
             name, "Dropout", inputs, outputs, lambda values, n: _dropout(attrs, *values)[:count]
         )
+    dense = _constant_dense(proto.op_type, attrs, given, constants)
+    if dense is not None:
+        return dense_node(name, proto.op_type, inputs[0], outputs[0], dense)
     op = _ONE_OUTPUT.get(proto.op_type)
     if op is None:
         return Node(
@@ -534,6 +537,34 @@ def _node(
             raise _unsupported_error(name, proto.op_type, str(exc)) from None
 
     return Node(name, proto.op_type, inputs, outputs, compute, op=op_name, attrs=fusion_attrs)
+
+
+def _constant_dense(
+    op_type: str, attrs: Attrs, inputs: Sequence[str], constants: dict[str, Array]
+) -> Dense | None:
+    """A Gemm or MatMul whose weight (and Gemm's bias) are constants, as the dense layer it is
+    (run by kernelkit's kernels; see nodes.dense_node); None for any other."""
+    if op_type not in ("Gemm", "MatMul") or len(inputs) < 2 or inputs[1] not in constants:
+        return None
+    weight = constants[inputs[1]]
+    if weight.ndim != 2 or weight.dtype.kind != "f":
+        return None
+    if op_type == "MatMul":
+        return Dense(weight)
+    if attrs.get("transA", 0):
+        return None
+    kernel = weight.T if attrs.get("transB", 0) else weight
+    kernel = kernel * attrs.get("alpha", 1.0)
+    bias = None
+    if len(inputs) > 2 and inputs[2]:
+        c = constants.get(inputs[2])
+        if c is None or c.size not in (1, kernel.shape[1]) or c.ndim > 2:
+            return None
+        bias = np.broadcast_to(c.reshape(-1) * attrs.get("beta", 1.0), kernel.shape[1])
+    return Dense(
+        np.ascontiguousarray(kernel, dtype=weight.dtype),
+        None if bias is None else bias.astype(weight.dtype),
+    )
 
 
 def _unsupported_error(name: str, op_type: str, problem: str) -> Exception:
