@@ -15,6 +15,7 @@ void register_config(py::module_& m);
 void register_gram(py::module_& m);
 void register_conv(py::module_& m);
 void register_filter(py::module_& m);
+void register_pool(py::module_& m);
 void register_math(py::module_& m);
 
 // The bindings trust the Python layer for argument normalisation but still refuse anything that

@@ -13,5 +13,6 @@ PYBIND11_MODULE(_core, m) {
   kk::bindings::register_gram(m);
   kk::bindings::register_conv(m);
   kk::bindings::register_filter(m);
+  kk::bindings::register_pool(m);
   kk::bindings::register_math(m);
 }

@@ -13,6 +13,7 @@ void fill_conv_entries(KernelTable& table);
 void fill_depthwise_entries(KernelTable& table);
 void fill_conv_direct_entries(KernelTable& table);
 void fill_filter_entries(KernelTable& table);
+void fill_pool_entries(KernelTable& table);
 
 namespace {
 KernelTable build_table() {
@@ -31,6 +32,7 @@ KernelTable build_table() {
   fill_depthwise_entries(table);
   fill_conv_direct_entries(table);
   fill_filter_entries(table);
+  fill_pool_entries(table);
   return table;
 }
 }  // namespace

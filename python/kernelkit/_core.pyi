@@ -75,6 +75,18 @@ def filter2d(
     cval: float,
     n_threads: int,
 ) -> None: ...
+def pool2d(
+    x: NDArray[Any],
+    out: NDArray[Any],
+    average: bool,
+    channels_last: bool,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pads: tuple[int, int, int, int],
+    counted: tuple[int, int, int, int],
+    n_threads: int,
+) -> None: ...
 def filter2d_separable(
     x: NDArray[Any],
     row: NDArray[np.float64],

@@ -34,19 +34,24 @@ def random(shape, seed=0):
     ],
 )
 @pytest.mark.parametrize("size", [7, 8, 11])
-def test_max_pool_matches_torch(kernel, stride, pad, dilation, ceil_mode, size, torch, F):
-    x = random((2, 3, size, size + 1))
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_max_pool_matches_torch(kernel, stride, pad, dilation, ceil_mode, size, layout, torch, F):
+    x = random((2, 19, size, size + 1))
     expected = F.max_pool2d(torch.from_numpy(x), kernel, stride, pad, dilation, ceil_mode=ceil_mode)
+    source, axis = (
+        (x, 1) if layout == "NCHW" else (np.ascontiguousarray(x.transpose(0, 2, 3, 1)), -1)
+    )
     got = ops.pool(
-        x,
+        source,
         "max",
         (kernel,) * 2,
         (stride,) * 2,
         [(pad, pad)] * 2,
-        1,
+        axis,
         dilations=(dilation,) * 2,
         ceil_mode=ceil_mode,
     )
+    got = got if layout == "NCHW" else got.transpose(0, 3, 1, 2)
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-6)
 
 
@@ -55,8 +60,11 @@ def test_max_pool_matches_torch(kernel, stride, pad, dilation, ceil_mode, size, 
     ("kernel", "stride", "pad", "ceil_mode"), [(3, 2, 1, False), (3, 2, 1, True), (2, 2, 0, True)]
 )
 @pytest.mark.parametrize("size", [7, 10])
-def test_average_pool_matches_torch(count_padding, kernel, stride, pad, ceil_mode, size, torch, F):
-    x = random((2, 3, size, size))
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_average_pool_matches_torch(
+    count_padding, kernel, stride, pad, ceil_mode, size, layout, torch, F
+):
+    x = random((2, 19, size, size))
     expected = F.avg_pool2d(
         torch.from_numpy(x),
         kernel,
@@ -65,17 +73,76 @@ def test_average_pool_matches_torch(count_padding, kernel, stride, pad, ceil_mod
         ceil_mode=ceil_mode,
         count_include_pad=count_padding,
     )
+    source, axis = (
+        (x, 1) if layout == "NCHW" else (np.ascontiguousarray(x.transpose(0, 2, 3, 1)), -1)
+    )
     got = ops.pool(
-        x,
+        source,
         "avg",
         (kernel,) * 2,
         (stride,) * 2,
         [(pad, pad)] * 2,
-        1,
+        axis,
         count_padding=count_padding,
         ceil_mode=ceil_mode,
     )
+    got = got if layout == "NCHW" else got.transpose(0, 3, 1, 2)
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def reference_pool(x, kind, kernel, stride, dilation, pads, counted):
+    """Window by window over an NCHW float64 copy: the taps inside the input, divided (average)
+    by the taps inside the input extended by ``counted``."""
+    n, c, h, w = x.shape
+    top, bottom, left, right = pads
+    span = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    oh = (h + top + bottom - span[0]) // stride[0] + 1
+    ow = (w + left + right - span[1]) // stride[1] + 1
+    out = np.empty((n, c, oh, ow))
+    for oy in range(oh):
+        for ox in range(ow):
+            rows = [oy * stride[0] - top + k * dilation[0] for k in range(kernel[0])]
+            cols = [ox * stride[1] - left + k * dilation[1] for k in range(kernel[1])]
+            inside = [(r, q) for r in rows for q in cols if 0 <= r < h and 0 <= q < w]
+            values = np.stack([x[:, :, r, q] for r, q in inside], axis=-1)
+            if kind == "max":
+                out[:, :, oy, ox] = values.max(axis=-1)
+            else:
+                ct, cb, cl, cr = counted
+                rows_in = sum(-ct <= r < h + cb for r in rows)
+                cols_in = sum(-cl <= q < w + cr for q in cols)
+                out[:, :, oy, ox] = values.sum(axis=-1) / (rows_in * cols_in)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pooling_kernels_match_a_window_by_window_reference(seed, layout, dtype, simd_path):
+    rng = np.random.default_rng(seed)
+    kernel = tuple(int(v) for v in rng.integers(1, 5, 2))
+    stride = tuple(int(v) for v in rng.integers(1, 4, 2))
+    dilation = tuple(int(v) for v in rng.integers(1, 3, 2))
+    pads = [(int(rng.integers(0, k)), int(rng.integers(0, k))) for k in kernel]
+    size = (int(rng.integers(6, 14)), int(rng.integers(6, 14)))
+    x = rng.standard_normal((2, int(rng.integers(1, 20)), *size)).astype(dtype)
+    x[0, 0, 1, 2] = np.nan  # NaN wins a max and spoils a sum, as NumPy's would
+    kind = "max" if seed % 2 else "avg"
+    count_padding = bool(seed % 3 == 0)
+    counted = (*pads[0], *pads[1]) if count_padding else (0, 0, 0, 0)
+    expected = reference_pool(
+        x.astype(np.float64), kind, kernel, stride, dilation, (*pads[0], *pads[1]), counted
+    )
+    source, axis = (
+        (x, 1) if layout == "NCHW" else (np.ascontiguousarray(x.transpose(0, 2, 3, 1)), -1)
+    )
+    got = ops.pool(
+        source, kind, kernel, stride, pads, axis, dilations=dilation, count_padding=count_padding
+    )
+    got = got if layout == "NCHW" else got.transpose(0, 3, 1, 2)
+    assert got.dtype == dtype
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol)
 
 
 def test_same_average_pooling_with_one_sided_padding_averages_the_input_values_only():

@@ -7,6 +7,7 @@
 #include "kernelkit/conv.hpp"
 #include "kernelkit/filter.hpp"
 #include "kernelkit/gram.hpp"
+#include "kernelkit/pool.hpp"
 
 namespace kk {
 
@@ -51,6 +52,9 @@ struct KernelTable {
   // filter2d: weighted sums of shifted rows.
   CorrelateRowsFn<float> correlate_rows_f32;
   CorrelateRowsFn<double> correlate_rows_f64;
+  // Pooling: max or average of strided rows.
+  PoolRowsFn<float> pool_rows_f32;
+  PoolRowsFn<double> pool_rows_f64;
 };
 
 #define KK_DECLARE_ISA_TABLE(isa) \

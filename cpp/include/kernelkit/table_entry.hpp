@@ -23,6 +23,7 @@ struct TableEntry<float> {
   static ConvTaskFn<float> task(const DirectConvEntry& e) { return e.f32; }
   static std::int64_t scratch(const DirectConvEntry& e, const ConvProblem<float>& p) { return e.scratch_f32(p); }
   static CorrelateRowsFn<float> correlate_rows(const KernelTable& t) { return t.correlate_rows_f32; }
+  static PoolRowsFn<float> pool_rows(const KernelTable& t) { return t.pool_rows_f32; }
 };
 template <>
 struct TableEntry<double> {
@@ -39,6 +40,7 @@ struct TableEntry<double> {
   static ConvTaskFn<double> task(const DirectConvEntry& e) { return e.f64; }
   static std::int64_t scratch(const DirectConvEntry& e, const ConvProblem<double>& p) { return e.scratch_f64(p); }
   static CorrelateRowsFn<double> correlate_rows(const KernelTable& t) { return t.correlate_rows_f64; }
+  static PoolRowsFn<double> pool_rows(const KernelTable& t) { return t.pool_rows_f64; }
 };
 
 }  // namespace kk

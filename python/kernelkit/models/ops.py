@@ -169,6 +169,8 @@ def pool(
                 0,
                 _ceil_extra(x.shape[axis], kernel[i], strides[i], dilations[i], pads[i]),
             )
+    if x.ndim == 4 and x.dtype in (np.float32, np.float64) and min(x.shape) > 0:
+        return _pool2d_core(x, kind, kernel, strides, dilations, width, extra, axes, count_padding)
     fill = -np.inf if kind == "max" else 0.0
     both = [(w[0] + e[0], w[1] + e[1]) for w, e in zip(width, extra)]
     padded = pad_constant(x, both, fill)
@@ -186,6 +188,45 @@ def pool(
     counts = _reduce_windows(ones, range(len(axes)), kernel, strides, dilations, np.add)
     shape = [counts.shape[axes.index(a)] if a in axes else 1 for a in range(x.ndim)]
     return np.asarray(total / counts.reshape(shape), dtype=x.dtype)
+
+
+def _pool2d_core(
+    x: Array,
+    kind: str,
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    width: Sequence[tuple[int, int]],
+    extra: Sequence[tuple[int, int]],
+    axes: Sequence[int],
+    count_padding: bool,
+) -> Array:
+    """2-D pooling by kernelkit's kernels (the padding is never materialised)."""
+    from .. import _core
+    from .._threads import resolve_n_threads
+
+    (top, bottom), (left, right) = (width[a] for a in axes)
+    bottom, right = bottom + extra[axes[0]][1], right + extra[axes[1]][1]
+    counted = (*width[axes[0]], *width[axes[1]]) if count_padding else (0, 0, 0, 0)
+    channels_last = axes[0] == 1
+    spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
+    oh = (x.shape[axes[0]] + top + bottom - spans[0]) // strides[0] + 1
+    ow = (x.shape[axes[1]] + left + right - spans[1]) // strides[1] + 1
+    n, c = x.shape[0], x.shape[-1] if channels_last else x.shape[1]
+    out = np.empty((n, oh, ow, c) if channels_last else (n, c, oh, ow), dtype=x.dtype)
+    _core.pool2d(
+        np.ascontiguousarray(x),
+        out,
+        kind == "avg",
+        channels_last,
+        tuple(kernel),
+        tuple(strides),
+        tuple(dilations),
+        (top, bottom, left, right),
+        counted,
+        resolve_n_threads(None),
+    )
+    return out
 
 
 def pad_constant(x: Array, width: Sequence[tuple[int, int]], fill: float) -> Array:
