@@ -240,14 +240,17 @@ def test_help_lists_every_command(capsys):
 
 def check_demo_pictures(stdout, out):
     filters, maps = out / "filters.png", out / "feature-maps.png"
-    assert stdout.endswith(f"wrote:\n  {filters}\n  {maps}\n")
+    deeper = out / "feature-maps-conv2.png"
+    assert stdout.endswith(f"wrote:\n  {filters}\n  {maps}\n  {deeper}\n")
     sixteen_filters = kernelkit.plot_filters(demo_model_path())
-    digit_maps = kernelkit.plot_feature_maps(demo_model_path(), demo_digits().images[0])
+    digit = demo_digits().images[0]
     assert png_size(filters) == pixel_size(sixteen_filters, DEMO_DPI)
-    assert png_size(maps) == pixel_size(digit_maps, DEMO_DPI)
+    for path, layer in ((maps, "conv1"), (deeper, "conv2")):
+        digit_maps = kernelkit.plot_feature_maps(demo_model_path(), digit, layer=layer)
+        assert png_size(path) == pixel_size(digit_maps, DEMO_DPI)
 
 
-def test_demo_writes_the_two_pictures_and_reports_timings(tmp_path):
+def test_demo_writes_the_pictures_and_reports_timings(tmp_path):
     pytest.importorskip("sklearn")
     out = tmp_path / "demo"
     done = run_kernelkit("demo", "-o", out, cwd=tmp_path)
@@ -255,6 +258,7 @@ def test_demo_writes_the_two_pictures_and_reports_timings(tmp_path):
     check_demo_pictures(done.stdout, out)
     accuracy = f"test accuracy {demo_digits().test_accuracy:.1%} on 360 held-out digits"
     expected = [accuracy, "NumPy (sliding_window_view + einsum)", "scikit-learn", "SVC("]
+    expected.append("the whole network run by kernelkit on the 360 held-out digits: ")
     for text in expected:
         assert text in done.stdout
     assert done.stdout.count("x faster") == 2
