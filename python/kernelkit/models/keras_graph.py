@@ -221,10 +221,14 @@ def _upsampling(layer: _Layer) -> Callable[..., Array]:
 
     def upsample(x: Array) -> Array:
         axes = ops.spatial_axes(x.ndim, axis)
-        if interpolation == "nearest":
-            for a, s in zip(axes, size):
-                x = np.repeat(x, s, axis=a)
-            return x
+        if interpolation == "nearest":  # each pixel repeated: one broadcast copy
+            (h, w), (sh, sw) = axes, size
+            spread = np.expand_dims(np.expand_dims(x, w + 1), h + 1)
+            shape = list(spread.shape)
+            shape[h + 1], shape[w + 2] = sh, sw
+            merged = list(x.shape)
+            merged[h], merged[w] = x.shape[h] * sh, x.shape[w] * sw
+            return np.broadcast_to(spread, shape).reshape(merged)
         sizes = [x.shape[a] * s for a, s in zip(axes, size)]
         return ops.resize(x, sizes, axes, "linear", "half_pixel")
 

@@ -296,7 +296,15 @@ def conv_transpose(
     Each input pixel scatters ``x[pixel] @ weight[:, :, tap]`` to ``pixel * stride + tap *
     dilation`` of the full output; ``crops`` (before, after) then cut it per axis (a negative
     value adds zero rows: output_padding beyond the last tap's reach).
+
+    A 2-D one runs as the convolution it is the transpose of: the input spread out by the
+    stride (zeros between its pixels), padded, and correlated with the spatially flipped kernel
+    whose in and out channels are swapped, by kernelkit's convolution kernels.
     """
+    spans = [(k - 1) * d + 1 for k, d in zip(weight.shape[2:], dilations)]
+    pads = [(span - 1 - before, span - 1 - after) for span, (before, after) in zip(spans, crops)]
+    if x.ndim == 4 and min(min(p) for p in pads) >= 0:
+        return _conv_transpose_2d(x, weight, bias, strides, dilations, pads, groups, channel_axis)
     channels_last = channel_axis not in (1, 1 - x.ndim)
     xl = x if channels_last else np.moveaxis(x, 1, -1)
     n, *spatial, cin = xl.shape
@@ -328,6 +336,47 @@ def conv_transpose(
     return np.ascontiguousarray(y if channels_last else np.moveaxis(y, -1, 1))
 
 
+def _conv_transpose_2d(
+    x: Array,
+    weight: Array,
+    bias: Array | None,
+    strides: Sequence[int],
+    dilations: Sequence[int],
+    pads: Sequence[tuple[int, int]],
+    groups: int,
+    channel_axis: int,
+) -> Array:
+    from ..conv import conv2d
+
+    channels_last = channel_axis not in (1, -3)
+    cin, cout_g, kh, kw = weight.shape
+    flipped = (
+        weight.reshape(groups, cin // groups, cout_g, kh, kw)
+        .transpose(0, 2, 1, 3, 4)
+        .reshape(groups * cout_g, cin // groups, kh, kw)[:, :, ::-1, ::-1]
+    )
+    axes = (1, 2) if channels_last else (2, 3)
+    spread_shape = list(x.shape)
+    index: list[slice] = [slice(None)] * 4
+    for axis, stride in zip(axes, strides):
+        spread_shape[axis] = (x.shape[axis] - 1) * stride + 1
+        index[axis] = slice(None, None, stride)
+    spread = x
+    if any(s > 1 for s in strides):
+        spread = np.zeros(spread_shape, x.dtype)
+        spread[tuple(index)] = x
+    return conv2d(
+        spread,
+        np.ascontiguousarray(flipped, dtype=x.dtype),
+        None if bias is None else np.asarray(bias, dtype=x.dtype),
+        padding=(tuple(pads[0]), tuple(pads[1])),
+        dilation=tuple(dilations),
+        groups=groups,
+        layout="NHWC" if channels_last else "NCHW",
+        weight_layout="OIHW",
+    )
+
+
 # -- resizing ---------------------------------------------------------------------------------
 def resize(
     x: Array,
@@ -352,11 +401,11 @@ def resize(
         source = np.clip(source, 0, length - 1)
         low = np.floor(source).astype(np.intp)
         high = np.minimum(low + 1, length - 1)
-        frac = source - low
         shape = [1] * y.ndim
         shape[axis] = size
-        frac = frac.reshape(shape)
-        y = np.take(y, low, axis=axis) * (1 - frac) + np.take(y, high, axis=axis) * frac
+        frac = (source - low).astype(x.dtype).reshape(shape)
+        below = np.take(y, low, axis=axis)
+        y = below + (np.take(y, high, axis=axis) - below) * frac
     return np.asarray(y, dtype=x.dtype)
 
 
