@@ -87,6 +87,7 @@ class Graph:
         layer_values: dict[str, str],
         supported: Iterable[str],
         constants: dict[str, Array] | None = None,
+        rewrite: Callable[[list[Node], frozenset[str]], list[Node]] | None = None,
     ) -> None:
         self.inputs = list(inputs)
         self.outputs = list(outputs)
@@ -94,6 +95,8 @@ class Graph:
         self.layer_values = dict(layer_values)
         self.supported = sorted(set(supported))
         self.constants = dict(constants or {})
+        #: a last pass over each plan (ONNX: running the convolutions channels-last)
+        self.rewrite = rewrite
         self.nodes = _topological(nodes, {i.name for i in self.inputs} | set(self.constants))
         self._producer = {out: node for node in self.nodes for out in node.outputs}
         self._plans: dict[frozenset[str], list[Node]] = {}
@@ -155,6 +158,8 @@ class Graph:
             nodes = [n for n in self.nodes if any(out in needed for out in n.outputs)]
             self._check_runnable(nodes)
             plan = fuse(nodes, keep=targets)
+            if self.rewrite is not None:
+                plan = self.rewrite(plan, targets)
             self._plans[targets] = plan
         return plan
 

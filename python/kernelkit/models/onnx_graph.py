@@ -8,6 +8,7 @@ reader made of them; constants are the initializers and Constant nodes' values.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -101,14 +102,19 @@ def _batch_norm(
     attrs: Attrs, x: Array, scale: Array, bias: Array, mean: Array, variance: Array
 ) -> Array:
     s, shift = ops.batch_norm_scale_shift(scale, bias, mean, variance, attrs.get("epsilon", 1e-5))
-    return ops.batch_norm(x, s, shift, 1)
+    return ops.batch_norm(x, s, shift, _channel_axis(attrs))
+
+
+def _channel_axis(attrs: Attrs) -> int:
+    """1, or -1 where the layout pass runs the node on channels-last values."""
+    return -1 if attrs.get("_channels_last") else 1
 
 
 def _pool_pads(
     attrs: Attrs, x: Array, kernel: Sequence[int], strides: Sequence[int], dilations: Sequence[int]
 ) -> list[tuple[int, int]]:
     auto_pad = _text(attrs.get("auto_pad", "NOTSET"))
-    spatial = x.shape[2:]
+    spatial = x.shape[1:-1] if attrs.get("_channels_last") else x.shape[2:]
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         pads = [
             ops.same_padding(n, k, s, d) for n, k, s, d in zip(spatial, kernel, strides, dilations)
@@ -134,7 +140,7 @@ def _pool(kind: str) -> Callable[..., Array]:
             kernel,
             strides,
             pads,
-            1,
+            _channel_axis(attrs),
             dilations=dilations,
             count_padding=bool(attrs.get("count_include_pad", 0)),
             ceil_mode=bool(attrs.get("ceil_mode", 0)),
@@ -144,7 +150,11 @@ def _pool(kind: str) -> Callable[..., Array]:
 
 
 def _global_pool(reduce: Callable[..., Array]) -> Callable[..., Array]:
-    return lambda attrs, x: reduce(x, axis=tuple(range(2, x.ndim)), keepdims=True).astype(x.dtype)
+    def pool(attrs: Attrs, x: Array) -> Array:
+        axes = ops.spatial_axes(x.ndim, _channel_axis(attrs))
+        return np.asarray(reduce(x, axis=axes, keepdims=True), dtype=x.dtype)
+
+    return pool
 
 
 def _pad(
@@ -211,7 +221,10 @@ def _unsqueeze(attrs: Attrs, x: Array, axes: Array | None = None) -> Array:
 
 
 def _concat(attrs: Attrs, *xs: Array) -> Array:
-    return np.concatenate([x for x in xs if x is not None], axis=attrs["axis"])
+    axis = attrs["axis"]
+    if attrs.get("_channels_last"):  # only the channel axis of 4-D values (see _to_channels_last)
+        axis = -1
+    return np.concatenate([x for x in xs if x is not None], axis=axis)
 
 
 def _shape(attrs: Attrs, x: Array) -> Array:
@@ -302,12 +315,15 @@ def _resize(
     mode = _text(attrs.get("mode", "nearest"))
     if mode not in ("nearest", "linear"):
         raise _Unsupported(f"Resize mode {mode!r}")
+    shape = _nchw_shape(attrs, x.shape)
     if sizes is not None and np.size(sizes):
         target = [int(s) for s in sizes]
     elif scales is not None and np.size(scales):
-        target = [int(np.floor(n * float(s))) for n, s in zip(x.shape, scales)]
+        target = [int(np.floor(n * float(s))) for n, s in zip(shape, scales)]
     else:
         raise _Unsupported("Resize without scales or sizes")
+    if attrs.get("_channels_last"):  # sizes and scales are given per NCHW axis
+        target = [target[0], *target[2:], target[1]]
     coordinates = _text(attrs.get("coordinate_transformation_mode", "half_pixel"))
     if coordinates == "tf_crop_and_resize":
         raise _Unsupported("coordinate_transformation_mode 'tf_crop_and_resize'")
@@ -322,13 +338,19 @@ def _resize(
     )
 
 
+def _nchw_shape(attrs: Attrs, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of a value as the ONNX graph sees it (NCHW) when the layout pass holds it
+    channels-last."""
+    return (shape[0], shape[-1], *shape[1:-1]) if attrs.get("_channels_last") else shape
+
+
 def _conv_transpose(attrs: Attrs, x: Array, weight: Array, bias: Array | None = None) -> Array:
     dims = weight.ndim - 2
     kernel = weight.shape[2:]
     strides = list(attrs.get("strides", [1] * dims))
     dilations = list(attrs.get("dilations", [1] * dims))
     extra = list(attrs.get("output_padding", [0] * dims))
-    spatial = x.shape[2:]
+    spatial = _nchw_shape(attrs, x.shape)[2:]
     full = [
         (n - 1) * s + (k - 1) * d + 1 for n, s, k, d in zip(spatial, strides, kernel, dilations)
     ]
@@ -347,7 +369,10 @@ def _conv_transpose(attrs: Attrs, x: Array, weight: Array, bias: Array | None = 
         flat = list(attrs.get("pads", [0] * 2 * dims))
         pads = [(flat[i], flat[i + dims]) for i in range(dims)]
     crops = [(b, a - e) for (b, a), e in zip(pads, extra)]
-    return ops.conv_transpose(x, weight, bias, strides, dilations, crops, attrs.get("group", 1), 1)
+    group = attrs.get("group", 1)
+    return ops.conv_transpose(
+        x, weight, bias, strides, dilations, crops, group, _channel_axis(attrs)
+    )
 
 
 def _dropout(attrs: Attrs, x: Array, *rest: Any) -> list[Array]:
@@ -484,6 +509,7 @@ def build_graph(
         layer_values=layer_values,
         supported=ONNX_OPS,
         constants=constants,
+        rewrite=lambda plan, keep: to_channels_last(plan, keep, constants),
     )
 
 
@@ -526,6 +552,21 @@ def _node(
             problem=f"the ONNX op {proto.op_type} is not supported",
         )
     op_name, fusion_attrs = _fusion(proto.op_type, attrs, given, constants)
+    return _op_node(name, proto.op_type, given, outputs, attrs, op_name, fusion_attrs)
+
+
+def _op_node(
+    name: str,
+    op_type: str,
+    given: Sequence[str],
+    outputs: tuple[str, ...],
+    attrs: Attrs,
+    op_name: str = "",
+    fusion_attrs: dict[str, Any] | None = None,
+) -> Node:
+    """The node of an op of :data:`_ONE_OUTPUT`; ``given`` are its input names, "" for an
+    omitted optional one. Its attrs keep what the layout pass needs to rebuild it."""
+    op = _ONE_OUTPUT[op_type]
     present = [i != "" for i in given]
 
     def compute(values: Sequence[Array], n_threads: int | None) -> list[Array]:
@@ -534,9 +575,11 @@ def _node(
         try:
             return [op(attrs, *arguments)]
         except _Unsupported as exc:
-            raise _unsupported_error(name, proto.op_type, str(exc)) from None
+            raise _unsupported_error(name, op_type, str(exc)) from None
 
-    return Node(name, proto.op_type, inputs, outputs, compute, op=op_name, attrs=fusion_attrs)
+    node_attrs = {**(fusion_attrs or {}), "onnx": (attrs, tuple(given))}
+    inputs = tuple(i for i in given if i)
+    return Node(name, op_type, inputs, outputs, compute, op=op_name, attrs=node_attrs)
 
 
 def _constant_dense(
@@ -623,3 +666,142 @@ def _zero_spatial_pad(
 def _shape_of(value: Any) -> tuple[int | None, ...]:
     dims = value.type.tensor_type.shape.dim
     return tuple(d.dim_value if d.HasField("dim_value") else None for d in dims)
+
+
+# -- running ONNX's NCHW networks channels-last ----------------------------------------------------
+_UNARY = frozenset(
+    {
+        "Relu",
+        "LeakyRelu",
+        "Sigmoid",
+        "Tanh",
+        "HardSigmoid",
+        "HardSwish",
+        "Elu",
+        "Selu",
+        "Softplus",
+        "Exp",
+        "Log",
+        "Sqrt",
+        "Neg",
+        "Abs",
+        "Reciprocal",
+        "Identity",
+        "Clip",
+    }
+)
+_BINARY = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean"})
+_CHANNEL_OPS = frozenset(
+    {
+        "MaxPool",
+        "AveragePool",
+        "GlobalAveragePool",
+        "GlobalMaxPool",
+        "BatchNormalization",
+        "Concat",
+        "ConvTranspose",
+        "Resize",
+    }
+)
+#: The channel ops whose other inputs are weights or sizes, not values to broadcast.
+_WEIGHTED_OPS = frozenset({"BatchNormalization", "ConvTranspose", "Resize"})
+_TWIN = "@nhwc"
+
+
+def _transposer(source: str, target: str, axes: tuple[int, ...]) -> Node:
+    def compute(values: Sequence[Array], n_threads: int | None) -> list[Array]:
+        return [np.ascontiguousarray(values[0].transpose(axes))]
+
+    return Node(f"{target} (layout)", "Transpose", (source,), (target,), compute)
+
+
+def to_channels_last(
+    plan: Sequence[Node], keep: frozenset[str], constants: dict[str, Array]
+) -> list[Node]:
+    """The plan with its convolutions run on channels-last (NHWC) values, which kernelkit's
+    convolution kernels read and write without transposing, and the steps between them that
+    do not care (elementwise ops, pooling, BatchNormalization, Concat of channels) on those
+    values too. A value's NCHW form is made (one transpose) only where a step that needs it, a
+    requested value or the network's output reads it; the values requested keep their names
+    and NCHW layout."""
+    if not any(n.op == "conv" and n.conv.weight.ndim == 4 for n in plan):
+        return list(plan)
+    out: list[Node] = []
+    channels_last: set[str] = set()  # values whose NHWC twin exists
+    channels_first: set[str] = set()  # channels-last values whose NCHW form exists too
+
+    def twin_of(name: str) -> str:
+        if name not in channels_last:  # an NCHW input of a convolution
+            out.append(_transposer(name, name + _TWIN, (0, 2, 3, 1)))
+            channels_last.add(name)
+            channels_first.add(name)
+        return name + _TWIN
+
+    def nchw(name: str) -> str:
+        if name in channels_last and name not in channels_first:
+            out.append(_transposer(name + _TWIN, name, (0, 3, 1, 2)))
+            channels_first.add(name)
+        return name
+
+    for node in plan:
+        twins = _as_channels_last(node, channels_last, constants, twin_of)
+        if twins is None:
+            out.append(_replace_io(node, tuple(nchw(i) for i in node.inputs), node.outputs))
+            continue
+        out.append(twins)
+        channels_last.update(o.removesuffix(_TWIN) for o in twins.outputs)
+    for name in keep:
+        nchw(name)
+    return out
+
+
+def _replace_io(node: Node, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> Node:
+    if inputs == node.inputs and outputs == node.outputs:
+        return node
+    return dataclasses.replace(node, inputs=inputs, outputs=outputs)
+
+
+def _as_channels_last(
+    node: Node, available: set[str], constants: dict[str, Array], twin_of: Callable[[str], str]
+) -> Node | None:
+    """The node on channels-last values, or None where it needs NCHW ones."""
+    outputs = tuple(o + _TWIN for o in node.outputs)
+    if node.op == "conv":
+        if node.conv.weight.ndim != 4:
+            return None
+        layer = dataclasses.replace(node.conv, data_format="NHWC")
+        return conv_node(
+            node.name, node.kind, twin_of(node.inputs[0]), outputs[0], layer, node.attrs
+        )
+    if "onnx" not in node.attrs or len(node.outputs) != 1:
+        return None
+    attrs, given = node.attrs["onnx"]
+    data = [i for i in given if i and i not in constants]
+    if not data or not all(i in available for i in data):
+        return None
+    small_constants = all(constants[i].size == 1 for i in given if i in constants)
+    if node.kind in _UNARY or node.kind in _BINARY:
+        if not small_constants:
+            return None
+        return _replace_io(
+            node, tuple(twin_of(i) if i in available else i for i in node.inputs), outputs
+        )
+    if node.kind not in _CHANNEL_OPS or (
+        node.kind == "Concat" and attrs.get("axis") not in (1, -3)
+    ):
+        return None
+    if node.kind not in _WEIGHTED_OPS and not small_constants:
+        return None
+    if node.kind in _WEIGHTED_OPS and len(data) != 1:
+        return None
+    renamed = [twin_of(i) if i in available else i for i in given]
+    return _op_node(
+        node.name,
+        node.kind,
+        renamed,
+        outputs,
+        {**attrs, "_channels_last": True},
+        node.op,
+        {k: v for k, v in node.attrs.items() if k != "onnx"}
+        | ({"channel_axis": -1} if node.op == "batch_norm" else {}),
+    )
