@@ -87,7 +87,7 @@ def test_the_network_output_and_its_argmax_match(file):
 def test_the_whole_network_folds_batch_norm_and_fuses_relu_into_convolutions(file):
     graph = model(file).graph
     assert graph is not None
-    plan = graph._plan(frozenset(graph.outputs))
+    plan = graph.steps()
     conv_nodes = [n for n in plan if n.op == "conv"]
     folded = [n for n in conv_nodes if "+" in n.name]
     assert folded, "no BatchNormalization was folded"
@@ -99,7 +99,7 @@ def test_a_requested_layer_is_not_fused_away():
     file = "graph_resnet.onnx"
     graph = model(file).graph
     conv = next(n for n in graph.nodes if n.op == "conv")
-    plan = graph._plan(frozenset([conv.outputs[0]]))
+    plan = graph.steps([conv.outputs[0]])
     assert [n.name for n in plan if n.op == "conv"] == [conv.name]  # not merged with its BN
 
 
@@ -109,7 +109,7 @@ def test_weights_are_packed_once_over_repeated_runs(file):
     x = reference(file)["input"]
     m.run(x)
     m.run(x[:1])
-    plan = m.graph._plan(frozenset(m.graph.outputs))
+    plan = m.graph.steps()
     for node in plan:
         if node.op == "conv":
             for conv in node.conv._prepared(node.conv.data_format):
@@ -234,7 +234,7 @@ def test_zero_padding_before_a_valid_convolution_becomes_its_padding():
     file = "graph_mobilenet.keras"
     graph = model(file).graph
     assert any(n.kind == "ZeroPadding2D" for n in graph.nodes)
-    plan = graph._plan(frozenset(graph.outputs))
+    plan = graph.steps()
     assert not any(n.op == "pad" for n in plan)
     merged = next(n for n in plan if n.name.startswith("block_2_pad+"))
     assert merged.conv.padding == ((0, 1), (0, 1))  # the pad's, before a "valid" convolution
@@ -244,7 +244,7 @@ def test_zero_padding_before_a_valid_convolution_becomes_its_padding():
 @pytest.mark.parametrize("file", ["graph_resnet.onnx", "graph_unet_torch.onnx"])
 def test_onnx_convolutions_run_channels_last_with_few_transposes(file):
     graph = model(file).graph
-    plan = graph._plan(frozenset(graph.outputs))
+    plan = graph.steps()
     convs = [n for n in plan if n.op == "conv"]
     assert convs
     assert {n.conv.data_format for n in convs} == {"NHWC"}

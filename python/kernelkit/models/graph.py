@@ -99,7 +99,7 @@ class Graph:
         self.rewrite = rewrite
         self.nodes = _topological(nodes, {i.name for i in self.inputs} | set(self.constants))
         self._producer = {out: node for node in self.nodes for out in node.outputs}
-        self._plans: dict[frozenset[str], list[Node]] = {}
+        self._plans: dict[frozenset[str], _Plan] = {}
 
     # -- names ------------------------------------------------------------------------------
     def value_of(self, layer: str) -> str:
@@ -119,14 +119,13 @@ class Graph:
         self, feeds: dict[str, Array], targets: Sequence[str], n_threads: int | None = None
     ) -> dict[str, Array]:
         """The values ``targets`` (value names) computed from ``feeds`` (input name -> array)."""
-        needed = self._needs(targets)
-        missing = [i.name for i in self.inputs if i.name not in feeds and i.name in needed]
+        plan = self._plan(frozenset(targets))
+        missing = [i.name for i in plan.inputs if i.name not in feeds]
         if missing:
             raise ValueError(f"x: no value given for the graph input(s) {', '.join(missing)}")
-        plan = self._plan(frozenset(targets))
-        remaining = _consumer_counts(plan, targets)
+        remaining = dict(plan.readers)
         values: dict[str, Array] = {**self.constants, **feeds}
-        for node in plan:
+        for node in plan.nodes:
             results = node.run([values[name] for name in node.inputs], n_threads)
             values.update(zip(node.outputs, results))
             for name in node.inputs:
@@ -134,6 +133,11 @@ class Graph:
                 if remaining[name] == 0 and name not in self.constants:
                     del values[name]
         return {name: values[name] for name in targets}
+
+    def steps(self, targets: Iterable[str] | None = None) -> list[Node]:
+        """The nodes a run that computes ``targets`` (value names; default: the outputs) runs,
+        in order, after fusion and the builder's rewrite: what kernelkit actually executes."""
+        return list(self._plan(frozenset(self.outputs if targets is None else targets)).nodes)
 
     def _needs(self, targets: Iterable[str]) -> set[str]:
         """Every value the targets depend on, the targets included."""
@@ -149,7 +153,7 @@ class Graph:
                 stack.extend(node.inputs)
         return needed
 
-    def _plan(self, targets: frozenset[str]) -> list[Node]:
+    def _plan(self, targets: frozenset[str]) -> _Plan:
         plan = self._plans.get(targets)
         if plan is None:
             from .fusion import fuse
@@ -157,9 +161,11 @@ class Graph:
             needed = self._needs(targets)
             nodes = [n for n in self.nodes if any(out in needed for out in n.outputs)]
             self._check_runnable(nodes)
-            plan = fuse(nodes, keep=targets)
+            steps = fuse(nodes, keep=targets)
             if self.rewrite is not None:
-                plan = self.rewrite(plan, targets)
+                steps = self.rewrite(steps, targets)
+            inputs = [i for i in self.inputs if i.name in needed]
+            plan = _Plan(steps, inputs, _consumer_counts(steps, targets))
             self._plans[targets] = plan
         return plan
 
@@ -181,6 +187,17 @@ class Graph:
     def _layer_ancestors(self, value: str) -> set[str]:
         """Names of the nodes a value depends on."""
         return {self._producer[v].name for v in self._needs([value]) if v in self._producer}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one set of requested values needs: the nodes to run (fused, in order), the graph
+    inputs they read, and how many nodes read each value (the requested ones once more, so
+    that they are never freed)."""
+
+    nodes: list[Node]
+    inputs: list[GraphInput]
+    readers: dict[str, int]
 
 
 def _topological(nodes: Sequence[Node], available: set[str]) -> list[Node]:
