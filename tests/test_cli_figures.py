@@ -273,3 +273,13 @@ def test_demo_without_scikit_learn_skips_only_its_parts(tmp_path, monkeypatch, c
     assert "scikit-learn is not installed" in stdout
     assert "SVC(" not in stdout
     assert stdout.count("x faster") == 1
+
+
+def test_a_reader_that_stops_early_is_not_an_error():
+    """`kernelkit layers FILE | head -1`: the pipe closes under the command's output."""
+    command = [sys.executable, "-m", "kernelkit", "layers", str(demo_model_path())]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None
+        process.stdout.close()  # as head does after its lines: every write fails
+        _, err = process.communicate(timeout=60)
+    assert err.decode() == ""

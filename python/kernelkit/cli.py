@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -164,7 +165,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's last flush
+        return status
+    except BrokenPipeError:  # the reader went away (`kernelkit layers m.keras | head`): no error
+        # the interpreter flushes stdout once more at exit; point it at /dev/null first, as the
+        # Python documentation on SIGPIPE recommends
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except (ValueError, TypeError, OSError, ImportError) as exc:  # ImportError: optional packages
         print(f"kernelkit: error: {exc}", file=sys.stderr)
         return 1
