@@ -283,3 +283,4 @@ def test_a_reader_that_stops_early_is_not_an_error():
         process.stdout.close()  # as head does after its lines: every write fails
         _, err = process.communicate(timeout=60)
     assert err.decode() == ""
+    assert process.returncode == 0  # as other Unix tools end when their reader has gone

@@ -168,12 +168,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = int(args.func(args))
         sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's last flush
         return status
-    except BrokenPipeError:  # the reader went away (`kernelkit layers m.keras | head`): no error
+    except BrokenPipeError:  # the reader went away (`kernelkit layers m.keras | head`): status 0
         # the interpreter flushes stdout once more at exit; point it at /dev/null first, as the
         # Python documentation on SIGPIPE recommends
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        return 0
     except (ValueError, TypeError, OSError, ImportError) as exc:  # ImportError: optional packages
         print(f"kernelkit: error: {exc}", file=sys.stderr)
         return 1
