@@ -11,6 +11,7 @@
 
 #include "bindings.hpp"
 #include "kernelkit/dispatch.hpp"
+#include "kernelkit/parallel.hpp"
 #include "kernelkit/table_entry.hpp"
 
 namespace kk::bindings {
@@ -61,11 +62,10 @@ double fma_peak(double seconds, int threads) {
   double best = 0;
   for (int trial = 0; trial < 3; ++trial) {
     const auto t0 = clock::now();
-#pragma omp parallel num_threads(threads)
-    {
+    kk::on_each_thread(threads, [&](int) {
       volatile T sink = loop(rounds);
       (void)sink;
-    }
+    });
     const double dt = std::chrono::duration<double>(clock::now() - t0).count();
     best = std::max(best, flop_per_round * double(rounds) * threads / dt);
   }

@@ -1,8 +1,8 @@
 // The prepared convolution: packs the weights (and bias) once per SIMD path and algorithm into the
 // layout that algorithm's kernel streams, then runs each call's plan: the per-ISA kernel's tasks on
-// OpenMP threads (dynamic schedule, one scratch buffer per thread). Memory beyond input, weights and
-// output: the packed weights, one scratch per thread and, for NCHW input to the indirect GEMM, an
-// (H, W, C) copy of a pass of images (ConvPlan::copy_bytes).
+// kernelkit's threads (parallel_for, dynamic schedule, one scratch buffer per thread). Memory
+// beyond input, weights and output: the packed weights, one scratch per thread and, for NCHW
+// input to the indirect GEMM, an (H, W, C) copy of a pass of images (ConvPlan::copy_bytes).
 #include "kernelkit/conv_driver.hpp"
 
 #include <algorithm>
@@ -20,7 +20,7 @@ using i64 = std::int64_t;
 i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 
 // Weights of at least this many elements are packed by every thread (smaller ones are not worth an
-// OpenMP region).
+// parallel loop).
 constexpr i64 kParallelPackElements = 1 << 16;
 
 // Tasks [first, first + tasks) of a convolution kernel on up to n_threads threads, each with
@@ -30,8 +30,7 @@ void run_tasks(ConvTaskFn<T> task_fn, const ConvProblem<T>& p, i64 first, i64 ta
                int n_threads) {
   const int threads = static_cast<int>(std::clamp<i64>(tasks, 1, n_threads));
   const std::vector<ScratchBuffer>& scratch = thread_scratch(threads, scratch_bytes);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (i64 t = first; t < first + tasks; ++t) task_fn(p, t, scratch[thread_index()].get());
+  parallel_for(tasks, threads, [&](i64 t) { task_fn(p, first + t, scratch[thread_index()].get()); });
 }
 
 template <class T>
@@ -127,8 +126,7 @@ std::shared_ptr<const typename PreparedConv<T>::Packed> PreparedConv<T>::packed_
     packed->weights = allocate<T>(groups_ * packed->group_stride);
     T* out = static_cast<T*>(packed->weights.get());
     const bool parallel = o_ * depth >= kParallelPackElements;
-#pragma omp parallel for schedule(static) num_threads(n_threads) if (parallel)
-    for (i64 gb = 0; gb < groups_ * blocks; ++gb) {
+parallel_for(groups_ * blocks, parallel ? n_threads : 1, [&](i64 gb) {
       const i64 g = gb / blocks, oc0 = gb % blocks * cols;
       T* block = out + gb * depth * cols;
       const i64 valid = std::min(cols, og - oc0);
@@ -138,7 +136,7 @@ std::shared_ptr<const typename PreparedConv<T>::Packed> PreparedConv<T>::packed_
           for (i64 j = 0; j < valid; ++j) row[j] = w.at(g, oc0 + j, ci, t / kw_, t % kw_);
           std::fill(row + valid, row + cols, T(0));
         }
-    }
+    });
     if (bias_ != nullptr || !gemm) {  // the direct kernels start their sums at the (zero) bias
       packed->bias = allocate<T>(groups_ * packed->bias_stride);
       T* b = static_cast<T*>(packed->bias.get());
@@ -203,10 +201,13 @@ void PreparedConv<T>::run(const ConvShape& s, const T* x, T* out, int n_threads)
   for (i64 first = 0; first < s.n; first += per_pass) {
     const i64 images = std::min(per_pass, s.n - first);
     p.x_nhwc_first = first;
-#pragma omp parallel for schedule(static) num_threads(plan.threads)
-    for (i64 row = 0; row < images * s.h; ++row)
-      transpose_row(x + (first + row / s.h) * image_elements + row % s.h * s.w, s.h * s.w, s.c, s.w,
-                    hwc + row * s.w * s.c);
+    parallel_for(
+        images * s.h, plan.threads,
+        [&](i64 row) {
+          transpose_row(x + (first + row / s.h) * image_elements + row % s.h * s.w, s.h * s.w, s.c, s.w,
+                        hwc + row * s.w * s.c);
+        },
+        std::max<i64>(1, images * s.h / (4 * plan.threads)));
     run_tasks(tile_fn, p, first * per_image, images * per_image, plan.scratch_bytes, plan.threads);
   }
 }

@@ -1,7 +1,7 @@
 // filter2d driver. The boundary rule becomes one index table per axis; each task (an image x a
 // band of output rows x a tile of output columns) copies the rows it reads, extended by that
-// rule, into per-thread scratch, so that the per-ISA row correlation never meets a border. OpenMP
-// runs the tasks of all images together, so a single image keeps every thread busy.
+// rule, into per-thread scratch, so that the per-ISA row correlation never meets a border. One
+// parallel loop runs the tasks of all images together, so a single image keeps every thread busy.
 #include "kernelkit/filter_driver.hpp"
 
 #include <algorithm>
@@ -159,13 +159,12 @@ void run_tasks(const FilterShape& s, const Tiling& t, int n_threads, i64 taps_pe
   const int threads = static_cast<int>(std::min({i64(n_threads), tasks, ceil_div(work, kMinWorkPerThread)}));
   const std::vector<ScratchBuffer>& scratch =
       thread_scratch(threads, sizeof(T) * static_cast<std::size_t>(scratch_elements) + kFilterReadSlackBytes);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (i64 k = 0; k < tasks; ++k) {
+  parallel_for(tasks, threads, [&](i64 k) {
     const i64 tile = k % t.tiles, band = k / t.tiles % t.bands;
     const Task task{k / (t.tiles * t.bands), band * t.band_h, std::min(s.h, (band + 1) * t.band_h),
                     tile * t.tile_w, std::min(s.w, (tile + 1) * t.tile_w)};
     body(task, static_cast<T*>(scratch[thread_index()].get()));
-  }
+  });
 }
 
 // The image extended by the boundary rule on both axes.

@@ -1,4 +1,4 @@
-// Gram-matrix driver: per-row terms (centre, norms), the OpenMP loop over output tiles, exact
+// Gram-matrix driver: per-row terms (centre, norms), the parallel loop over output tiles, exact
 // symmetry for Y = X, and the exact diagonal. The tiles themselves are computed by the per-ISA
 // kernels of cpp/kernels/gram_kernels.cpp.
 #include "kernelkit/gram_driver.hpp"
@@ -54,15 +54,18 @@ std::vector<T> common_centre(const T* x, i64 n, const T* y, i64 m, i64 d) {
 template <class T>
 std::vector<T> centred_sq_norms(const T* a, i64 rows, i64 d, const T* centre, int n_threads) {
   std::vector<T> norms(static_cast<std::size_t>(rows + kRowTermPadding), T(0));
-#pragma omp parallel for schedule(static) num_threads(threads_for(n_threads, rows))
-  for (i64 i = 0; i < rows; ++i) {
-    double s = 0.0;
-    for (i64 k = 0; k < d; ++k) {
-      const double v = double(T(a[i * d + k] - centre[k]));
-      s += v * v;
-    }
-    norms[i] = T(s);
-  }
+  const int threads = threads_for(n_threads, rows);
+  parallel_for(
+      rows, threads,
+      [&](i64 i) {
+        double s = 0.0;
+        for (i64 k = 0; k < d; ++k) {
+          const double v = double(T(a[i * d + k] - centre[k]));
+          s += v * v;
+        }
+        norms[i] = T(s);
+      },
+      std::max<i64>(1, rows / (4 * threads)));
   return norms;
 }
 
@@ -70,14 +73,18 @@ std::vector<T> centred_sq_norms(const T* a, i64 rows, i64 d, const T* centre, in
 template <class T>
 std::vector<T> inverse_norms(const T* a, i64 rows, i64 d, int n_threads) {
   std::vector<T> inv(static_cast<std::size_t>(rows + kRowTermPadding), T(0));
-#pragma omp parallel for schedule(static) num_threads(threads_for(n_threads, rows))
-  for (i64 i = 0; i < rows; ++i) {
-    double s = 0.0;
-    for (i64 k = 0; k < d; ++k) s += double(a[i * d + k]) * double(a[i * d + k]);
-    // A norm so small that its inverse overflows T counts as zero, as scikit-learn's normalize does.
-    const double r = 1.0 / std::sqrt(s);
-    inv[i] = s == 0.0 || r > double(std::numeric_limits<T>::max()) ? T(0) : T(r);
-  }
+  const int threads = threads_for(n_threads, rows);
+  parallel_for(
+      rows, threads,
+      [&](i64 i) {
+        double s = 0.0;
+        for (i64 k = 0; k < d; ++k) s += double(a[i * d + k]) * double(a[i * d + k]);
+        // A norm so small that its inverse overflows T counts as zero, as scikit-learn's normalize
+        // does.
+        const double r = 1.0 / std::sqrt(s);
+        inv[i] = s == 0.0 || r > double(std::numeric_limits<T>::max()) ? T(0) : T(r);
+      },
+      std::max<i64>(1, rows / (4 * threads)));
   return inv;
 }
 
@@ -137,12 +144,11 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
   const int threads = static_cast<int>(std::min<i64>(n_threads, static_cast<i64>(tiles.size())));
   const std::vector<ScratchBuffer>& scratch = thread_scratch(threads, table.gram_scratch_bytes);
 
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (i64 t = 0; t < static_cast<i64>(tiles.size()); ++t) {
+  parallel_for(static_cast<i64>(tiles.size()), threads, [&](i64 t) {
     const Tile& tile = tiles[t];
     tile_fn(p, tile.i0, tile.i1, tile.j0, tile.j1, symmetric, scratch[thread_index()].get());
     if (symmetric && tile.i0 == tile.j0) set_exact_diagonal(params.kind, p, tile.i0, tile.i1);
-  }
+  });
 }
 
 template void compute_gram<float>(const GramParams&, const float*, i64, const float*, i64, i64, float*);

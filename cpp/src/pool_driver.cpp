@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernelkit/dispatch.hpp"
+#include "kernelkit/parallel.hpp"
 #include "kernelkit/pool_driver.hpp"
 #include "kernelkit/table_entry.hpp"
 
@@ -126,17 +127,14 @@ void compute_pool2d(const PoolShape& s, const T* x, T* out, int n_threads) {
   const i64 bands_per_unit = std::min(s.oh, std::max<i64>(1, ceil_div(threads * kTasksPerThread, units)));
   const i64 band_rows = ceil_div(s.oh, bands_per_unit);
   const i64 tasks = units * bands_per_unit;
-#pragma omp parallel num_threads(threads)
-  {
-    std::vector<i64> offsets;
-    offsets.reserve(static_cast<std::size_t>(s.kh * s.kw));
-#pragma omp for schedule(dynamic, 1)
-    for (i64 task = 0; task < tasks; ++task) {
-      const i64 unit = task / bands_per_unit, band = task % bands_per_unit;
-      const i64 last = std::min(s.oh, (band + 1) * band_rows);
-      for (i64 oy = band * band_rows; oy < last; ++oy) pooler.row(unit, oy, offsets);
-    }
-  }
+  std::vector<std::vector<i64>> offsets(static_cast<std::size_t>(threads));  // one per thread
+  for (auto& o : offsets) o.reserve(static_cast<std::size_t>(s.kh * s.kw));
+  parallel_for(tasks, threads, [&](i64 task) {
+    const i64 unit = task / bands_per_unit, band = task % bands_per_unit;
+    const i64 last = std::min(s.oh, (band + 1) * band_rows);
+    std::vector<i64>& mine = offsets[static_cast<std::size_t>(thread_index())];
+    for (i64 oy = band * band_rows; oy < last; ++oy) pooler.row(unit, oy, mine);
+  });
 }
 
 template void compute_pool2d<float>(const PoolShape&, const float*, float*, int);

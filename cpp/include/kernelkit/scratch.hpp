@@ -1,5 +1,5 @@
 // Per-thread scratch for the drivers (compiled for the baseline ISA only): 64-byte aligned buffers
-// allocated before an OpenMP region, so nothing inside it allocates or throws.
+// allocated before a parallel loop, so nothing inside it allocates or throws.
 #pragma once
 #include <cstddef>
 #include <cstdlib>
@@ -7,9 +7,7 @@
 #include <new>
 #include <vector>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
+#include "kernelkit/parallel.hpp"
 
 namespace kk {
 
@@ -39,14 +37,6 @@ inline const std::vector<ScratchBuffer>& thread_scratch(int threads, std::size_t
   }
   while (static_cast<int>(cache.buffers.size()) < threads) cache.buffers.push_back(aligned_scratch(cache.bytes));
   return cache.buffers;
-}
-
-inline int thread_index() {
-#if defined(_OPENMP)
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
 }
 
 }  // namespace kk

@@ -1,4 +1,6 @@
-// OpenMP thread-count helpers (the Python layer resolves n_threads=None/negative before calling).
+// Thread-count helpers over the OpenMP runtime, which sets the default count (OMP_NUM_THREADS,
+// threadpoolctl); the threads themselves are kernelkit's own pool (parallel.hpp). The Python layer
+// resolves n_threads=None/negative before calling.
 #pragma once
 
 namespace kk {

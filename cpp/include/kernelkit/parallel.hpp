@@ -1,0 +1,40 @@
+// kernelkit's one parallel loop: tasks spread over a pool of worker threads of its own (baseline
+// code, used by every driver). The pool survives fork(): a child process starts with no workers
+// and makes new ones on its first parallel call, where OpenMP's would wait forever for the
+// parent's. One call uses the pool at a time; a call that finds it busy (another Python thread's)
+// runs on its own thread, so concurrent callers never oversubscribe the cores beyond one thread
+// each.
+#pragma once
+#include <cstdint>
+
+namespace kk {
+
+// The index of the calling thread in the parallel call it runs tasks of, in [0, threads); 0 outside
+// one (scratch is indexed by it).
+int thread_index();
+
+namespace detail {
+using TaskRange = void (*)(void* context, std::int64_t begin, std::int64_t end);
+void run_parallel(std::int64_t tasks, int threads, std::int64_t chunk, TaskRange body, void* context);
+}  // namespace detail
+
+// body(task) for every task in [0, tasks), on up to `threads` threads, the caller included. Tasks
+// are handed out `chunk` at a time in order (chunk 1: a dynamic schedule; larger chunks for cheap
+// tasks). body must not throw.
+template <class Body>
+void parallel_for(std::int64_t tasks, int threads, const Body& body, std::int64_t chunk = 1) {
+  auto range = [](void* context, std::int64_t begin, std::int64_t end) {
+    const Body& f = *static_cast<const Body*>(context);
+    for (std::int64_t t = begin; t < end; ++t) f(t);
+  };
+  detail::run_parallel(tasks, threads, chunk, range, const_cast<void*>(static_cast<const void*>(&body)));
+}
+
+// body(index) once on each of `threads` threads at the same time (index = thread_index()), as far
+// as the pool can start them: for measurements such as the FMA peak.
+template <class Body>
+void on_each_thread(int threads, const Body& body) {
+  parallel_for(threads, threads, [&](std::int64_t) { body(thread_index()); });
+}
+
+}  // namespace kk

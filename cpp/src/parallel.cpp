@@ -1,0 +1,222 @@
+// The worker pool behind kk::parallel_for. Workers are detached POSIX threads that sleep on a
+// condition variable between calls (after a short spin, so that back-to-back calls, such as the
+// layers of a network, do not pay a wake-up each). A call publishes its job under the pool's mutex
+// and bumps a generation counter; the caller and the workers it asked for claim chunks of tasks
+// from an atomic counter; the caller waits until every worker has left the job. pthread_atfork
+// takes the mutex around fork() (so no job is half published) and, in the child, forgets the
+// parent's workers, which do not exist there.
+#include "kernelkit/parallel.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <new>
+#include <thread>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define KK_PAUSE() _mm_pause()
+#else
+#define KK_PAUSE() ((void)0)
+#endif
+
+namespace kk {
+namespace {
+
+using i64 = std::int64_t;
+
+// Pause rounds (tens of microseconds) a thread spins before it sleeps; none when the pool has more
+// threads than the machine has cores, where a spinning thread takes the core of one that works.
+constexpr int kSpinRounds = 4000;
+
+int spin_rounds(int threads) {
+  static const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return threads > cores ? 0 : kSpinRounds;
+}
+
+thread_local int current_index = 0;
+thread_local bool inside_call = false;
+
+struct Job {
+  detail::TaskRange body;
+  void* context;
+  i64 tasks, chunk;
+  int threads;
+  std::atomic<i64> next{0};
+  std::atomic<int> left{0};  // workers still inside the job
+};
+
+void run_share(Job& job, int index) {
+  current_index = index;
+  inside_call = true;
+  for (;;) {
+    const i64 begin = job.next.fetch_add(job.chunk, std::memory_order_relaxed);
+    if (begin >= job.tasks) break;
+    job.body(job.context, begin, std::min(job.tasks, begin + job.chunk));
+  }
+  inside_call = false;
+  current_index = 0;
+}
+
+class Pool {
+ public:
+  static Pool& instance() {
+    static Pool* pool = new Pool();  // never destroyed: workers may outlive static destruction
+    return *pool;
+  }
+
+  // Runs the job on the caller and up to job.threads - 1 workers; false when the pool is busy.
+  bool run(Job& job) {
+    if (busy_.exchange(true, std::memory_order_acquire)) return false;
+    const int helpers = job.threads - 1;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);  // against a lost wake-up of a sleeping worker
+      if (!start_workers(helpers)) {
+        busy_.store(false, std::memory_order_release);
+        return false;
+      }
+      job.left.store(helpers, std::memory_order_relaxed);
+      job_.store(&job, std::memory_order_relaxed);
+      threads_.store(job.threads, std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
+    }
+    wake_.notify_all();
+    run_share(job, 0);
+    const int spins = spin_rounds(workers_.load(std::memory_order_relaxed) + 1);
+    for (int spin = 0; job.left.load(std::memory_order_acquire) > 0; ++spin) {
+      if (spin < spins) {
+        KK_PAUSE();
+      } else {
+        std::unique_lock<std::mutex> wait(mutex_);
+        done_.wait(wait, [&] { return job.left.load(std::memory_order_acquire) == 0; });
+      }
+    }
+    busy_.store(false, std::memory_order_release);
+    return true;
+  }
+
+  void before_fork() { mutex_.lock(); }
+  void after_fork_in_parent() { mutex_.unlock(); }
+  void after_fork_in_child() {
+    // The parent's workers do not exist here, and its job is not this process's. Start afresh.
+    new (&mutex_) std::mutex();
+    new (&wake_) std::condition_variable();
+    new (&done_) std::condition_variable();
+    workers_.store(0);
+    job_.store(nullptr);
+    threads_.store(0);
+    generation_.store(0);
+    busy_.store(false);
+  }
+
+ private:
+  Pool() {
+    pthread_atfork([] { instance().before_fork(); }, [] { instance().after_fork_in_parent(); },
+                   [] { instance().after_fork_in_child(); });
+  }
+
+  struct Start {
+    Pool* pool;
+    int index;
+    unsigned long seen;  // the generation before the job it was started for
+  };
+
+  // Called with the mutex held.
+  bool start_workers(int wanted) {
+    while (workers_.load(std::memory_order_relaxed) < wanted) {
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      pthread_t thread;
+      const int index = workers_.load(std::memory_order_relaxed) + 1;
+      auto* start = new Start{this, index, generation_.load()};
+      const int error = pthread_create(&thread, &attr, &Pool::worker_main, start);
+      pthread_attr_destroy(&attr);
+      if (error != 0) {
+        delete start;
+        return false;
+      }
+      workers_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return true;
+  }
+
+  static void* worker_main(void* argument) {
+    const Start start = *static_cast<Start*>(argument);
+    delete static_cast<Start*>(argument);
+    start.pool->serve(start.index, start.seen);
+    return nullptr;
+  }
+
+  // Waits for a generation after `seen`: spinning first, then asleep.
+  unsigned long next_generation(unsigned long seen) {
+    const int spins = spin_rounds(workers_.load(std::memory_order_relaxed) + 1);
+    for (int spin = 0; spin < spins; ++spin) {
+      const unsigned long now = generation_.load(std::memory_order_acquire);
+      if (now != seen) return now;
+      KK_PAUSE();
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+    return generation_.load(std::memory_order_acquire);
+  }
+
+  void serve(int index, unsigned long seen) {
+    for (;;) {
+      const unsigned long generation = next_generation(seen);
+      const int threads = threads_.load(std::memory_order_relaxed);
+      Job* job = job_.load(std::memory_order_relaxed);
+      // read again: the job and its thread count belong to this generation only if it did not
+      // move on meanwhile (a job this worker is not part of may end, and its memory go, any time)
+      if (generation_.load(std::memory_order_acquire) != generation) continue;
+      seen = generation;
+      if (job == nullptr || index >= threads) continue;
+      run_share(*job, index);
+      if (job->left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> notify(mutex_);
+        done_.notify_all();
+      }
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  std::atomic<int> workers_{0};
+  std::atomic<Job*> job_{nullptr};
+  std::atomic<int> threads_{0};
+  std::atomic<unsigned long> generation_{0};
+  std::atomic<bool> busy_{false};
+};
+
+}  // namespace
+
+int thread_index() { return current_index; }
+
+namespace detail {
+
+void run_parallel(i64 tasks, int threads, i64 chunk, TaskRange body, void* context) {
+  if (tasks <= 0) return;
+  chunk = std::max<i64>(chunk, 1);
+  threads = static_cast<int>(std::clamp<i64>((tasks + chunk - 1) / chunk, 1, std::max(threads, 1)));
+  Job job;
+  job.body = body;
+  job.context = context;
+  job.tasks = tasks;
+  job.chunk = chunk;
+  job.threads = threads;
+  if (threads == 1 || inside_call || !Pool::instance().run(job)) {
+    // one thread, a call from inside a task, or the pool busy with another caller's call
+    const bool nested = inside_call;
+    const int index = current_index;
+    job.threads = 1;
+    run_share(job, 0);
+    inside_call = nested;
+    current_index = index;
+  }
+}
+
+}  // namespace detail
+}  // namespace kk

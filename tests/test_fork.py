@@ -1,0 +1,98 @@
+"""kernelkit in child processes: after the parent has used every kernel family (and so started
+its worker threads), a child made by fork, forkserver or spawn computes the same results, with
+threads, and returns. OpenMP's pool (GNU libgomp) waits forever in a forked child; kernelkit's
+own pool starts afresh there."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import sys
+
+import numpy as np
+import pytest
+
+import kernelkit
+
+TIMEOUT_S = 60
+
+
+def workload(seed: int) -> list[np.ndarray]:
+    """One call of each kernel family, with 2 threads."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((300, 24), dtype=np.float32)
+    images = rng.random((2, 8, 33, 31), dtype=np.float32)
+    weights = rng.random((16, 8, 3, 3), dtype=np.float32)
+    picture = rng.random((64, 80))
+    model = kernelkit.load_model(kernelkit.models.demo_model_path())
+    digits = kernelkit.models.demo_digits().images[:20, :, :, None]
+    return [
+        kernelkit.rbf_kernel(x, n_threads=2),
+        kernelkit.laplacian_kernel(x, n_threads=2),
+        kernelkit.conv2d(images, weights, padding=1, n_threads=2),
+        kernelkit.conv2d(images, weights[:8, :1], groups=8, n_threads=2),  # depthwise
+        kernelkit.filter2d(picture, kernelkit.kernels.sobel_x(), n_threads=2),
+        model.run(digits, n_threads=2),
+    ]
+
+
+def in_child(seed: int) -> list[np.ndarray]:
+    return workload(seed)
+
+
+@pytest.fixture(scope="module")
+def expected() -> list[np.ndarray]:
+    return workload(0)  # also starts the parent's worker threads
+
+
+def check(results: list[np.ndarray], expected: list[np.ndarray]) -> None:
+    assert len(results) == len(expected)
+    for got, want in zip(results, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_a_child_process_computes_the_same(method, expected):
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} start method here")
+    context = multiprocessing.get_context(method)
+    with context.Pool(2) as pool:
+        results = pool.map_async(in_child, [0, 0]).get(TIMEOUT_S)
+    for result in results:
+        check(result, expected)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is the default on Linux only")
+def test_a_process_pool_executor_with_fork(expected):
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as executor:
+        futures = [executor.submit(in_child, 0) for _ in range(3)]
+        for future in futures:
+            check(future.result(timeout=TIMEOUT_S), expected)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is the default on Linux only")
+def test_a_forked_child_of_a_forked_child(expected):
+    context = multiprocessing.get_context("fork")
+
+    def grandchild(queue: multiprocessing.Queue) -> None:
+        with context.Pool(1) as pool:
+            queue.put(pool.apply_async(in_child, (0,)).get(TIMEOUT_S))
+
+    queue = context.Queue()
+    process = context.Process(target=grandchild, args=(queue,))
+    process.start()
+    result = queue.get(timeout=TIMEOUT_S)
+    process.join(TIMEOUT_S)
+    assert process.exitcode == 0
+    check(result, expected)
+
+
+def test_torch_in_the_same_process_does_not_block_a_forked_child(expected):
+    """PyTorch brings its own libgomp; with both loaded, a forked child still runs kernelkit."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(2)
+    torch.ones(256, 256) @ torch.ones(256, 256)  # start torch's OpenMP threads
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        check(pool.apply_async(in_child, (0,)).get(TIMEOUT_S), expected)
