@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <new>
@@ -39,6 +40,8 @@ int spin_rounds(int threads) {
 
 thread_local int current_index = 0;
 thread_local bool inside_call = false;
+thread_local bool pool_worker = false;  // workers never run the interrupt check
+std::atomic<InterruptCheck> interrupt_check{nullptr};
 
 struct Job {
   detail::TaskRange body;
@@ -47,18 +50,47 @@ struct Job {
   int threads;
   std::atomic<i64> next{0};
   std::atomic<int> left{0};  // workers still inside the job
+  std::atomic<bool> stop{false};
+};
+
+// The interrupt check, run by the thread that started the job, at most every kInterruptCheckSeconds.
+class Checker {
+ public:
+  explicit Checker(bool starter)
+      : check_(starter && !pool_worker ? interrupt_check.load(std::memory_order_relaxed) : nullptr),
+        last_(std::chrono::steady_clock::now()) {}
+
+  bool stop_now() {
+    if (check_ == nullptr) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last_).count() < kInterruptCheckSeconds) return false;
+    last_ = now;
+    return check_();
+  }
+
+ private:
+  InterruptCheck check_;
+  std::chrono::steady_clock::time_point last_;
 };
 
 void run_share(Job& job, int index) {
   current_index = index;
   inside_call = true;
-  for (;;) {
+  Checker checker(index == 0);
+  while (!job.stop.load(std::memory_order_relaxed)) {
     const i64 begin = job.next.fetch_add(job.chunk, std::memory_order_relaxed);
     if (begin >= job.tasks) break;
     job.body(job.context, begin, std::min(job.tasks, begin + job.chunk));
+    if (checker.stop_now()) job.stop.store(true, std::memory_order_relaxed);
   }
   inside_call = false;
   current_index = 0;
+}
+
+// A loop started inside a task runs inline on that thread, without an interrupt check of its own.
+void run_nested(Job& job) {
+  for (i64 begin = 0; begin < job.tasks; begin += job.chunk)
+    job.body(job.context, begin, std::min(job.tasks, begin + job.chunk));
 }
 
 class Pool {
@@ -145,6 +177,7 @@ class Pool {
   }
 
   static void* worker_main(void* argument) {
+    pool_worker = true;
     const Start start = *static_cast<Start*>(argument);
     delete static_cast<Start*>(argument);
     start.pool->serve(start.index, start.seen);
@@ -195,6 +228,8 @@ class Pool {
 
 int thread_index() { return current_index; }
 
+void set_interrupt_check(InterruptCheck check) { interrupt_check.store(check); }
+
 namespace detail {
 
 void run_parallel(i64 tasks, int threads, i64 chunk, TaskRange body, void* context) {
@@ -212,10 +247,15 @@ void run_parallel(i64 tasks, int threads, i64 chunk, TaskRange body, void* conte
     const bool nested = inside_call;
     const int index = current_index;
     job.threads = 1;
-    run_share(job, 0);
+    if (nested) {  // the outer loop's starter checks; a nested loop only obeys
+      run_nested(job);
+    } else {
+      run_share(job, 0);
+    }
     inside_call = nested;
     current_index = index;
   }
+  if (job.stop.load()) throw Interrupted();
 }
 
 }  // namespace detail

@@ -6,8 +6,23 @@
 // each.
 #pragma once
 #include <cstdint>
+#include <exception>
 
 namespace kk {
+
+// Thrown by parallel_for on the calling thread when the interrupt check (see below) asked it to
+// stop: the tasks not yet started are skipped, those running finish, the workers go back to the
+// pool. The check leaves its reason (Python's KeyboardInterrupt) for the bindings to raise.
+struct Interrupted : std::exception {
+  const char* what() const noexcept override { return "interrupted"; }
+};
+
+// Called by the thread that started a parallel loop, between chunks of tasks, at most every
+// kInterruptCheckSeconds; true means stop. The bindings install one that asks Python for pending
+// signals.
+using InterruptCheck = bool (*)();
+void set_interrupt_check(InterruptCheck check);
+constexpr double kInterruptCheckSeconds = 0.05;
 
 // The index of the calling thread in the parallel call it runs tasks of, in [0, threads); 0 outside
 // one (scratch is indexed by it).
