@@ -284,3 +284,19 @@ def test_a_reader_that_stops_early_is_not_an_error():
         _, err = process.communicate(timeout=60)
     assert err.decode() == ""
     assert process.returncode == 0  # as other Unix tools end when their reader has gone
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
+    def broken(args):
+        raise RuntimeError("something inside")
+
+    monkeypatch.setattr(_figure_commands, "_filters", broken)
+    argv = ["filters", str(demo_model_path()), "-o", "x.png"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "kernelkit: error: RuntimeError: something inside (kernelkit --debug ... shows the "
+        "traceback)\n"
+    )
+    with pytest.raises(RuntimeError, match="something inside"):
+        main(["--debug", *argv])

@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fast convolution and Gram-matrix kernels; see the filters of a CNN.",
     )
     parser.add_argument("--version", action="version", version=f"kernelkit {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="on an error, show Python's traceback too"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     info = sub.add_parser(
         "info",
@@ -174,8 +177,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except (ValueError, TypeError, OSError, ImportError) as exc:  # ImportError: optional packages
-        print(f"kernelkit: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("kernelkit: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT, as shells report it
+    except Exception as exc:
+        if args.debug:
+            raise
+        # the expected kinds (bad arguments and files, a missing optional package) say it all;
+        # anything else is kernelkit's fault: its type, and how to see where it happened
+        if isinstance(exc, (ValueError, TypeError, OSError, ImportError)):
+            print(f"kernelkit: error: {exc}", file=sys.stderr)
+        else:
+            print(
+                f"kernelkit: error: {type(exc).__name__}: {exc} (kernelkit --debug ... shows the "
+                "traceback)",
+                file=sys.stderr,
+            )
         return 1
 
 

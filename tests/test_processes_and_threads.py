@@ -1,7 +1,8 @@
-"""kernelkit in child processes: after the parent has used every kernel family (and so started
-its worker threads), a child made by fork, forkserver or spawn computes the same results, with
-threads, and returns. OpenMP's pool (GNU libgomp) waits forever in a forked child; kernelkit's
-own pool starts afresh there."""
+"""kernelkit in child processes and in many threads at once. After the parent has used every
+kernel family (and so started its worker threads), a child made by fork, forkserver or spawn
+computes the same results, with threads, and returns: OpenMP's pool (GNU libgomp) waits forever
+in a forked child, kernelkit's own pool starts afresh there. Calls from many Python threads at
+once share that pool and give the results of serial calls."""
 
 from __future__ import annotations
 
@@ -96,3 +97,12 @@ def test_torch_in_the_same_process_does_not_block_a_forked_child(expected):
     context = multiprocessing.get_context("fork")
     with context.Pool(1) as pool:
         check(pool.apply_async(in_child, (0,)).get(TIMEOUT_S), expected)
+
+
+def test_eight_python_threads_at_once_give_the_serial_results(expected):
+    """Calls from many threads share one pool: one runs on it, the others on their own thread;
+    every result equals the one computed alone, bit for bit."""
+    with concurrent.futures.ThreadPoolExecutor(8) as executor:
+        futures = [executor.submit(workload, 0) for _ in range(8)]
+        for future in futures:
+            check(future.result(timeout=TIMEOUT_S), expected)
