@@ -92,10 +92,12 @@ std::vector<T> inverse_norms(const T* a, i64 rows, i64 d, int n_threads) {
 // a non-zero row and 0 for a zero row.
 template <class T>
 void set_exact_diagonal(GramKind kind, const GramProblem<T>& p, i64 i0, i64 i1) {
+  if (kind != GramKind::rbf && kind != GramKind::cosine) return;  // only these have row terms
   for (i64 i = i0; i < i1; ++i) {
     const T term = p.x_row_term[i];
-    if (kind == GramKind::rbf) p.out[i * p.ldo + i] = T(1) + (term - term);
-    if (kind == GramKind::cosine) p.out[i * p.ldo + i] = term == T(0) ? T(0) : term / term;
+    p.out[i * p.ldo + i] = kind == GramKind::rbf ? T(1) + (term - term)
+                           : term == T(0)        ? T(0)
+                                                 : term / term;
   }
 }
 
