@@ -80,3 +80,27 @@ def test_explicit_byte_order_dtypes_are_accepted(order, dtype):
         np.testing.assert_array_equal(
             kernelkit.rbf_kernel(X.astype(typed)), kernelkit.rbf_kernel(X.astype(dtype))
         )
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("stride", [2**62, (2**62, 1), (1, 2**40)])
+def test_a_stride_beyond_the_input_gives_its_first_windows(layout, stride, simd_path):
+    """Absurd strides are legal (one output row or column); nothing overflows."""
+    rng = np.random.default_rng(5)
+    x = rng.random((2, 3, 9, 8), dtype=np.float32)
+    w = rng.random((4, 3, 3, 3), dtype=np.float32)
+    expected = kernelkit.conv2d(x, w, stride=1)
+    pair = stride if isinstance(stride, tuple) else (stride, stride)
+    rows = slice(None, None, 10**6) if pair[0] > 1 else slice(None)
+    cols = slice(None, None, 10**6) if pair[1] > 1 else slice(None)
+    expected = expected[:, :, rows, cols]
+    source = x if layout == "NCHW" else np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    got = kernelkit.conv2d(source, w, stride=stride, layout=layout, weight_layout="OIHW")
+    got = got if layout == "NCHW" else got.transpose(0, 3, 1, 2)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_an_allocation_that_cannot_succeed_is_a_memory_error_naming_its_size():
+    x = np.ones((1, 3, 8, 8), np.float32)
+    with pytest.raises(MemoryError, match=r"cannot allocate \d+ bytes"):
+        kernelkit.conv2d(x, np.ones((4, 3, 3, 3), np.float32), padding=2**20)

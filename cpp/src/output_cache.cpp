@@ -1,6 +1,7 @@
 // The result-buffer cache (see output_cache.hpp): a short list of freed buffers, most recent last,
 // behind one mutex (taken once per large allocation and once per free).
 #include "kernelkit/output_cache.hpp"
+#include "kernelkit/scratch.hpp"
 
 #include <cstdlib>
 #include <mutex>
@@ -44,7 +45,7 @@ Cache& cache() {
 // request, as NumPy does for its own large arrays.
 void* allocate(std::size_t capacity) {
   void* data = std::aligned_alloc(64, capacity);
-  if (data == nullptr) throw std::bad_alloc();
+  if (data == nullptr) throw AllocationFailure(capacity);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   madvise(data, capacity, MADV_HUGEPAGE);  // a hint: failure changes nothing
 #endif

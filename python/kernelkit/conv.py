@@ -523,7 +523,11 @@ class Conv2d:
                 f"than the padded input ({h + pads[0] + pads[1]}x{w + pads[2] + pads[3]})"
             )
         result = (oh, ow, self._out_channels) if nhwc else (self._out_channels, oh, ow)
-        geometry = (pads, result)
+        # a stride beyond the padded input gives one output row (column) whatever its size; the
+        # kernels get that size instead, so that no index arithmetic meets a stride of 2**62
+        extents = (h + pads[0] + pads[1], w + pads[2] + pads[3])
+        strides = tuple(min(s, max(e, 1)) for s, e in zip(self._stride, extents))
+        geometry = (pads, result, strides)
         if len(self._geometry) < 64:
             self._geometry[shape] = geometry
         return geometry
@@ -591,9 +595,9 @@ class Conv2d:
         plan = self._plans.get(key)
         if plan is not None:
             return plan
-        pads, result = self._input_geometry(shape4)
+        pads, result, strides = self._input_geometry(shape4)
         info = self._core_for(compute).plan(
-            list(shape4), self._stride, self._dilation, pads, self._layout == "NHWC", threads
+            list(shape4), strides, self._dilation, pads, self._layout == "NHWC", threads
         )
         plan = ConvPlan(
             **info,
@@ -618,7 +622,7 @@ class Conv2d:
         shape4 = self._shape_args(xa.shape)
         dtype = _compute_dtype(xa)
         core = self._core_for(dtype)
-        pads, result_shape = self._input_geometry(shape4)
+        pads, result_shape, strides = self._input_geometry(shape4)
         threads = resolve_n_threads(n_threads)
         full = (shape4[0], *result_shape)
         result = check_out(out, full if xa.ndim == 4 else result_shape, dtype, [x, xa], "x")
@@ -627,7 +631,7 @@ class Conv2d:
             core.run(
                 xa,
                 result.reshape(full),
-                self._stride,
+                strides,
                 self._dilation,
                 pads,
                 self._layout == "NHWC",

@@ -5,11 +5,24 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <string>
 #include <vector>
 
 #include "kernelkit/parallel.hpp"
 
 namespace kk {
+
+// A failed allocation that says its size (pybind11 raises it as MemoryError with this message).
+class AllocationFailure : public std::bad_alloc {
+ public:
+  explicit AllocationFailure(std::size_t bytes)
+      : message_("kernelkit: cannot allocate " + std::to_string(bytes) + " bytes (" +
+                 std::to_string(bytes >> 20) + " MiB)") {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
 
 struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }
@@ -18,7 +31,7 @@ using ScratchBuffer = std::unique_ptr<void, FreeDeleter>;
 
 inline ScratchBuffer aligned_scratch(std::size_t bytes) {
   void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-  if (p == nullptr) throw std::bad_alloc();
+  if (p == nullptr) throw AllocationFailure(bytes);
   return ScratchBuffer(p);
 }
 
