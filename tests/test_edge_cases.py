@@ -104,3 +104,25 @@ def test_an_allocation_that_cannot_succeed_is_a_memory_error_naming_its_size():
     x = np.ones((1, 3, 8, 8), np.float32)
     with pytest.raises(MemoryError, match=r"cannot allocate \d+ bytes"):
         kernelkit.conv2d(x, np.ones((4, 3, 3, 3), np.float32), padding=2**20)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("with_y", [False, True])
+def test_rbf_of_infinite_values_is_exact(dtype, with_y, simd_path):
+    """An Inf feature puts a row infinitely far from every finite row: exactly 0, not the NaN of
+    inf - inf in the expanded |x|^2 + |y|^2 - 2 x.y; NaN stays NaN."""
+    rng = np.random.default_rng(11)
+    x = rng.random((37, 5)).astype(dtype)
+    x[3, 1], x[20, 4], x[21, 0] = np.inf, -np.inf, np.nan
+    y = rng.random((29, 5)).astype(dtype) if with_y else None
+    if with_y:
+        y[7, 2] = np.inf
+    other = x if y is None else y
+    with np.errstate(invalid="ignore"):
+        diff = x.astype(np.float64)[:, None, :] - other.astype(np.float64)[None, :, :]
+        expected = np.exp(-0.2 * np.sum(diff * diff, axis=-1))
+    got = kernelkit.rbf_kernel(x, y, gamma=0.2)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    assert np.all(got[np.isinf(x).any(axis=1)][:, np.isfinite(other).all(axis=1)] == 0)
+    finite = ~np.isnan(expected)
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-5, atol=1e-6)

@@ -101,6 +101,42 @@ void set_exact_diagonal(GramKind kind, const GramProblem<T>& p, i64 i0, i64 i1) 
   }
 }
 
+// The rows of a (rows x d) holding an Inf or NaN.
+template <class T>
+std::vector<i64> non_finite_rows(const T* a, i64 rows, i64 d) {
+  std::vector<i64> found;
+  for (i64 i = 0; i < rows; ++i)
+    if (!std::all_of(a + i * d, a + (i + 1) * d, [](T v) { return std::isfinite(v); })) found.push_back(i);
+  return found;
+}
+
+// exp(-gamma |x_i - y_j|^2) from the differences, for the pairs the expanded form
+// |x|^2 + |y|^2 - 2 x.y gets wrong when a value is infinite (inf - inf = NaN where the distance is
+// inf and the kernel exactly 0).
+template <class T>
+T rbf_directly(const T* xi, const T* yj, i64 d, double gamma) {
+  double s = 0.0;
+  for (i64 k = 0; k < d; ++k) {
+    const double v = double(xi[k]) - double(yj[k]);
+    s += v * v;
+  }
+  return T(std::exp(-gamma * s));
+}
+
+// The rbf entries of the rows and columns whose inputs hold Inf or NaN, recomputed directly.
+template <class T>
+void fix_non_finite_rbf(const GramProblem<T>& p, bool symmetric) {
+  for (i64 i : non_finite_rows(p.x, p.n, p.d))
+    for (i64 j = 0; j < p.m; ++j) {
+      const T v = rbf_directly(p.x + i * p.d, p.y + j * p.d, p.d, p.gamma);
+      p.out[i * p.ldo + j] = v;
+      if (symmetric) p.out[j * p.ldo + i] = v;
+    }
+  if (symmetric) return;
+  for (i64 j : non_finite_rows(p.y, p.m, p.d))
+    for (i64 i = 0; i < p.n; ++i) p.out[i * p.ldo + j] = rbf_directly(p.x + i * p.d, p.y + j * p.d, p.d, p.gamma);
+}
+
 struct Tile {
   i64 i0, i1, j0, j1;
 };
@@ -151,6 +187,7 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
     tile_fn(p, tile.i0, tile.i1, tile.j0, tile.j1, symmetric, scratch[thread_index()].get());
     if (symmetric && tile.i0 == tile.j0) set_exact_diagonal(params.kind, p, tile.i0, tile.i1);
   });
+  if (params.kind == GramKind::rbf) fix_non_finite_rbf(p, symmetric);
 }
 
 template void compute_gram<float>(const GramParams&, const float*, i64, const float*, i64, i64, float*);
