@@ -69,6 +69,20 @@ def _explicit_padding(padding: Any) -> tuple[int, int, int, int]:
     return sides
 
 
+def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """TensorFlow's "same" padding of one axis of ``size``: (before, after) for ``ceil(size /
+    stride)`` outputs, the extra one after.
+
+    Examples
+    --------
+    >>> same_padding(4, 2, 1)
+    (0, 1)
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
 def resolve_padding(
     padding: Padding, in_size: Pair, kernel: Pair, stride: Pair, dilation: Pair
 ) -> tuple[int, int, int, int]:
@@ -95,9 +109,7 @@ def resolve_padding(
             raise ValueError(f"padding: expected 'valid', 'same' or 'same_lower', got {padding!r}")
         sides = []
         for size, k, s, d in zip(in_size, kernel, stride, dilation):
-            out = -(-size // s)
-            total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
-            smaller, larger = total // 2, total - total // 2
+            smaller, larger = same_padding(size, k, s, d)
             sides += [larger, smaller] if mode == "same_lower" else [smaller, larger]
         return sides[0], sides[1], sides[2], sides[3]
     return _explicit_padding(padding)

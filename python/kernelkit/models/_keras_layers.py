@@ -158,9 +158,9 @@ def _keras_conv(
         cls,
         parents,
         group,
-        kernel_size=_ints(config.get("kernel_size"), cls.rank),
-        strides=_ints(config.get("strides", 1), cls.rank),
-        dilation=_ints(config.get("dilation_rate", 1), cls.rank),
+        kernel_size=int_tuple(config.get("kernel_size"), cls.rank),
+        strides=int_tuple(config.get("strides", 1), cls.rank),
+        dilation=int_tuple(config.get("dilation_rate", 1), cls.rank),
         padding=str(config.get("padding", "valid")).lower(),
         groups=int(config.get("groups", 1)),
         activation=activation,
@@ -172,7 +172,7 @@ def _keras_conv(
     )
 
 
-def _ints(value: Any, rank: int) -> tuple[int, ...]:
+def int_tuple(value: Any, rank: int) -> tuple[int, ...]:
     """A config's int-or-list (strides, kernel_size, dilation_rate) as a tuple of ``rank`` ints."""
     values = [value] * rank if isinstance(value, int) else list(value)
     if len(values) != rank:

@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._validation import one_of
 from ..conv import Conv2d, Padding
+from . import ops
 from .graph import Graph, as_batch
 
 __all__ = ["ConvLayer", "ConvModel", "WeightFileError"]
@@ -68,30 +69,19 @@ class WeightFileError(ValueError):
         super().__init__(f"{self.path}: {problem}")
 
 
-def _sigmoid(v: NDArray[Any]) -> NDArray[Any]:
-    # exp(-softplus(-v)): 1 / (1 + exp(-v)) would overflow (and warn) for v below about -88
-    # in float32, where the result is 0
-    result: NDArray[Any] = np.exp(-np.logaddexp(0.0, -v))
-    return result
+#: The activations conv2d cannot fuse, applied with NumPy (models/ops.py) after the convolution.
+_NUMPY_ACTIVATIONS = ("sigmoid", "tanh", "elu", "softplus", "swish", "silu")
 
 
 def _numpy_activation(name: str, alpha: float) -> Callable[[NDArray[Any]], NDArray[Any]]:
-    """The activations conv2d cannot fuse, as NumPy functions applied after the convolution."""
-    table: dict[str, Callable[[NDArray[Any]], NDArray[Any]]] = {
-        "sigmoid": _sigmoid,
-        "tanh": np.tanh,
-        "elu": lambda v: np.where(v > 0, v, alpha * np.expm1(np.minimum(v, 0))),
-        "softplus": lambda v: np.logaddexp(0.0, v),
-        "swish": lambda v: v * _sigmoid(v),
-        "silu": lambda v: v * _sigmoid(v),
-    }
-    try:
-        return table[name]
-    except KeyError:
-        supported = ", ".join(sorted([*table, "relu", "leaky_relu", "relu6", "linear"]))
-        raise ValueError(
-            f"activation {name!r} cannot be run by kernelkit (supported: {supported})"
-        ) from None
+    """The activation ``name`` (``alpha`` the elu's) as a NumPy function; ValueError if conv
+    layers do not run it."""
+    if name not in _NUMPY_ACTIVATIONS:
+        supported = ", ".join(
+            sorted([*_NUMPY_ACTIVATIONS, "relu", "leaky_relu", "relu6", "linear"])
+        )
+        raise ValueError(f"activation {name!r} cannot be run by kernelkit (supported: {supported})")
+    return ops.activation_function(name, alpha)
 
 
 @dataclass(eq=False)
@@ -483,9 +473,9 @@ class ConvModel(Sequence[ConvLayer]):
                 layer.name,
                 layer.kind,
                 "x".join(map(str, layer.weight.shape)),
-                _fmt(layer.stride),
-                _fmt(layer.padding),
-                _fmt(layer.dilation),
+                cell_text(layer.stride),
+                cell_text(layer.padding),
+                cell_text(layer.dilation),
                 str(layer.groups),
                 str(layer.activation),
                 f"{layer.parameter_count:,}",
@@ -516,7 +506,7 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
-def _fmt(value: Any) -> str:
+def cell_text(value: Any) -> str:
     """Compact text for table cells: (1, 1) -> 1x1, 'same' -> same."""
     if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
         return "x".join(map(str, value)) if len(set(value)) > 1 else str(value[0])

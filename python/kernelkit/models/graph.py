@@ -248,16 +248,17 @@ def as_batch(
         array = array[None]
     if array.ndim != len(input_shape):
         raise ValueError(
-            f"x: the model expects arrays of shape {_shape_text(input_shape)} "
+            f"x: the model expects arrays of shape {shape_text(input_shape)} "
             f"(or one without the batch axis), got {np.shape(x)}"
         )
     channels = input_shape[channel_axis]
     if channels is not None and array.shape[channel_axis] != channels:
         raise ValueError(
-            f"x: the model expects arrays of shape {_shape_text(input_shape)}, got {np.shape(x)}"
+            f"x: the model expects arrays of shape {shape_text(input_shape)}, got {np.shape(x)}"
         )
     return np.ascontiguousarray(array, dtype=dtype), single
 
 
-def _shape_text(shape: tuple[int | None, ...]) -> str:
+def shape_text(shape: tuple[int | None, ...]) -> str:
+    """A shape with its free axes as N: (N, 48, 48, 1)."""
     return "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"

@@ -19,7 +19,7 @@ from typing import Any, Union
 import numpy as np
 
 from . import ops
-from ._keras_layers import CONV_CLASSES, snake_case
+from ._keras_layers import CONV_CLASSES, int_tuple, snake_case
 from ._layer import ConvLayer, ConvModel
 from .graph import Array, Graph, GraphInput, Node
 from .nodes import Dense, conv_node, dense_node, unary_node
@@ -67,10 +67,6 @@ Factory = Callable[[_Layer], Union[Callable[..., Array], Dense]]
 
 
 # -- the layer kinds --------------------------------------------------------------------------
-def _ints(value: Any, rank: int) -> tuple[int, ...]:
-    return (int(value),) * rank if isinstance(value, (int, float)) else tuple(int(v) for v in value)
-
-
 def _pairs(value: Any, rank: int) -> list[tuple[int, int]]:
     """Keras' padding / cropping forms: n, (a, b) per axis, or ((a, b), (c, d))."""
     if isinstance(value, (int, float)):
@@ -158,8 +154,8 @@ def _softmax(layer: _Layer) -> Callable[..., Array]:
 
 def _pooling(kind: str, rank: int) -> Factory:
     def factory(layer: _Layer) -> Callable[..., Array]:
-        size = _ints(layer.get("pool_size", 2), rank)
-        strides = _ints(layer.get("strides", size), rank)
+        size = int_tuple(layer.get("pool_size", 2), rank)
+        strides = int_tuple(layer.get("strides", size), rank)
         same = str(layer.get("padding", "valid")).lower() == "same"
         axis = layer.channel_axis
 
@@ -213,7 +209,7 @@ def _crop_axis(x: Array, axis: int, before: int, after: int) -> Array:
 
 
 def _upsampling(layer: _Layer) -> Callable[..., Array]:
-    size = _ints(layer.get("size", 2), 2)
+    size = int_tuple(layer.get("size", 2), 2)
     interpolation = str(layer.get("interpolation", "nearest"))
     axis = layer.channel_axis
     if interpolation not in ("nearest", "bilinear"):
@@ -294,11 +290,11 @@ def _conv_transpose(layer: _Layer) -> Callable[..., Array]:
     rank = kernel.ndim - 2
     weight = np.moveaxis(np.moveaxis(kernel, -1, 0), -1, 1)  # (in, out, *kernel)
     bias = arrays[1] if layer.get("use_bias", True) and len(arrays) > 1 else None
-    strides = _ints(layer.get("strides", 1), rank)
-    dilations = _ints(layer.get("dilation_rate", 1), rank)
+    strides = int_tuple(layer.get("strides", 1), rank)
+    dilations = int_tuple(layer.get("dilation_rate", 1), rank)
     padding = str(layer.get("padding", "valid")).lower()
     output_padding = layer.config.get("output_padding")
-    extras = [None] * rank if output_padding is None else list(_ints(output_padding, rank))
+    extras = [None] * rank if output_padding is None else list(int_tuple(output_padding, rank))
     crops = [
         _transpose_crop(k, s, d, padding, e)
         for k, s, d, e in zip(kernel.shape[:rank], strides, dilations, extras)

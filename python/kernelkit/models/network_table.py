@@ -3,11 +3,10 @@ layer names that ``--layer N`` indexes."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from ._layer import ConvLayer, ConvModel
+from ._layer import ConvLayer, ConvModel, cell_text
+from .graph import shape_text
 
 __all__ = ["layer_names", "network_summary", "resolve_layer"]
 
@@ -67,12 +66,6 @@ def _kernel(layer: ConvLayer | None) -> str:
     return text
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
-        return "x".join(map(str, value)) if len(set(value)) > 1 else str(value[0])
-    return str(value)
-
-
 def network_summary(model: ConvModel) -> str:
     """Every layer of a runnable model: index, name, kind, output shape (one sample), the
     kernel as stored (both halves of a separable layer), stride, padding, activation and
@@ -94,8 +87,8 @@ def network_summary(model: ConvModel) -> str:
                 kind,
                 output,
                 _kernel(conv),
-                "" if conv is None else _fmt(conv.stride),
-                "" if conv is None else _fmt(conv.padding),
+                "" if conv is None else cell_text(conv.stride),
+                "" if conv is None else cell_text(conv.padding),
                 "" if conv is None else str(conv.activation),
                 "" if conv is None else f"{conv.parameter_count:,}",
             )
@@ -104,7 +97,7 @@ def network_summary(model: ConvModel) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     version = f" {model.framework_version}" if model.framework_version else ""
     total = sum(layer.parameter_count for layer in model.layers)
-    input_shape = "(" + ", ".join("N" if s is None else str(s) for s in graph.inputs[0].shape) + ")"
+    input_shape = shape_text(graph.inputs[0].shape)
     title = (
         f"{model.path or '<model>'}: {model.format}{version}, {len(rows) - 1} layers, input "
         f"{input_shape} {graph.layout}, {total:,} parameters in {len(model)} conv layers"

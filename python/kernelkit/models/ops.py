@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..conv import same_padding
+
 Array = NDArray[Any]
 
 __all__ = [
@@ -106,9 +108,12 @@ ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
 
 
 def activation_function(name: str, alpha: float = 0.2) -> Callable[[Array], Array]:
-    """The activation called ``name`` (``leaky_relu`` with slope ``alpha``); KeyError if none."""
+    """The activation called ``name`` (``leaky_relu`` with slope ``alpha``, ``elu`` with that
+    alpha); KeyError if none."""
     if name == "leaky_relu":
         return lambda x: relu(x, slope=alpha)
+    if name == "elu":
+        return lambda x: elu(x, alpha)
     return ACTIVATIONS[name]
 
 
@@ -133,13 +138,6 @@ def batch_norm(x: Array, scale: Array, shift: Array, channel_axis: int) -> Array
 
 
 # -- pooling --------------------------------------------------------------------------------
-def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
-    """TensorFlow's "same" padding of one axis: (before, after), the extra one after."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
-    return total // 2, total - total // 2
-
-
 def pool(
     x: Array,
     kind: str,
