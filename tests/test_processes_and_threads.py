@@ -9,6 +9,8 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -106,3 +108,65 @@ def test_eight_python_threads_at_once_give_the_serial_results(expected):
         futures = [executor.submit(workload, 0) for _ in range(8)]
         for future in futures:
             check(future.result(timeout=TIMEOUT_S), expected)
+
+
+def kept_scratch() -> int:
+    return int(kernelkit.config()["scratch_kept_bytes"])
+
+
+def settled_kept_scratch() -> int:
+    """The scratch kept once threads that earlier tests joined have ended."""
+    deadline, last = time.monotonic() + 5, -1
+    while kept_scratch() != last and time.monotonic() < deadline:
+        last = kept_scratch()
+        time.sleep(0.1)
+    return last
+
+
+def wait_for_kept_scratch(at_most: int) -> int:
+    """Joined threads free their scratch as the operating system ends them, just after join."""
+    deadline = time.monotonic() + 5
+    while kept_scratch() > at_most and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return kept_scratch()
+
+
+def test_scratch_kept_by_many_idle_threads_stays_within_the_limit(expected):
+    """Threads that called every kernel family and now wait keep at most the limit in all (sixty of
+    them would keep more than that); when they exit, their scratch is freed."""
+    limit = int(kernelkit.config()["scratch_limit_bytes"])
+    before = settled_kept_scratch()
+
+    def waiting_threads(count: int) -> tuple[list[threading.Thread], threading.Event, list]:
+        called, release, results = threading.Barrier(count + 1), threading.Event(), []
+
+        def call_then_wait() -> None:
+            results.append(workload(0))
+            called.wait(TIMEOUT_S)
+            release.wait(TIMEOUT_S)
+
+        threads = [threading.Thread(target=call_then_wait) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        called.wait(TIMEOUT_S)
+        return threads, release, results
+
+    def end(threads: list[threading.Thread], release: threading.Event) -> None:
+        release.set()
+        for thread in threads:
+            thread.join(TIMEOUT_S)
+
+    one, release, _ = waiting_threads(1)
+    share = kept_scratch() - before
+    end(one, release)
+    assert 60 * share > limit
+    assert wait_for_kept_scratch(before) == before
+
+    many, release, results = waiting_threads(60)
+    try:
+        assert before <= kept_scratch() <= limit
+    finally:
+        end(many, release)
+    assert wait_for_kept_scratch(before) == before
+    for result in results:
+        check(result, expected)

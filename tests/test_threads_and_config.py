@@ -31,6 +31,8 @@ CONFIG_KEYS = {
     "num_threads",
     "compiler",
     "build_flags",
+    "scratch_kept_bytes",
+    "scratch_limit_bytes",
 }
 
 

@@ -8,6 +8,7 @@
 #include "kernelkit/cpu_caches.hpp"
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/output_cache.hpp"
+#include "kernelkit/scratch.hpp"
 #include "kernelkit/table_entry.hpp"
 #include "kernelkit/threads.hpp"
 
@@ -90,6 +91,12 @@ void register_config(py::module_& m) {
     info["limit_bytes"] = output_cache_limit();
     info["held_bytes"] = output_cache_held();
     info["min_bytes"] = kMinCachedBytes;
+    return info;
+  });
+  m.def("scratch_info", [] {
+    py::dict info;
+    info["scratch_kept_bytes"] = kept_scratch_bytes();
+    info["scratch_limit_bytes"] = kKeptScratchBytes;
     return info;
   });
 }

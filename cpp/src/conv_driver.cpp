@@ -29,8 +29,8 @@ template <class T>
 void run_tasks(ConvTaskFn<T> task_fn, const ConvProblem<T>& p, i64 first, i64 tasks, std::size_t scratch_bytes,
                int n_threads) {
   const int threads = static_cast<int>(std::clamp<i64>(tasks, 1, n_threads));
-  const std::vector<ScratchBuffer>& scratch = thread_scratch(threads, scratch_bytes);
-  parallel_for(tasks, threads, [&](i64 t) { task_fn(p, first + t, scratch[thread_index()].get()); });
+  const ScratchLease scratch(threads, scratch_bytes);
+  parallel_for(tasks, threads, [&](i64 t) { task_fn(p, first + t, scratch[thread_index()]); });
 }
 
 template <class T>

@@ -157,13 +157,12 @@ void run_tasks(const FilterShape& s, const Tiling& t, int n_threads, i64 taps_pe
   const i64 tasks = s.n * t.bands * t.tiles;
   const i64 work = s.n * s.h * s.w * s.c * std::max<i64>(taps_per_value, 1);
   const int threads = static_cast<int>(std::min({i64(n_threads), tasks, ceil_div(work, kMinWorkPerThread)}));
-  const std::vector<ScratchBuffer>& scratch =
-      thread_scratch(threads, sizeof(T) * static_cast<std::size_t>(scratch_elements) + kFilterReadSlackBytes);
+  const ScratchLease scratch(threads, sizeof(T) * static_cast<std::size_t>(scratch_elements) + kFilterReadSlackBytes);
   parallel_for(tasks, threads, [&](i64 k) {
     const i64 tile = k % t.tiles, band = k / t.tiles % t.bands;
     const Task task{k / (t.tiles * t.bands), band * t.band_h, std::min(s.h, (band + 1) * t.band_h),
                     tile * t.tile_w, std::min(s.w, (tile + 1) * t.tile_w)};
-    body(task, static_cast<T*>(scratch[thread_index()].get()));
+    body(task, static_cast<T*>(scratch[thread_index()]));
   });
 }
 

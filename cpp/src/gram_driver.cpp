@@ -180,11 +180,11 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
   const GramTileFn<T> tile_fn = TableEntry<T>::gram_tile(table);
   const std::vector<Tile> tiles = output_tiles(n, m, table.gram_tile, symmetric);
   const int threads = static_cast<int>(std::min<i64>(n_threads, static_cast<i64>(tiles.size())));
-  const std::vector<ScratchBuffer>& scratch = thread_scratch(threads, table.gram_scratch_bytes);
+  const ScratchLease scratch(threads, table.gram_scratch_bytes);
 
   parallel_for(static_cast<i64>(tiles.size()), threads, [&](i64 t) {
     const Tile& tile = tiles[t];
-    tile_fn(p, tile.i0, tile.i1, tile.j0, tile.j1, symmetric, scratch[thread_index()].get());
+    tile_fn(p, tile.i0, tile.i1, tile.j0, tile.j1, symmetric, scratch[thread_index()]);
     if (symmetric && tile.i0 == tile.j0) set_exact_diagonal(params.kind, p, tile.i0, tile.i1);
   });
   if (params.kind == GramKind::rbf) fix_non_finite_rbf(p, symmetric);

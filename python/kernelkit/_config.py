@@ -30,8 +30,10 @@ def config() -> dict[str, Any]:
     the SIMD path in use: ``vector_bytes`` (its vector width), ``conv_gemm_tile`` (the GEMM's
     register tile, output pixels x output channels, float32), ``conv_gemm_max_task_pixels`` and
     ``conv_depth_block_bytes`` (the weight panels of one depth block, sized to the L1 data
-    cache). :meth:`kernelkit.Conv2d.plan` says
-    what one call chose.
+    cache); :meth:`kernelkit.Conv2d.plan` says what one call chose. ``scratch_kept_bytes``: the
+    scratch memory that threads which called kernelkit keep for their next call, now; at most
+    ``scratch_limit_bytes`` in all (a call that would exceed it frees its scratch when it ends, and
+    a thread's share is freed when it exits).
 
     Examples
     --------
@@ -42,6 +44,7 @@ def config() -> dict[str, Any]:
     info: dict[str, Any] = dict(_core.build_info())
     info["num_threads"] = get_num_threads()
     info.update(_core.blocking_info())
+    info.update(_core.scratch_info())
     return info
 
 

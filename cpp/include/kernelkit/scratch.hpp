@@ -35,21 +35,30 @@ inline ScratchBuffer aligned_scratch(std::size_t bytes) {
   return ScratchBuffer(p);
 }
 
-// At least `bytes` for each of `threads` threads, indexed by thread_index(). The buffers are kept
-// for the next call from the same calling thread (a fresh allocation of this size costs page faults
-// that small calls notice); each calling thread has its own, so concurrent calls never share one.
-inline const std::vector<ScratchBuffer>& thread_scratch(int threads, std::size_t bytes) {
-  struct Cache {
-    std::vector<ScratchBuffer> buffers;
-    std::size_t bytes = 0;
-  };
-  thread_local Cache cache;
-  if (bytes > cache.bytes) {
-    cache.buffers.clear();
-    cache.bytes = bytes;
-  }
-  while (static_cast<int>(cache.buffers.size()) < threads) cache.buffers.push_back(aligned_scratch(cache.bytes));
-  return cache.buffers;
-}
+// Scratch for one parallel call: at least `bytes` for each of `threads` threads, indexed by
+// thread_index(), allocated before the loop (so nothing inside it allocates or throws). Each calling
+// thread has its own buffers, so concurrent calls never share one. When the lease ends they are
+// kept for that thread's next call (a fresh allocation of this size costs page faults that small
+// calls notice) while the scratch kept by all threads together stays within kKeptScratchBytes;
+// beyond it, and when the thread exits, they are freed.
+constexpr std::size_t kKeptScratchBytes = std::size_t(64) << 20;
+
+class ScratchLease {
+ public:
+  ScratchLease(int threads, std::size_t bytes);
+  ~ScratchLease();
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+
+  void* operator[](int index) const { return (*buffers_)[static_cast<std::size_t>(index)].get(); }
+
+ private:
+  std::vector<ScratchBuffer> own_;  // a lease taken while another is held on the same thread
+  std::vector<ScratchBuffer>* buffers_;
+  bool cached_;
+};
+
+// Bytes of scratch kept between calls by all threads now.
+std::size_t kept_scratch_bytes();
 
 }  // namespace kk
