@@ -77,9 +77,16 @@ void depthwise_plane(const ConvProblem<T>& p, i64 image, i64 ch, T* padded, i64*
   }
 }
 
+// Whether tap (ky, kx) reads the zero padding of a pixel whose in-image taps are [ky0, ky1) x
+// [kx0, kx1).
+inline bool in_padding(i64 ky, i64 kx, i64 ky0, i64 ky1, i64 kx0, i64 kx1) {
+  return ky < ky0 || ky >= ky1 || kx < kx0 || kx >= kx1;
+}
+
 // NHWC, one output pixel: channels [ch, ch + V vectors) accumulate the in-image taps
 // [ky0, ky1) x [kx0, kx1) in registers (`first`: the element offset in x of the pixel's first tap,
-// which may lie outside the image).
+// which may lie outside the image). The taps over the zero padding add weight * 0, as the other
+// algorithms' padded copies do: nothing, except NaN for an Inf or NaN weight (IEEE's inf * 0).
 template <class T, int V>
 KK_ALWAYS_INLINE inline void depthwise_pixel_block(const ConvProblem<T>& p, const T* x, i64 first, i64 ky0, i64 ky1,
                                                    i64 kx0, i64 kx1, i64 ch, T* dst) {
@@ -96,6 +103,16 @@ KK_ALWAYS_INLINE inline void depthwise_pixel_block(const ConvProblem<T>& p, cons
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) acc[0][v] = load<T>(wk + v * W) * load<T>(src + v * W) + acc[0][v];
     }
+  if (ky1 - ky0 < p.kh || kx1 - kx0 < p.kw) {  // a border pixel
+    const vec<T> zero = splat<T>(T(0));
+    for (i64 ky = 0; ky < p.kh; ++ky)
+      for (i64 kx = 0; kx < p.kw; ++kx) {
+        if (!in_padding(ky, kx, ky0, ky1, kx0, kx1)) continue;
+        const T* wk = p.packed_weights + (ky * p.kw + kx) * c + ch;
+#pragma GCC unroll 8
+        for (int v = 0; v < V; ++v) acc[0][v] = load<T>(wk + v * W) * zero + acc[0][v];
+      }
+  }
   store_activated<T, 1, V>(acc, p.activation, p.alpha, dst + ch, 0, 1, V * W);  // always whole
 }
 
@@ -125,6 +142,10 @@ void depthwise_row_nhwc(const ConvProblem<T>& p, i64 image, i64 oy) {
       for (i64 ky = ky0; ky < ky1; ++ky)
         for (i64 kx = kx0; kx < kx1; ++kx)
           acc += p.packed_weights[(ky * p.kw + kx) * c + ch] * x[first + ((ky * p.dh) * p.w + kx * p.dw) * c + ch];
+      if (ky1 - ky0 < p.kh || kx1 - kx0 < p.kw)  // the padding's taps, as in depthwise_pixel_block
+        for (i64 ky = 0; ky < p.kh; ++ky)
+          for (i64 kx = 0; kx < p.kw; ++kx)
+            if (in_padding(ky, kx, ky0, ky1, kx0, kx1)) acc += p.packed_weights[(ky * p.kw + kx) * c + ch] * T(0);
       dst[ch] = activate_scalar(acc, p.activation, p.alpha);
     }
   }

@@ -28,8 +28,10 @@ struct AbsDiffStep {
   }
 };
 
-// sum (x - y)^2 / (x + y), where 0/0 counts as 0: with x, y >= 0 the sum is below the smallest normal
-// only when the difference is smaller still, so clamping it there leaves every finite term exact.
+// sum (x - y)^2 / (x + y), where 0/0 counts as 0: with x, y >= 0 and subnormals counted as zero (the
+// drivers' floating-point mode, kernelkit/float_mode.hpp), the sum is below the smallest normal only
+// when x = y = 0, so clamping it there changes no other term. Sums above 2^(max exponent - 4), whose
+// approximate reciprocal would be 0, are the driver's to recompute (gram_driver.cpp).
 struct Chi2Step {
   static constexpr int rows = kRegisters == 32 ? 8 : 4;
   template <class T>

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "kernelkit/dispatch.hpp"
+#include "kernelkit/float_mode.hpp"
 #include "kernelkit/scratch.hpp"
 #include "kernelkit/table_entry.hpp"
 
@@ -159,6 +160,7 @@ template <class T>
 void PreparedConv<T>::run(const ConvShape& s, const T* x, T* out, int n_threads) const {
   validate(s);
   if (s.n == 0) return;
+  const SubnormalsAsZero float_mode;  // on this thread and the workers (see float_mode.hpp)
   const KernelTable& table = kernels();
   const ConvPlan plan = make_conv_plan<T>(s, table, std::max(n_threads, 1));
   const std::shared_ptr<const Packed> packed = packed_for(table, plan.algorithm, s.nhwc, plan.tile_channels, plan.threads);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernelkit/dispatch.hpp"
+#include "kernelkit/float_mode.hpp"
 #include "kernelkit/scratch.hpp"
 #include "kernelkit/table_entry.hpp"
 
@@ -194,6 +195,7 @@ struct ExtendedImage {
 
 template <class T>
 void compute_filter2d(const FilterShape& s, const T* x, const double* kernel, T* out, int n_threads) {
+  const SubnormalsAsZero float_mode;  // on this thread and the workers (see float_mode.hpp)
   const CorrelateRowsFn<T> correlate = TableEntry<T>::correlate_rows(kernels());
   const ExtendedImage<T> image(s, x);
   const Tiling t = plan_tiles<T>(s, n_threads);
@@ -209,6 +211,7 @@ void compute_filter2d(const FilterShape& s, const T* x, const double* kernel, T*
 template <class T>
 void compute_filter2d_separable(const FilterShape& s, const T* x, const double* row, const double* col, T* out,
                                 int n_threads) {
+  const SubnormalsAsZero float_mode;
   const CorrelateRowsFn<T> correlate = TableEntry<T>::correlate_rows(kernels());
   const ExtendedImage<T> image(s, x);
   const Tiling t = plan_tiles<T>(s, n_threads);

@@ -1,6 +1,8 @@
 // Gram-matrix driver: per-row terms (centre, norms), the parallel loop over output tiles, exact
-// symmetry for Y = X, and the exact diagonal. The tiles themselves are computed by the per-ISA
-// kernels of cpp/kernels/gram_kernels.cpp.
+// symmetry for Y = X, the exact diagonal, and the rows the fast forms cannot give exactly (Inf and
+// NaN, magnitudes near the ends of the float range), recomputed from their definition. The tiles
+// themselves are computed by the per-ISA kernels of cpp/kernels/gram_kernels.cpp. The whole call
+// counts subnormal numbers as zero (kernelkit/float_mode.hpp).
 #include "kernelkit/gram_driver.hpp"
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "kernelkit/dispatch.hpp"
+#include "kernelkit/float_mode.hpp"
 #include "kernelkit/table_entry.hpp"
 #include "kernelkit/scratch.hpp"
 
@@ -69,7 +72,44 @@ std::vector<T> centred_sq_norms(const T* a, i64 rows, i64 d, const T* centre, in
   return norms;
 }
 
-// 1/|row|, and 0 for an all-zero row (scikit-learn's normalize leaves those at zero).
+// Row magnitudes (largest |value|) within [2^-kCosineExponentRange, 2^kCosineExponentRange] give
+// products x.y in the input dtype that neither overflow nor underflow beyond a negligible part of
+// |x| |y| (for any feature count below 2^47).
+template <class T>
+constexpr int kCosineExponentRange = sizeof(T) == 4 ? 40 : 400;
+
+// The rows of a as the cosine kernel multiplies them: a itself (`scaled` left empty) when every
+// row's magnitude is in range, else every row scaled by a power of two (exact) to a largest |value|
+// in [1, 2), into `scaled`. The cosine is invariant under a positive scale of a row, so the result
+// is the same, without the inf or 0 that x.y would overflow or underflow to (in float32: rows of
+// ~1e20, or ~1e-25).
+template <class T>
+const T* cosine_rows(const T* a, i64 rows, i64 d, int n_threads, std::vector<T>& scaled) {
+  constexpr int range = kCosineExponentRange<T>;
+  std::vector<int> exponent(static_cast<std::size_t>(rows), 0);  // of each row's largest |value|
+  bool any_outside = false;
+  for (i64 i = 0; i < rows; ++i) {
+    T largest = T(0);
+    for (i64 k = 0; k < d; ++k) largest = std::max(largest, std::abs(a[i * d + k]));
+    if (largest == T(0) || !std::isfinite(largest)) continue;  // zero rows stay 0, Inf/NaN rows NaN
+    exponent[i] = std::ilogb(largest);
+    any_outside = any_outside || exponent[i] > range || exponent[i] < -range;
+  }
+  if (!any_outside) return a;
+  scaled.resize(static_cast<std::size_t>(rows * d));
+  const int threads = threads_for(n_threads, rows);
+  parallel_for(
+      rows, threads,
+      [&](i64 i) {
+        for (i64 k = 0; k < d; ++k) scaled[i * d + k] = std::scalbn(a[i * d + k], -exponent[i]);
+      },
+      std::max<i64>(1, rows / (4 * threads)));
+  return scaled.data();
+}
+
+// 1/|row|, 0 for an all-zero row (scikit-learn's normalize leaves those at zero), and NaN for a row
+// holding Inf or NaN (IEEE's <x, y> / (|x| |y|) is inf / inf or NaN there, the diagonal included).
+// The rows are those cosine_rows() returns, so the sum of squares cannot overflow.
 template <class T>
 std::vector<T> inverse_norms(const T* a, i64 rows, i64 d, int n_threads) {
   std::vector<T> inv(static_cast<std::size_t>(rows + kRowTermPadding), T(0));
@@ -82,14 +122,16 @@ std::vector<T> inverse_norms(const T* a, i64 rows, i64 d, int n_threads) {
         // A norm so small that its inverse overflows T counts as zero, as scikit-learn's normalize
         // does.
         const double r = 1.0 / std::sqrt(s);
-        inv[i] = s == 0.0 || r > double(std::numeric_limits<T>::max()) ? T(0) : T(r);
+        inv[i] = !std::isfinite(s)                                    ? std::numeric_limits<T>::quiet_NaN()
+                 : s == 0.0 || r > double(std::numeric_limits<T>::max()) ? T(0)
+                                                                        : T(r);
       },
       std::max<i64>(1, rows / (4 * threads)));
   return inv;
 }
 
 // K(x, x) where it is known exactly: rbf gives exp(0) = 1 (NaN for a non-finite row), cosine 1 for
-// a non-zero row and 0 for a zero row.
+// a non-zero row, 0 for a zero row and NaN for a row holding Inf or NaN.
 template <class T>
 void set_exact_diagonal(GramKind kind, const GramProblem<T>& p, i64 i0, i64 i1) {
   if (kind != GramKind::rbf && kind != GramKind::cosine) return;  // only these have row terms
@@ -101,18 +143,9 @@ void set_exact_diagonal(GramKind kind, const GramProblem<T>& p, i64 i0, i64 i1) 
   }
 }
 
-// The rows of a (rows x d) holding an Inf or NaN.
-template <class T>
-std::vector<i64> non_finite_rows(const T* a, i64 rows, i64 d) {
-  std::vector<i64> found;
-  for (i64 i = 0; i < rows; ++i)
-    if (!std::all_of(a + i * d, a + (i + 1) * d, [](T v) { return std::isfinite(v); })) found.push_back(i);
-  return found;
-}
-
 // exp(-gamma |x_i - y_j|^2) from the differences, for the pairs the expanded form
-// |x|^2 + |y|^2 - 2 x.y gets wrong when a value is infinite (inf - inf = NaN where the distance is
-// inf and the kernel exactly 0).
+// |x|^2 + |y|^2 - 2 x.y gets wrong: where a value is infinite (inf - inf = NaN where the distance is
+// inf and the kernel exactly 0) or a centred row is so long that the expanded form overflows.
 template <class T>
 T rbf_directly(const T* xi, const T* yj, i64 d, double gamma) {
   double s = 0.0;
@@ -123,18 +156,75 @@ T rbf_directly(const T* xi, const T* yj, i64 d, double gamma) {
   return T(std::exp(-gamma * s));
 }
 
-// The rbf entries of the rows and columns whose inputs hold Inf or NaN, recomputed directly.
+// sum (x - y)^2 / (x + y) from its definition (0 where x + y = 0), in double, without the
+// vector kernel's approximate reciprocal, which is 0 for sums above 2^126 in float32, nor the
+// overflow of x + y or (x - y)^2 near the largest double.
 template <class T>
-void fix_non_finite_rbf(const GramProblem<T>& p, bool symmetric) {
-  for (i64 i : non_finite_rows(p.x, p.n, p.d))
-    for (i64 j = 0; j < p.m; ++j) {
-      const T v = rbf_directly(p.x + i * p.d, p.y + j * p.d, p.d, p.gamma);
-      p.out[i * p.ldo + j] = v;
-      if (symmetric) p.out[j * p.ldo + i] = v;
-    }
-  if (symmetric) return;
-  for (i64 j : non_finite_rows(p.y, p.m, p.d))
-    for (i64 i = 0; i < p.n; ++i) p.out[i * p.ldo + j] = rbf_directly(p.x + i * p.d, p.y + j * p.d, p.d, p.gamma);
+double chi2_sum_directly(const T* xi, const T* yj, i64 d) {
+  double s = 0.0;
+  for (i64 k = 0; k < d; ++k) {
+    const double a = double(xi[k]), b = double(yj[k]);
+    const double sum = a + b;
+    const double diff = a - b;
+    if (sum == 0.0) continue;
+    // halved where the sum overflows: the ratio is unchanged, (x - y) / (x + y) is at most 1
+    s += diff * (std::isinf(sum) && std::isfinite(a) && std::isfinite(b) ? (0.5 * diff) / (0.5 * a + 0.5 * b)
+                                                                         : diff / sum);
+  }
+  return s;
+}
+
+// The rows (of X, or of Y) in which the tiles' fast form may not give the exact result: rbf, rows
+// whose centred squared norm is not below max/4 (Inf, NaN, or so long that |x|^2 + |y|^2 - 2 x.y
+// overflows); chi2, rows holding a value above 2^(max exponent - 4), whose sums x + y would have a
+// reciprocal below the smallest normal number (0 after the approximate reciprocal or the
+// flush to zero); Inf and NaN rows are left to the kernel, which gives NaN as IEEE does.
+template <class T>
+std::vector<i64> rows_to_recompute(GramKind kind, const T* a, const T* row_terms, i64 rows, i64 d) {
+  std::vector<i64> found;
+  if (kind == GramKind::rbf) {
+    const T limit = std::numeric_limits<T>::max() / 4;
+    for (i64 i = 0; i < rows; ++i)
+      if (!(row_terms[i] <= limit)) found.push_back(i);
+  } else if (kind == GramKind::chi2 || kind == GramKind::additive_chi2) {
+    const T limit = std::ldexp(T(1), std::numeric_limits<T>::max_exponent - 5);
+    for (i64 i = 0; i < rows; ++i)
+      if (std::any_of(a + i * d, a + (i + 1) * d, [&](T v) { return v > limit && std::isfinite(v); }))
+        found.push_back(i);
+  }
+  return found;
+}
+
+// K(x_i, y_j) from the kernel's definition, for the kinds rows_to_recompute() names rows of.
+template <class T>
+T kernel_directly(const GramProblem<T>& p, i64 i, i64 j) {
+  const T* xi = p.x + i * p.d;
+  const T* yj = p.y + j * p.d;
+  if (p.kind == GramKind::rbf) return rbf_directly(xi, yj, p.d, p.gamma);
+  const double s = chi2_sum_directly(xi, yj, p.d);
+  return p.kind == GramKind::chi2 ? T(std::exp(-p.gamma * s)) : T(-s);
+}
+
+// Recomputes the entries of the rows and columns rows_to_recompute() names, from the definition.
+template <class T>
+void recompute_rows(const GramProblem<T>& p, bool symmetric, int n_threads) {
+  const std::vector<i64> x_rows = rows_to_recompute(p.kind, p.x, p.x_row_term, p.n, p.d);
+  const std::vector<i64> y_rows =
+      symmetric ? std::vector<i64>{} : rows_to_recompute(p.kind, p.y, p.y_row_term, p.m, p.d);
+  if (x_rows.empty() && y_rows.empty()) return;
+  // Row i of X: every column (mirrored afterwards into column i); then column j of Y: every row.
+  const i64 rows = static_cast<i64>(x_rows.size()), cols = static_cast<i64>(y_rows.size());
+  parallel_for(rows, threads_for(n_threads, rows), [&](i64 t) {
+    const i64 i = x_rows[static_cast<std::size_t>(t)];
+    for (i64 j = 0; j < p.m; ++j) p.out[i * p.ldo + j] = kernel_directly(p, i, j);
+  });
+  parallel_for(cols, threads_for(n_threads, cols), [&](i64 t) {
+    const i64 j = y_rows[static_cast<std::size_t>(t)];
+    for (i64 i = 0; i < p.n; ++i) p.out[i * p.ldo + j] = kernel_directly(p, i, j);
+  });
+  if (symmetric)  // mirrored after the loop: two recomputed rows would otherwise write each other's entries
+    for (i64 i : x_rows)
+      for (i64 j = 0; j < p.m; ++j) p.out[j * p.ldo + i] = p.out[i * p.ldo + j];
 }
 
 struct Tile {
@@ -154,6 +244,7 @@ std::vector<Tile> output_tiles(i64 n, i64 m, i64 tile, bool upper_only) {
 template <class T>
 void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m, i64 d, T* out) {
   if (n == 0 || m == 0) return;
+  const SubnormalsAsZero float_mode;  // on this thread and the workers (see float_mode.hpp)
   const bool symmetric = y == nullptr;
   if (symmetric) y = x;
   const int n_threads = params.n_threads;
@@ -161,15 +252,17 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
   GramProblem<T> p{params.kind, x, y, n, m, d, out, m, nullptr, nullptr, nullptr,
                    params.gamma, params.coef0, params.degree,
                    n * m * static_cast<i64>(sizeof(T)) > kStreamingOutputBytes};
-  std::vector<T> centre, x_terms, y_terms;
+  std::vector<T> centre, x_terms, y_terms, x_scaled, y_scaled;
   if (params.kind == GramKind::rbf) {
     centre = common_centre(x, n, y, m, d);
     x_terms = centred_sq_norms(x, n, d, centre.data(), n_threads);
     if (!symmetric) y_terms = centred_sq_norms(y, m, d, centre.data(), n_threads);
     p.centre = centre.data();
   } else if (params.kind == GramKind::cosine) {
-    x_terms = inverse_norms(x, n, d, n_threads);
-    if (!symmetric) y_terms = inverse_norms(y, m, d, n_threads);
+    p.x = cosine_rows(x, n, d, n_threads, x_scaled);
+    p.y = symmetric ? p.x : cosine_rows(y, m, d, n_threads, y_scaled);
+    x_terms = inverse_norms(p.x, n, d, n_threads);
+    if (!symmetric) y_terms = inverse_norms(p.y, m, d, n_threads);
   }
   if (!x_terms.empty()) {
     p.x_row_term = x_terms.data();
@@ -187,7 +280,7 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
     tile_fn(p, tile.i0, tile.i1, tile.j0, tile.j1, symmetric, scratch[thread_index()]);
     if (symmetric && tile.i0 == tile.j0) set_exact_diagonal(params.kind, p, tile.i0, tile.i1);
   });
-  if (params.kind == GramKind::rbf) fix_non_finite_rbf(p, symmetric);
+  recompute_rows(p, symmetric, n_threads);
 }
 
 template void compute_gram<float>(const GramParams&, const float*, i64, const float*, i64, i64, float*);

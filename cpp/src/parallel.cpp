@@ -4,7 +4,8 @@
 // and bumps a generation counter; the caller and the workers it asked for claim chunks of tasks
 // from an atomic counter; the caller waits until every worker has left the job. pthread_atfork
 // takes the mutex around fork() (so no job is half published) and, in the child, forgets the
-// parent's workers, which do not exist there.
+// parent's workers, which do not exist there. A worker runs a job in the floating-point mode of
+// the thread that started it (kernelkit/float_mode.hpp), and goes back to its own afterwards.
 #include "kernelkit/parallel.hpp"
 
 #include <pthread.h>
@@ -16,6 +17,8 @@
 #include <mutex>
 #include <new>
 #include <thread>
+
+#include "kernelkit/float_mode.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -48,6 +51,7 @@ struct Job {
   void* context;
   i64 tasks, chunk;
   int threads;
+  FloatMode float_mode;  // the starting thread's (FTZ/DAZ, rounding): the workers take it on
   std::atomic<i64> next{0};
   std::atomic<int> left{0};  // workers still inside the job
   std::atomic<bool> stop{false};
@@ -65,6 +69,7 @@ class Checker {
     const auto now = std::chrono::steady_clock::now();
     if (std::chrono::duration<double>(now - last_).count() < kInterruptCheckSeconds) return false;
     last_ = now;
+    const CallerFloatMode callers_mode;  // the check may run Python code (signal handlers)
     return check_();
   }
 
@@ -207,7 +212,10 @@ class Pool {
       if (generation_.load(std::memory_order_acquire) != generation) continue;
       seen = generation;
       if (job == nullptr || index >= threads) continue;
+      const FloatMode own = current_float_mode();
+      set_float_mode(job->float_mode);
       run_share(*job, index);
+      set_float_mode(own);
       if (job->left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> notify(mutex_);
         done_.notify_all();
@@ -242,6 +250,7 @@ void run_parallel(i64 tasks, int threads, i64 chunk, TaskRange body, void* conte
   job.tasks = tasks;
   job.chunk = chunk;
   job.threads = threads;
+  job.float_mode = current_float_mode();
   if (threads == 1 || inside_call || !Pool::instance().run(job)) {
     // one thread, a call from inside a task, or the pool busy with another caller's call
     const bool nested = inside_call;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernelkit/dispatch.hpp"
+#include "kernelkit/float_mode.hpp"
 #include "kernelkit/parallel.hpp"
 #include "kernelkit/pool_driver.hpp"
 #include "kernelkit/table_entry.hpp"
@@ -119,6 +120,7 @@ class RowPooler {
 
 template <class T>
 void compute_pool2d(const PoolShape& s, const T* x, T* out, int n_threads) {
+  const SubnormalsAsZero float_mode;  // on this thread and the workers (see float_mode.hpp)
   const RowPooler<T> pooler(s, x, out);
   const i64 units = s.channels_last ? s.n : s.n * s.c;
   const i64 outputs = s.n * s.c * s.oh * s.ow;

@@ -703,6 +703,17 @@ def conv2d(
     ndarray
         (N, O, OH, OW) or (N, OH, OW, O); float32 for float32/float16 input, else float64.
 
+    Notes
+    -----
+    NaN and Inf propagate as IEEE arithmetic says for the sum of weight * input over the input
+    padded with zeros, whichever algorithm runs (:meth:`Conv2d.plan`): an Inf or NaN weight gives
+    NaN at the outputs whose window puts it over the padding (``inf * 0``), ``inf - inf`` gives
+    NaN, and the fused activations keep NaN (``relu(nan)`` is NaN). Subnormal numbers (float32
+    below 1.2e-38, float64 below 2.2e-308) in the input, weights, bias or any intermediate sum count
+    as zero inside the call, so that they cannot slow it down (flush-to-zero and
+    denormals-are-zero on every thread of the call; the caller's floating-point mode is restored
+    afterwards): an output below the smallest normal number comes out as 0.
+
     Examples
     --------
     >>> import numpy as np, kernelkit

@@ -215,7 +215,10 @@ def filter2d(
     As scipy.ndimage does, weights with ``|w| <= 2.2e-16`` (float64 epsilon) are left out, so a
     NaN under a zero weight does not spread; NaN and Inf under the other weights propagate. A NaN
     weight gives NaN (scipy leaves it out). float32 images are summed in float32 (scipy sums in
-    float64), so they agree with scipy to float32 rounding.
+    float64), so they agree with scipy to float32 rounding. Subnormal pixel values (float32 below
+    1.2e-38, float64 below 2.2e-308) and subnormal intermediate sums count as zero inside the call,
+    so that they cannot slow it down (flush-to-zero and denormals-are-zero on every thread of the
+    call; the caller's floating-point mode is restored afterwards).
 
     Examples
     --------
@@ -256,6 +259,12 @@ def filter2d_separable(
     runs along the columns (x, length KW) and ``col`` along the rows (y, length KH); weights with
     ``|w| <= 2.2e-16`` are left out of each pass. Every other argument is as in :func:`filter2d`
     (``origin`` and ``convolve`` apply to the (KH, KW) kernel).
+
+    With Inf or NaN among the weights or pixels the result is that of the two passes in IEEE
+    arithmetic: the row pass along every row of the extended image, then the column pass over its
+    results. Where infinities meet this can differ from the 2-D kernel's sum (a column of row-pass
+    results ``+inf`` and ``-inf`` gives NaN where the 2-D terms might not cancel, and the other way
+    round); :func:`filter2d` never splits a kernel holding Inf or NaN.
 
     Examples
     --------

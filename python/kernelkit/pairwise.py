@@ -7,9 +7,26 @@ maximum; negative: counted back from the cores) and ``out`` (a preallocated C-co
 
 dtypes: float32 inputs (X and Y both) give float32; everything else is computed in float64.
 ``Y=None`` (or ``Y is X``) computes ``K(X, X)`` once per pair and mirrors it: the result is exactly
-symmetric. NaN and Inf in the inputs propagate into the results as IEEE arithmetic says (a NaN
-feature makes its whole row and column NaN; the exact diagonal of ``rbf_kernel(X)`` is NaN for a row
-with a non-finite value).
+symmetric.
+
+Non-finite values and extreme magnitudes: every result is what IEEE arithmetic gives for the
+kernel's definition evaluated directly, whatever faster form computes it. A NaN feature makes its
+row (and with ``Y=None`` its column) NaN. An Inf feature puts a row infinitely far from every
+finite row: rbf and laplacian give exactly 0 there, and NaN where inf - inf occurs (an Inf of the
+same sign in the same feature of both rows, as on the diagonal of such a row). Where the definition
+meets inf / inf or 0 * inf the result is NaN: cosine of a row holding Inf (its diagonal too), chi2
+and additive_chi2 of a feature with an infinite x or y, the products of linear, polynomial and
+sigmoid with inf * 0. Finite inputs whose squared norms, products or sums overflow or underflow the
+dtype still give the exact finite result of rbf, cosine, chi2 and additive_chi2 (those rows are
+recomputed from the definition, or scaled by powers of two). linear, polynomial and sigmoid
+accumulate ``<x, y>`` in the result dtype, as the definition in that dtype does: in float32 it
+overflows to inf beyond 3.4e38, even where ``gamma * <x, y>`` would not.
+
+Subnormal numbers (float32 below 1.2e-38, float64 below 2.2e-308) count as zero inside the call,
+in the inputs, in gamma and coef0 as the result dtype holds them, and in every intermediate result,
+so that they cannot slow the kernels down (flush-to-zero and denormals-are-zero, on every thread of
+the call; the caller's floating-point mode is restored afterwards): a result below the smallest
+normal number comes out as 0.
 """
 
 from __future__ import annotations
@@ -229,8 +246,10 @@ def rbf_kernel(
 
     ``gamma=None`` means ``1 / n_features``. The squared distances are computed from data centred on
     the common mean of X and Y, so a large common offset (which makes scikit-learn's float32 result
-    lose most of its digits) costs no accuracy. With ``Y=None`` the diagonal is exactly 1.
-    Other parameters as :func:`linear_kernel`.
+    lose most of its digits) costs no accuracy. With ``Y=None`` the diagonal is exactly 1 (NaN for
+    a row holding Inf or NaN). A row with an Inf feature gives exactly 0 against every finite row,
+    and rows so long that their squared norms overflow are computed from the differences (see the
+    module's notes). Other parameters as :func:`linear_kernel`.
 
     Examples
     --------
@@ -276,7 +295,11 @@ def cosine_similarity(
     """Cosine similarity ``K(x, y) = <x, y> / (||x|| ||y||)``.
 
     Rows of zeros have similarity 0 with everything (as in scikit-learn). With ``Y=None`` the
-    diagonal is exactly 1 for every non-zero row. Other parameters as :func:`linear_kernel`.
+    diagonal is exactly 1 for every non-zero finite row. A row holding Inf or NaN is NaN against
+    every row, its diagonal included (``inf / inf``). When a row's largest ``|value|`` lies beyond
+    ``2**40`` or below ``2**-40`` (float32; ``2**400`` for float64), every row is first scaled by a
+    power of two, which leaves the cosines unchanged and keeps the products from overflowing or
+    underflowing. Other parameters as :func:`linear_kernel`.
 
     Examples
     --------
@@ -298,7 +321,9 @@ def additive_chi2_kernel(
 ) -> FloatArray:
     """Additive chi-squared kernel ``K(x, y) = -sum((x - y)^2 / (x + y))``.
 
-    Terms with ``x + y = 0`` count as 0.
+    Terms with ``x + y = 0`` count as 0; a term with an infinite x or y is ``inf / inf``, NaN.
+    Sums near the top of the float range are exact (computed from the definition where the fast
+    reciprocal would underflow).
 
     X and Y must be non-negative (``ValueError`` otherwise), as in scikit-learn.
     Other parameters as :func:`linear_kernel`.
@@ -322,8 +347,8 @@ def chi2_kernel(
 ) -> FloatArray:
     """Exponential chi-squared kernel ``K(x, y) = exp(-gamma sum((x - y)^2 / (x + y)))``.
 
-    X and Y must be non-negative (``ValueError`` otherwise). Other parameters as
-    :func:`linear_kernel`.
+    Terms as in :func:`additive_chi2_kernel` (NaN for an infinite x or y). X and Y must be
+    non-negative (``ValueError`` otherwise). Other parameters as :func:`linear_kernel`.
 
     Examples
     --------
