@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +21,9 @@ if TYPE_CHECKING:
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 __all__ = ["add_model_commands"]
+
+#: The exit status of ``kernelkit layers --timeout`` when reading took too long (as timeout(1)).
+TIMEOUT_STATUS = 124
 
 
 def add_model_commands(sub: SubParsers) -> None:
@@ -57,13 +63,65 @@ def _add_layers_command(sub: SubParsers) -> None:
     layers.add_argument(
         "--conv", action="store_true", help="the table of the conv layers only, with their settings"
     )
+    layers.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=(
+            "read the file in a separate process, stopped after SECONDS with an error and exit "
+            f"status {TIMEOUT_STATUS}: for files from untrusted sources, on which a library "
+            "underneath (libhdf5) could loop forever (default: no limit)"
+        ),
+    )
     layers.set_defaults(func=_layers)
 
 
+def _seconds(text: str) -> float:
+    """A --timeout value: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def _layers(args: argparse.Namespace) -> int:
+    if args.timeout is not None:
+        return _layers_in_a_process(args)
     model = load_model(args.file, format=args.format, layout=args.layout)
     print(network_summary(model) if model.runnable and not args.conv else model.summary())
     return 0
+
+
+def _layers_command(args: argparse.Namespace) -> list[str]:
+    """``kernelkit layers`` with the same arguments but no --timeout, as a command line."""
+    command = [sys.executable, "-m", "kernelkit", *(["--debug"] if args.debug else []), "layers"]
+    if args.format is not None:
+        command += ["--format", args.format]
+    if args.layout is not None:
+        command += ["--layout", args.layout]
+    if args.conv:
+        command.append("--conv")
+    return [*command, "--", os.fspath(args.file)]
+
+
+def _layers_in_a_process(args: argparse.Namespace) -> int:
+    """Run the command in a child process that prints what it would, and is killed once
+    ``args.timeout`` seconds have passed: a library underneath (libhdf5) can loop forever on a
+    damaged file, where no Python code of this process could interrupt it."""
+    sys.stdout.flush()
+    try:
+        return subprocess.run(_layers_command(args), timeout=args.timeout, check=False).returncode
+    except subprocess.TimeoutExpired:  # run() has killed the child
+        print(
+            f"kernelkit: error: {args.file}: reading the file took longer than "
+            f"{args.timeout:g} s (--timeout), and was stopped",
+            file=sys.stderr,
+        )
+        return TIMEOUT_STATUS
 
 
 def _add_predict_command(sub: SubParsers) -> None:

@@ -56,6 +56,8 @@ def checked_member(archive: zipfile.ZipFile, name: str, path: pathlib.Path) -> z
         info = archive.getinfo(name)
     except KeyError:
         raise WeightFileError(path, f"the archive has no member {name!r}") from None
+    if info.flag_bits & 0x1:  # zipfile would ask for a password (RuntimeError)
+        raise WeightFileError(path, f"member {name!r} is encrypted")
     archive_size = os.path.getsize(path)
     if info.header_offset + info.compress_size > archive_size:
         raise WeightFileError(

@@ -201,7 +201,11 @@ def _shard_paths(index_path: pathlib.Path) -> list[pathlib.Path]:
             names[name] = None
     shards = [index_path.with_name(name) for name in names]
     for shard in shards:
-        if not shard.is_file():
+        try:
+            found = shard.is_file()
+        except OSError as exc:  # a name too long for the file system, ...
+            raise WeightFileError(index_path, f"shard {shard.name!r:.80}: {exc.strerror}") from None
+        if not found:
             raise WeightFileError(index_path, f"missing shard file {shard.name}")
     return shards
 

@@ -494,7 +494,9 @@ class _Builder:
         tensors: dict[tuple[str, int, int], str] = {}
         input_refs = _refs(config.get("input_layers", []))
         for i, ref in enumerate(input_refs):
-            entry = next(e for e in entries if _name(e) == ref[0])
+            entry = next((e for e in entries if _name(e) == ref[0]), None)
+            if entry is None:
+                raise ValueError(f"the input layer {ref[0]!r} is not one of the model's layers")
             value = sources[i] if sources is not None else self._input(entry, prefix + ref[0])
             tensors[ref] = value
             self.layer_values.setdefault("/".join((*path, ref[0])), value)

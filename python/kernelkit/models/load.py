@@ -155,6 +155,19 @@ def load_model(
     ValueError
         ``format`` or ``layout`` is not one of the accepted values.
 
+    Notes
+    -----
+    Damaged and hostile files raise WeightFileError: sizes, counts and offsets are checked
+    against the file before anything is allocated, nothing in a file is executed, and the test
+    suite feeds every reader mutated files (tests/models/test_file_fuzzing.py). The libraries
+    underneath can still misbehave in C code that no Python exception interrupts: libhdf5 (the
+    .h5, .weights.h5 and .keras formats, through h5py) is known to loop forever on some damaged
+    files. kernelkit refuses the case known to it (a global heap whose object sizes never reach
+    its end) before the file is opened, but others may exist. To bound the time spent on an
+    untrusted file, read it in a process of its own that can be stopped:
+    ``kernelkit layers --timeout SECONDS FILE`` does that on the command line; in a program,
+    call load_model in a child process (``multiprocessing``) and terminate it after a timeout.
+
     Examples
     --------
     >>> import numpy as np, os, tempfile, kernelkit

@@ -105,8 +105,13 @@ def _read_npy(archive: zipfile.ZipFile, name: str, path: pathlib.Path) -> NDArra
                 raise WeightFileError(path, f"{name} is truncated")
     except WeightFileError:
         raise
-    except _archive.ZIP_READ_ERRORS as exc:  # read_magic & co. raise ValueError too
-        raise WeightFileError(path, f"{name} is not a valid .npy member ({exc})") from None
+    except Exception as exc:
+        # besides the zip errors, NumPy's header parser (tokenize, ast.literal_eval, the dtype
+        # from its descr) raises ValueError, SyntaxError, tokenize.TokenError, TypeError, ...
+        # on a damaged header
+        raise WeightFileError(
+            path, f"{name} is not a valid .npy member ({type(exc).__name__}: {exc})"
+        ) from None
     flat: NDArray[Any] = np.frombuffer(data, dtype)
     return flat.reshape(tuple(shape), order="F" if fortran_order else "C")
 

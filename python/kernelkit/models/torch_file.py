@@ -336,6 +336,31 @@ def _load_pickle(file: IO[bytes], storages: _Storages, memo_limit: int) -> Any:
     return result
 
 
+class _CappedReads:
+    """A file whose ``read(n)`` never asks for more than the bytes left in it.
+
+    pickletools reads the string a pickle declares (up to 2**64 - 1 bytes) with one read, and a
+    buffered file allocates the bytes asked for before it reads them: a damaged length would
+    allocate gigabytes, or raise MemoryError or OverflowError.
+    """
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+        position = file.tell()
+        self._size = file.seek(0, os.SEEK_END)
+        file.seek(position)
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(self._size - self._file.tell(), 0)
+        return self._file.read(left if n is None or n < 0 else min(n, left))
+
+    def readline(self) -> bytes:
+        return self._file.readline()
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+
 def _check_pickle(file: IO[bytes], path: pathlib.Path, memo_limit: int) -> None:
     """Read the next pickle's instructions without running them and refuse two attacks that
     allowing only harmless globals does not stop.
@@ -348,7 +373,7 @@ def _check_pickle(file: IO[bytes], path: pathlib.Path, memo_limit: int) -> None:
     """
     start = file.tell()
     count = _ExpansionCount()
-    for opcode, arg, _position in pickletools.genops(file):
+    for opcode, arg, _position in pickletools.genops(cast(IO[bytes], _CappedReads(file))):
         if opcode.name in _MEMO_PUTS and isinstance(arg, int) and arg >= memo_limit:
             raise WeightFileError(
                 path,
