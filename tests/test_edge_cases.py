@@ -58,8 +58,14 @@ def test_polynomial_with_non_integer_extreme_degree_matches_numpy_power(degree):
     base = 1.0 * (x @ x.T) + 1.0
     with np.errstate(over="ignore"):
         expected = base**degree
-    result = kernelkit.polynomial_kernel(x, degree=degree, gamma=1.0)
+    # NaN and inf are out of polynomial_kernel's range [1, inf), as in scikit-learn, whose
+    # pairwise_kernels leaves the kernel's parameters unchecked: the path is reachable there
+    result = kernelkit.pairwise_kernels(x, metric="poly", degree=degree, gamma=1.0)
     np.testing.assert_array_equal(result, expected)
+    if np.isfinite(degree):
+        np.testing.assert_array_equal(
+            kernelkit.polynomial_kernel(x, degree=degree, gamma=1.0), result
+        )
 
 
 @pytest.mark.parametrize("order", ["<", ">", "="])

@@ -375,7 +375,11 @@ GRAM_KERNELS: dict[str, tuple[Callable[..., np.ndarray], Callable[..., np.ndarra
         False,
     ),
     "polynomial_degree0": (
-        lambda x, y: kernelkit.polynomial_kernel(x, y, degree=0, gamma=GAMMA, coef0=COEF0),
+        # degree=0 is out of polynomial_kernel's range [1, inf), as in scikit-learn; its
+        # pairwise_kernels leaves the kernel's parameters unchecked, so the path stays reachable
+        lambda x, y: kernelkit.pairwise_kernels(
+            x, y, metric="poly", degree=0, gamma=GAMMA, coef0=COEF0
+        ),
         lambda x, y: (GAMMA * _dot(x, y) + COEF0) ** 0,  # NaN ** 0 == 1, as pow() says
         False,
     ),

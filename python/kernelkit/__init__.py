@@ -24,6 +24,7 @@ from ._config import (
     simd_path,
 )
 from ._threads import get_num_threads, set_num_threads
+from ._validation import InvalidParameterError
 from .conv import Conv2d, ConvPlan, conv2d
 from .filtering import filter2d, filter2d_separable
 from .models import ConvLayer, ConvModel, WeightFileError, load_model
@@ -47,6 +48,7 @@ __all__ = [
     "ConvLayer",
     "ConvModel",
     "ConvPlan",
+    "InvalidParameterError",
     "WeightFileError",
     "__version__",
     "additive_chi2_kernel",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import operator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -99,3 +101,151 @@ def int_at_least(value: Any, minimum: int, name: str) -> int:
 def positive_int(value: Any, name: str) -> int:
     """``value`` as an int >= 1, or TypeError/ValueError naming ``name``."""
     return int_at_least(value, 1, name)
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of the wrong type or outside its valid range.
+
+    It is what scikit-learn's ``sklearn.utils._param_validation.InvalidParameterError`` is: a
+    subclass of both ``ValueError`` and ``TypeError``, so ``except ValueError`` and
+    ``except TypeError`` both catch it. The message names the parameter, the function and what the
+    parameter accepts, worded as scikit-learn words it.
+
+    Examples
+    --------
+    >>> import numpy as np, kernelkit
+    >>> try:
+    ...     kernelkit.rbf_kernel(np.ones((2, 2)), gamma=-1.0)
+    ... except kernelkit.InvalidParameterError as error:
+    ...     print(error)
+    The 'gamma' parameter of rbf_kernel must be a float in the range [0.0, inf) or None.
+    Got -1.0 instead.
+    >>> issubclass(kernelkit.InvalidParameterError, ValueError)
+    True
+    """
+
+
+InvalidParameterError.__module__ = "kernelkit"  # its public home, as in tracebacks and pickles
+
+
+def _is_real_scalar(value: Any) -> bool:
+    """A Python or NumPy int or float (bool included, numpy.bool_ not): scikit-learn's Real
+    numbers, less the ones its range check cannot compare (``fractions.Fraction``)."""
+    return isinstance(value, (int, float, np.integer, np.floating))
+
+
+@dataclass(frozen=True)
+class RealInterval:
+    """A range of real numbers as scikit-learn's ``Interval(Real, low, high, closed=...)``.
+
+    ``None`` bounds are infinite and never included: ``[0, inf)`` refuses ``inf``; NaN is in no
+    interval.
+    """
+
+    low: float | None
+    high: float | None
+    closed: Literal["left", "right", "both", "neither"]
+
+    def __contains__(self, value: object) -> bool:
+        number = float(value)  # type: ignore[arg-type]
+        if math.isnan(number):
+            return False
+        low = -math.inf if self.low is None else self.low
+        high = math.inf if self.high is None else self.high
+        if (number < low) if self.closed in ("left", "both") else (number <= low):
+            return False
+        return (number <= high) if self.closed in ("right", "both") else (number < high)
+
+    def __str__(self) -> str:
+        left = "[" if self.closed in ("left", "both") else "("
+        right = "]" if self.closed in ("right", "both") else ")"
+        low = "-inf" if self.low is None else float(self.low)
+        high = "inf" if self.high is None else float(self.high)
+        return f"a float in the range {left}{low}, {high}{right}"
+
+
+@dataclass(frozen=True)
+class KernelParam:
+    """One real parameter of a kernel: its name, default and valid values.
+
+    ``none_ok``: ``None`` is valid (gamma's "1 / n_features"). ``array_ok``: a NumPy array is
+    valid whatever it holds, as scikit-learn's hidden ``np.ndarray`` constraint on gamma allows;
+    kernelkit takes those with one real element only.
+    """
+
+    name: str
+    default: float | None
+    valid: RealInterval
+    none_ok: bool = False
+    array_ok: bool = False
+
+    def describe(self) -> str:
+        """What the parameter accepts, worded as scikit-learn's messages word it."""
+        return f"{self.valid} or None" if self.none_ok else str(self.valid)
+
+
+def _one_real_element(value: NDArray[Any]) -> float | None:
+    if value.size == 1 and value.dtype.kind in "iuf":
+        return float(value.reshape(()))
+    return None
+
+
+def check_kernel_param(
+    param: KernelParam, value: Any, caller: str, *, ranges: bool
+) -> float | None:
+    """``value`` checked against ``param`` for the function ``caller``: a float, or None where
+    ``param.none_ok``; else :class:`InvalidParameterError`.
+
+    ``ranges=True`` checks as scikit-learn's ``@validate_params`` does for a direct call (types and
+    the valid range); ``ranges=False`` as its ``pairwise_kernels`` does, which skips the kernel's
+    own validation and takes any real number the arithmetic can use (NaN, inf, negative).
+    """
+    if value is None and param.none_ok:
+        return None
+    if isinstance(value, np.ndarray) and (param.array_ok or not ranges):
+        number = _one_real_element(value)
+        if number is not None:
+            return number
+        raise InvalidParameterError(
+            f"The {param.name!r} parameter of {caller} must be {param.describe()}, or an array "
+            f"holding one real number (kernelkit does not broadcast arrays of parameters). "
+            f"Got an array of shape {value.shape} and dtype {value.dtype} instead."
+        )
+    if _is_real_scalar(value):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = None
+        if number is not None and (not ranges or value in param.valid):
+            return number
+    if ranges:
+        expected = param.describe()
+    else:
+        expected = "a real number or None" if param.none_ok else "a real number"
+    raise InvalidParameterError(
+        f"The {param.name!r} parameter of {caller} must be {expected}. Got {value!r} instead."
+    )
+
+
+def check_boolean(value: Any, name: str, caller: str) -> bool:
+    """``value`` if it is a ``bool`` or ``numpy.bool_`` (scikit-learn's "boolean"; ``1`` is not),
+    else :class:`InvalidParameterError`."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise InvalidParameterError(
+        f"The {name!r} parameter of {caller} must be an instance of 'bool' or an instance of "
+        f"'numpy.bool'. Got {value!r} instead."
+    )
+
+
+def check_int_or_none(value: Any, name: str, caller: str) -> int | None:
+    """``value`` if it is None or an integer (bool and NumPy integers included, as scikit-learn's
+    ``[Integral, None]``), else :class:`InvalidParameterError`."""
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    raise InvalidParameterError(
+        f"The {name!r} parameter of {caller} must be an instance of 'int' or None. "
+        f"Got {value!r} instead."
+    )

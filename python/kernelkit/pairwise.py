@@ -5,6 +5,12 @@ namesake, so ``from kernelkit import rbf_kernel`` can replace ``from sklearn.met
 rbf_kernel``. On top of that each takes keyword-only ``n_threads`` (``None``: OpenMP's current
 maximum; negative: counted back from the cores) and ``out`` (a preallocated C-contiguous result).
 
+Parameters are checked as scikit-learn's ``@validate_params`` checks them, with the same valid
+ranges (declared once per kernel in :data:`KERNEL_SPECS`): a value it refuses raises
+:class:`kernelkit.InvalidParameterError` (a ``ValueError`` and a ``TypeError``, as scikit-learn's),
+naming the parameter, the function and the valid range. ``pairwise_kernels`` passes the kernel's
+parameters through unchecked in scikit-learn, so there any real number is accepted (see there).
+
 dtypes: float32 inputs (X and Y both) give float32; everything else is computed in float64.
 ``Y=None`` (or ``Y is X``) computes ``K(X, X)`` once per pair and mirrors it: the result is exactly
 symmetric.
@@ -31,7 +37,10 @@ normal number comes out as 0.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Union
 
 import numpy as np
@@ -39,7 +48,15 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from ._threads import resolve_n_threads
-from ._validation import check_out, real_number
+from ._validation import (
+    InvalidParameterError,
+    KernelParam,
+    RealInterval,
+    check_boolean,
+    check_int_or_none,
+    check_kernel_param,
+    check_out,
+)
 
 __all__ = [
     "additive_chi2_kernel",
@@ -98,30 +115,118 @@ def _check_pair(
     return x, y, dtype
 
 
-def _gamma(gamma: float | None, n_features: int) -> float:
-    if gamma is None:
-        return 1.0 / n_features
-    try:
-        return float(gamma)
-    except (TypeError, ValueError):
-        raise TypeError(f"gamma: expected a real number or None, got {gamma!r}") from None
+# ---------------------------------------------------------------------------------------------
+# One declaration per kernel: its parameters with their defaults and valid ranges (scikit-learn's
+# @validate_params constraints), from which the functions' checks, PAIRWISE_KERNEL_FUNCTIONS and
+# KERNEL_PARAMS follow.
+# ---------------------------------------------------------------------------------------------
+
+_AT_LEAST_0 = RealInterval(0, None, closed="left")  # [0, inf)
+_ABOVE_0 = RealInterval(0, None, closed="neither")  # (0, inf)
+_AT_LEAST_1 = RealInterval(1, None, closed="left")  # [1, inf)
+_FINITE = RealInterval(None, None, closed="neither")  # (-inf, inf)
 
 
-def _gram(
-    kind: str,
+@dataclass(frozen=True)
+class KernelSpec:
+    """One Gram kernel as declared once in :data:`KERNEL_SPECS`.
+
+    ``function`` is the public function's name, ``kind`` the compiled kernel's name, ``params`` its
+    real parameters (name, default, valid range: scikit-learn's ranges), ``nonnegative`` whether X
+    and Y must be non-negative, ``dense_output`` whether the function takes scikit-learn's
+    ``dense_output`` flag.
+
+    Examples
+    --------
+    >>> from kernelkit.pairwise import KERNEL_SPECS
+    >>> spec = KERNEL_SPECS["polynomial"]
+    >>> spec.function, [(p.name, p.default) for p in spec.params]
+    ('polynomial_kernel', [('degree', 3), ('gamma', None), ('coef0', 1)])
+    >>> [p.describe() for p in spec.params]
+    ['a float in the range [1.0, inf)', 'a float in the range [0.0, inf) or None',
+     'a float in the range (-inf, inf)']
+    """
+
+    function: str
+    kind: str
+    params: tuple[KernelParam, ...] = ()
+    nonnegative: bool = False
+    dense_output: bool = False
+
+    @property
+    def param_names(self) -> frozenset[str]:
+        """The names of :attr:`params` (what ``pairwise_kernels(filter_params=True)`` keeps)."""
+        return frozenset(p.name for p in self.params)
+
+
+def _gamma_param(valid: RealInterval, default: float | None = None) -> KernelParam:
+    return KernelParam("gamma", default, valid, none_ok=default is None, array_ok=True)
+
+
+KERNEL_SPECS: dict[str, KernelSpec] = {
+    "additive_chi2": KernelSpec("additive_chi2_kernel", "additive_chi2", nonnegative=True),
+    "chi2": KernelSpec(
+        "chi2_kernel", "chi2", (_gamma_param(_ABOVE_0, default=1.0),), nonnegative=True
+    ),
+    "linear": KernelSpec("linear_kernel", "linear", dense_output=True),
+    "polynomial": KernelSpec(
+        "polynomial_kernel",
+        "polynomial",
+        (
+            KernelParam("degree", 3, _AT_LEAST_1),
+            _gamma_param(_AT_LEAST_0),
+            KernelParam("coef0", 1, _FINITE),
+        ),
+    ),
+    "rbf": KernelSpec("rbf_kernel", "rbf", (_gamma_param(_AT_LEAST_0),)),
+    "laplacian": KernelSpec("laplacian_kernel", "laplacian", (_gamma_param(_ABOVE_0),)),
+    "sigmoid": KernelSpec(
+        "sigmoid_kernel", "sigmoid", (_gamma_param(_AT_LEAST_0), KernelParam("coef0", 1, _FINITE))
+    ),
+    "cosine": KernelSpec("cosine_similarity", "cosine", dense_output=True),
+}
+"""Every Gram kernel, by name: the single table of parameters and valid ranges."""
+
+KERNEL_METRICS: dict[str, str] = {
+    "additive_chi2": "additive_chi2",
+    "chi2": "chi2",
+    "linear": "linear",
+    "polynomial": "polynomial",
+    "poly": "polynomial",
+    "rbf": "rbf",
+    "laplacian": "laplacian",
+    "sigmoid": "sigmoid",
+    "cosine": "cosine",
+}
+"""``pairwise_kernels``' metric names (scikit-learn's, ``"poly"`` included) -> kernel names."""
+
+
+def _run_kernel(
+    kernel: str,
     X: ArrayLike,
     Y: ArrayLike | None,
-    *,
+    params: Mapping[str, Any],
     out: NDArray[Any] | None,
     n_threads: int | None,
-    gamma: float | None = None,
-    coef0: float = 0.0,
-    degree: float = 1.0,
-    nonnegative: bool = False,
+    nested_in: str | None = None,
 ) -> FloatArray:
-    """Validate, allocate and run one kernel; gamma=None means 1 / n_features."""
+    """Check the parameters against the kernel's spec, then the arrays; allocate and run.
+
+    ``nested_in=None``: a direct call, checked as scikit-learn's ``@validate_params`` checks it.
+    Otherwise the caller's name (``pairwise_kernels``): scikit-learn skips the kernel's own checks
+    there, so only the types are checked (any real number, NaN, inf and negative ones included).
+    """
+    spec = KERNEL_SPECS[kernel]
+    caller = spec.function if nested_in is None else nested_in
+    ranges = nested_in is None
+    values = {
+        p.name: check_kernel_param(p, params.get(p.name, p.default), caller, ranges=ranges)
+        for p in spec.params
+    }
+    if spec.dense_output and ranges:
+        check_boolean(params.get("dense_output", True), "dense_output", caller)
     x, y, dtype = _check_pair(X, Y)
-    if nonnegative:
+    if spec.nonnegative:
         if (x < 0).any():
             raise ValueError("X contains negative values.")
         if y is not None and (y < 0).any():
@@ -129,7 +234,15 @@ def _gram(
     threads = resolve_n_threads(n_threads)
     m = x.shape[0] if y is None else y.shape[0]
     result = check_out(out, (x.shape[0], m), dtype, [X, Y, x, y], "X or Y")
-    _core.gram(kind, x, y, result, _gamma(gamma, x.shape[1]), coef0, degree, threads)
+    gamma, coef0, degree = (values.get(name) for name in ("gamma", "coef0", "degree"))
+    gamma = 1.0 / x.shape[1] if gamma is None else gamma  # None: scikit-learn's 1 / n_features
+    coef0 = 0.0 if coef0 is None else coef0
+    degree = 1.0 if degree is None else degree
+    _core.gram(spec.kind, x, y, result, gamma, coef0, degree, threads)
+    if spec.kind == "rbf" and y is None and not math.isfinite(gamma):
+        # The exact-1 diagonal is exp(-gamma * 0): NaN for an infinite or NaN gamma (reachable
+        # through pairwise_kernels, which leaves gamma unchecked, and 0-d arrays), as in IEEE.
+        np.fill_diagonal(result, np.nan)
     return result
 
 
@@ -148,8 +261,11 @@ def linear_kernel(
     X : array_like of shape (n_samples_X, n_features)
     Y : array_like of shape (n_samples_Y, n_features), optional
         ``None`` means ``X``; the result is then exactly symmetric.
-    dense_output : bool
-        Accepted for compatibility with scikit-learn; the output is always dense.
+    dense_output : bool, default True
+        scikit-learn's flag (``bool`` or ``numpy.bool_``; anything else raises
+        :class:`kernelkit.InvalidParameterError`). Inputs are always dense here, so the result is a
+        dense ndarray either way, as scikit-learn's is for dense input with ``dense_output=False``
+        (it returns a sparse matrix only when both inputs are sparse).
     out : ndarray of shape (n_samples_X, n_samples_Y), optional
         C-contiguous array of the result dtype to write into.
     n_threads : int, optional
@@ -166,8 +282,7 @@ def linear_kernel(
     array([[ 5., 11.],
            [11., 25.]])
     """
-    del dense_output
-    return _gram("linear", X, Y, out=out, n_threads=n_threads)
+    return _run_kernel("linear", X, Y, {"dense_output": dense_output}, out, n_threads)
 
 
 def polynomial_kernel(
@@ -192,16 +307,8 @@ def polynomial_kernel(
     >>> kernelkit.polynomial_kernel(np.array([[1.0, 1.0]]), degree=2, gamma=1.0, coef0=0.0)
     array([[4.]])
     """
-    return _gram(
-        "polynomial",
-        X,
-        Y,
-        out=out,
-        n_threads=n_threads,
-        gamma=gamma,
-        coef0=real_number(coef0, "coef0"),
-        degree=real_number(degree, "degree"),
-    )
+    params = {"degree": degree, "gamma": gamma, "coef0": coef0}
+    return _run_kernel("polynomial", X, Y, params, out, n_threads)
 
 
 def sigmoid_kernel(
@@ -223,15 +330,7 @@ def sigmoid_kernel(
     >>> kernelkit.sigmoid_kernel(np.zeros((1, 2)), coef0=0.0)
     array([[0.]])
     """
-    return _gram(
-        "sigmoid",
-        X,
-        Y,
-        out=out,
-        n_threads=n_threads,
-        gamma=gamma,
-        coef0=real_number(coef0, "coef0"),
-    )
+    return _run_kernel("sigmoid", X, Y, {"gamma": gamma, "coef0": coef0}, out, n_threads)
 
 
 def rbf_kernel(
@@ -259,7 +358,7 @@ def rbf_kernel(
     array([[1.    , 0.3679],
            [0.3679, 1.    ]])
     """
-    return _gram("rbf", X, Y, out=out, n_threads=n_threads, gamma=gamma)
+    return _run_kernel("rbf", X, Y, {"gamma": gamma}, out, n_threads)
 
 
 def laplacian_kernel(
@@ -281,7 +380,7 @@ def laplacian_kernel(
     array([[1.    , 0.3679],
            [0.3679, 1.    ]])
     """
-    return _gram("laplacian", X, Y, out=out, n_threads=n_threads, gamma=gamma)
+    return _run_kernel("laplacian", X, Y, {"gamma": gamma}, out, n_threads)
 
 
 def cosine_similarity(
@@ -308,8 +407,7 @@ def cosine_similarity(
     array([[1., 0.],
            [0., 1.]])
     """
-    del dense_output
-    return _gram("cosine", X, Y, out=out, n_threads=n_threads)
+    return _run_kernel("cosine", X, Y, {"dense_output": dense_output}, out, n_threads)
 
 
 def additive_chi2_kernel(
@@ -334,7 +432,7 @@ def additive_chi2_kernel(
     >>> kernelkit.additive_chi2_kernel(np.array([[1.0, 0.0]]), np.array([[3.0, 0.0]]))
     array([[-1.]])
     """
-    return _gram("additive_chi2", X, Y, out=out, n_threads=n_threads, nonnegative=True)
+    return _run_kernel("additive_chi2", X, Y, {}, out, n_threads)
 
 
 def chi2_kernel(
@@ -356,34 +454,34 @@ def chi2_kernel(
     >>> np.round(kernelkit.chi2_kernel(np.array([[1.0, 0.0]]), np.array([[3.0, 0.0]])), 4)
     array([[0.3679]])
     """
-    return _gram("chi2", X, Y, out=out, n_threads=n_threads, gamma=gamma, nonnegative=True)
+    return _run_kernel("chi2", X, Y, {"gamma": gamma}, out, n_threads)
 
 
 KernelFunction = Callable[..., FloatArray]
 
-PAIRWISE_KERNEL_FUNCTIONS: dict[str, KernelFunction] = {
-    "additive_chi2": additive_chi2_kernel,
-    "chi2": chi2_kernel,
-    "linear": linear_kernel,
-    "polynomial": polynomial_kernel,
-    "poly": polynomial_kernel,
-    "rbf": rbf_kernel,
-    "laplacian": laplacian_kernel,
-    "sigmoid": sigmoid_kernel,
-    "cosine": cosine_similarity,
+_FUNCTIONS: dict[str, KernelFunction] = {
+    f.__name__: f
+    for f in (
+        additive_chi2_kernel,
+        chi2_kernel,
+        cosine_similarity,
+        laplacian_kernel,
+        linear_kernel,
+        polynomial_kernel,
+        rbf_kernel,
+        sigmoid_kernel,
+    )
 }
 
-KERNEL_PARAMS: dict[str, frozenset[str]] = {
-    "additive_chi2": frozenset(),
-    "chi2": frozenset({"gamma"}),
-    "cosine": frozenset(),
-    "linear": frozenset(),
-    "poly": frozenset({"gamma", "degree", "coef0"}),
-    "polynomial": frozenset({"gamma", "degree", "coef0"}),
-    "rbf": frozenset({"gamma"}),
-    "laplacian": frozenset({"gamma"}),
-    "sigmoid": frozenset({"gamma", "coef0"}),
+PAIRWISE_KERNEL_FUNCTIONS: dict[str, KernelFunction] = {
+    metric: _FUNCTIONS[KERNEL_SPECS[kernel].function] for metric, kernel in KERNEL_METRICS.items()
 }
+"""scikit-learn's registry: metric name -> function (from :data:`KERNEL_SPECS`)."""
+
+KERNEL_PARAMS: dict[str, frozenset[str]] = {
+    metric: KERNEL_SPECS[kernel].param_names for metric, kernel in KERNEL_METRICS.items()
+}
+"""scikit-learn's registry: metric name -> the parameters ``filter_params=True`` keeps."""
 
 
 def _callable_gram(
@@ -406,21 +504,47 @@ def _callable_gram(
 
 
 def _precomputed(X: ArrayLike, Y: ArrayLike | None, out: NDArray[Any] | None) -> FloatArray:
-    """X is already the kernel matrix: checked against Y (the indexed samples) and returned."""
+    """X is already the kernel matrix K(X, Y): checked as scikit-learn checks it (2-D, with one
+    column per row of Y, so square when Y is None) and returned, X itself when it is a float32 or
+    float64 array of the result dtype (any memory layout, as scikit-learn does), else a float64
+    copy."""
     x = _as_matrix(X, "X")
-    if Y is not None:
-        n_indexed = np.shape(Y)[0]
-        if x.shape[1] != n_indexed:
-            raise ValueError(
-                f"X: precomputed metric requires shape (n_queries, n_indexed); got {x.shape} "
-                f"for {n_indexed} indexed samples"
-            )
-    dtype = np.float32 if x.dtype == np.float32 else np.float64
+    if Y is None or Y is X:
+        n_indexed, y_dtype = x.shape[0], x.dtype
+    else:
+        y = _as_matrix(Y, "Y")
+        n_indexed, y_dtype = y.shape[0], y.dtype
+    if x.shape[1] != n_indexed:
+        raise ValueError(
+            f"X: precomputed metric requires shape (n_queries, n_indexed); got {x.shape} for "
+            f"{n_indexed} indexed samples ("
+            + ("Y=None: X must be square" if Y is None or Y is X else "Y's rows")
+            + ")"
+        )
+    both_f32 = x.dtype == np.float32 and y_dtype == np.float32
+    dtype = np.float32 if both_f32 else np.float64
     if out is None:
-        return np.ascontiguousarray(x, dtype=dtype)
+        return np.asarray(x, dtype=dtype)
     result = check_out(out, x.shape, dtype, [X, x], "X or Y")
     result[...] = x
     return result
+
+
+def _gaussian_process_kernel(
+    metric: Any, X: ArrayLike, Y: ArrayLike | None, out: NDArray[Any] | None, **kwds: Any
+) -> FloatArray | None:
+    """scikit-learn's GP kernels (``sklearn.gaussian_process.kernels.Kernel``) are called on the
+    whole of X and Y, ``metric(X, Y, **kwds)``, not per pair of rows; None for other metrics."""
+    module = sys.modules.get("sklearn.gaussian_process.kernels")
+    if module is None or not isinstance(metric, module.Kernel):
+        return None
+    x = np.asarray(X)
+    result = np.asarray(metric(x, x if Y is None else np.asarray(Y), **kwds))
+    if out is None:
+        return result
+    checked = check_out(out, result.shape, result.dtype.type, [X, Y, x], "X or Y")
+    checked[...] = result
+    return checked
 
 
 def pairwise_kernels(
@@ -440,15 +564,36 @@ def pairwise_kernels(
     ----------
     metric : str or callable
         One of ``"additive_chi2"``, ``"chi2"``, ``"linear"``, ``"poly"``/``"polynomial"``,
-        ``"rbf"``, ``"laplacian"``, ``"sigmoid"``, ``"cosine"``; ``"precomputed"`` returns X itself
-        (as a float array); a callable is called on each pair of rows, ``metric(x, y, **kwds)``
-        (slow, Python).
-    filter_params : bool
-        Drop keyword arguments the named kernel does not take.
+        ``"rbf"``, ``"laplacian"``, ``"sigmoid"``, ``"cosine"`` (:data:`PAIRWISE_KERNEL_FUNCTIONS`),
+        or ``"precomputed"``: X is then the kernel matrix K(X, Y) itself, of shape
+        ``(n_samples_X, n_samples_Y)`` (square when Y is None), checked as scikit-learn checks it
+        (``ValueError`` otherwise) and returned as is, the same object when it is a float64 array
+        or float32 with Y None or float32, else a float64 copy; the kernel parameters are then
+        ignored. Its values are not checked: NaN, Inf and zero rows pass through, as they do in
+        kernelkit's kernels (scikit-learn refuses them here). A callable is called on each pair
+        of rows, ``metric(x, y, **kwds)`` (slow, Python), except a scikit-learn Gaussian-process
+        kernel, called once as ``metric(X, Y)``, as scikit-learn calls it. Anything else raises
+        :class:`kernelkit.InvalidParameterError`.
+    filter_params : bool, default False
+        ``True`` drops the keyword arguments that the named kernel does not take
+        (:data:`KERNEL_PARAMS`; ``dense_output`` too); ``False`` passes them on, and one the kernel
+        does not take raises ``TypeError``, as in scikit-learn. Ignored for callables.
     n_jobs : int, optional
-        scikit-learn's parallelism argument, used as ``n_threads`` when that is not given.
+        scikit-learn's number of jobs, used here as the number of threads: ``None`` is
+        ``n_threads=None`` (OpenMP's current maximum), ``-1`` all cores, ``-2`` all but one, a
+        positive count that many threads; ``0`` raises ``ValueError`` except with
+        ``"precomputed"`` (where scikit-learn ignores it), and a non-integer raises
+        :class:`kernelkit.InvalidParameterError`. ``n_threads``, when given, takes precedence;
+        ``n_jobs`` is still checked.
+    out, n_threads
+        As in :func:`linear_kernel` (``n_threads`` is checked whatever the metric).
     **kwds
-        Parameters of the kernel (``gamma``, ``degree``, ``coef0``).
+        Parameters of the kernel (``gamma``, ``degree``, ``coef0``, ``dense_output``). As in
+        scikit-learn, which skips the kernel's own range checks inside ``pairwise_kernels``, any
+        real number is accepted here (a negative, infinite or NaN ``gamma``, ``degree=0``; the
+        result is what the kernel's formula gives); a value that is not a real number (a string,
+        ``None`` where the kernel has no default for it, an array of more than one element) raises
+        :class:`kernelkit.InvalidParameterError`.
 
     Examples
     --------
@@ -457,23 +602,43 @@ def pairwise_kernels(
     array([[1., 0.],
            [0., 1.]])
     """
-    threads = n_threads if n_threads is not None else n_jobs
-    resolve_n_threads(threads)  # reject a bad count whatever the metric
-    if callable(metric):
-        return _callable_gram(metric, X, Y, out, **kwds)
-    if not isinstance(metric, str):
-        kind = type(metric).__name__  # type: ignore[unreachable]  # callers without type checks
-        raise TypeError(f"metric: expected a kernel name or a callable, got {kind}")
-    if metric == "precomputed":
-        return _precomputed(X, Y, out)
-    if metric not in PAIRWISE_KERNEL_FUNCTIONS:
-        known = ", ".join(sorted([*PAIRWISE_KERNEL_FUNCTIONS, "precomputed"]))
-        raise ValueError(
-            f"metric: unknown kernel {metric!r}; expected one of {known}, or a callable"
+    caller = "pairwise_kernels"
+    if not (callable(metric) or (isinstance(metric, str) and metric in _METRIC_CHOICES)):
+        raise InvalidParameterError(
+            f"The 'metric' parameter of {caller} must be a str among "
+            f"{{{', '.join(map(repr, sorted(_METRIC_CHOICES)))}}} or a callable. "
+            f"Got {metric!r} instead."
         )
+    filter_params = check_boolean(filter_params, "filter_params", caller)
+    n_jobs = check_int_or_none(n_jobs, "n_jobs", caller)
+    resolve_n_threads(n_threads)  # kernelkit's own argument: checked whatever the metric
+    if isinstance(metric, str) and metric == "precomputed":
+        return _precomputed(X, Y, out)  # scikit-learn never uses n_jobs here, 0 included
+    if n_jobs == 0:
+        raise ValueError(
+            "n_jobs: 0 has no meaning (as in scikit-learn); use None for the default number of "
+            "threads, a positive count, or -1 for all cores"
+        )
+    threads = n_threads if n_threads is not None else n_jobs
+    if callable(metric):
+        gp = _gaussian_process_kernel(metric, X, Y, out, **kwds)
+        if gp is not None:
+            return gp
+        return _callable_gram(metric, X, Y, out, **kwds)
+    kernel = KERNEL_METRICS[metric]
+    spec = KERNEL_SPECS[kernel]
     if filter_params:
-        kwds = {k: v for k, v in kwds.items() if k in KERNEL_PARAMS[metric]}
-    unexpected = set(kwds) - KERNEL_PARAMS[metric]
+        kwds = {k: v for k, v in kwds.items() if k in spec.param_names}
+    accepted = spec.param_names | ({"dense_output"} if spec.dense_output else frozenset())
+    unexpected = sorted(set(kwds) - accepted)
     if unexpected:
-        raise TypeError(f"{metric} kernel: unexpected parameter(s) {sorted(unexpected)}")
-    return PAIRWISE_KERNEL_FUNCTIONS[metric](X, Y, out=out, n_threads=threads, **kwds)
+        names = ", ".join(map(repr, unexpected))
+        takes = ", ".join(sorted(accepted)) or "no parameters"
+        raise TypeError(
+            f"{spec.function}() got unexpected keyword argument(s) {names} "
+            f"(metric={metric!r} takes {takes}; filter_params=True drops the others)"
+        )
+    return _run_kernel(kernel, X, Y, kwds, out, threads, nested_in=f"{caller}(metric={metric!r})")
+
+
+_METRIC_CHOICES = frozenset([*KERNEL_METRICS, "precomputed"])
