@@ -87,17 +87,18 @@ template <class T>
 const T* cosine_rows(const T* a, i64 rows, i64 d, int n_threads, std::vector<T>& scaled) {
   constexpr int range = kCosineExponentRange<T>;
   std::vector<int> exponent(static_cast<std::size_t>(rows), 0);  // of each row's largest |value|
-  bool any_outside = false;
-  for (i64 i = 0; i < rows; ++i) {
-    T largest = T(0);
-    for (i64 k = 0; k < d; ++k) largest = std::max(largest, std::abs(a[i * d + k]));
-    if (largest == T(0) || !std::isfinite(largest)) continue;  // zero rows stay 0, Inf/NaN rows NaN
-    exponent[i] = std::ilogb(largest);
-    any_outside = any_outside || exponent[i] > range || exponent[i] < -range;
-  }
-  if (!any_outside) return a;
-  scaled.resize(static_cast<std::size_t>(rows * d));
   const int threads = threads_for(n_threads, rows);
+  parallel_for(
+      rows, threads,
+      [&](i64 i) {
+        T largest = T(0);
+        for (i64 k = 0; k < d; ++k) largest = std::max(largest, std::abs(a[i * d + k]));
+        // zero rows stay 0, Inf/NaN rows NaN
+        if (largest != T(0) && std::isfinite(largest)) exponent[i] = std::ilogb(largest);
+      },
+      std::max<i64>(1, rows / (4 * threads)));
+  if (std::all_of(exponent.begin(), exponent.end(), [](int e) { return e <= range && e >= -range; })) return a;
+  scaled.resize(static_cast<std::size_t>(rows * d));
   parallel_for(
       rows, threads,
       [&](i64 i) {
