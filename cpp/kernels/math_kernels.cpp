@@ -28,16 +28,18 @@ namespace {
 
 // The FMA peak of this SIMD path: `iterations` rounds of kChains independent chains of vector FMAs
 // (enough chains to cover the FMA latency on every pipe), returning a value that depends on all of
-// them so that the compiler keeps the work. Each round is kChains * lanes FMAs.
-constexpr int kChains = 16;
+// them so that the compiler keeps the work. Each round is kChains * lanes FMAs. The chains and the
+// two operands must fit in the vector registers: a spilled chain waits on store-to-load forwarding
+// and halves the loop (16 chains on AVX2's 16 ymm registers measured half the peak).
+constexpr int kChains = kVectorRegisters - 4;
 template <class T>
 T fma_loop(std::int64_t iterations) {
   vec<T> acc[kChains];
   const vec<T> a = splat<T>(T(0.999999)), b = splat<T>(T(1e-7));
-#pragma GCC unroll 16
+#pragma GCC unroll 32
   for (int i = 0; i < kChains; ++i) acc[i] = splat<T>(T(i));
   for (std::int64_t k = 0; k < iterations; ++k) {
-#pragma GCC unroll 16
+#pragma GCC unroll 32
     for (int i = 0; i < kChains; ++i) acc[i] = acc[i] * a + b;
     __asm__ volatile("" : "+x"(acc[0]));  // keeps the loop a loop of FMAs
   }
