@@ -84,23 +84,10 @@ CHUNK_BYTES = 16 * 2**20  # bound on the 3-D temporaries of the chunked NumPy la
 TOLERANCE = {"float32": 1e-4, "float64": 1e-9}  # times max(1, max |K_sklearn|)
 SCRIPT = "bench/bench_gram.py"
 
-SKLEARN_NAMES: dict[str, str] = {
-    "linear": "linear_kernel",
-    "rbf": "rbf_kernel",
-    "polynomial": "polynomial_kernel",
-    "sigmoid": "sigmoid_kernel",
-    "laplacian": "laplacian_kernel",
-    "cosine": "cosine_similarity",
-    "chi2": "chi2_kernel",
-}
+# kernelkit's functions have scikit-learn's names (the spec's function, KERNEL_SPECS).
+SKLEARN_NAMES: dict[str, str] = {k: kernelkit.pairwise.KERNEL_SPECS[k].function for k in KERNELS}
 KERNELKIT_FUNCTIONS: dict[str, Callable[..., Array]] = {
-    "linear": kernelkit.linear_kernel,
-    "rbf": kernelkit.rbf_kernel,
-    "polynomial": kernelkit.polynomial_kernel,
-    "sigmoid": kernelkit.sigmoid_kernel,
-    "laplacian": kernelkit.laplacian_kernel,
-    "cosine": kernelkit.cosine_similarity,
-    "chi2": kernelkit.chi2_kernel,
+    k: getattr(kernelkit, name) for k, name in SKLEARN_NAMES.items()
 }
 
 

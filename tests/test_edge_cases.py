@@ -33,7 +33,7 @@ def test_conv2d_out_must_not_alias_weight():
 def test_core_refuses_non_array_y_and_bias():
     x = np.random.default_rng(0).random((8, 4))
     with pytest.raises(ValueError, match=r"^Y:"):
-        _core.gram("linear", x, x.tolist(), np.empty((8, 8)), 0.0, 0.0, 1.0, 1)
+        _core.gram(_core.GramKind.linear, x, x.tolist(), np.empty((8, 8)), [], 1)
     with pytest.raises(ValueError, match=r"^bias:"):
         _core.Conv2dFloat64(np.ones((2, 1, 1, 1)), False, 1, [0.0, 1.0], 0, 0.0)
 

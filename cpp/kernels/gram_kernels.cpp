@@ -1,8 +1,10 @@
-// Gram-matrix tile kernels: packed panels, register-blocked micro-kernels and the fused epilogues
-// (exp, tanh, powers, norms) applied to each register tile before it is stored.
+// Gram-matrix tile kernels: packed panels, register-blocked micro-kernels for each form of
+// gram.hpp, and the kernels' fused epilogues (exp, tanh, powers, norms) applied to each tile
+// before it is stored; the dispatch over the kernels follows gram_kernels.def.
 // Compiled once per instruction set into kk::<isa> (see CMakeLists.txt); the OpenMP loop over
 // tiles, the mirroring of symmetric results and all argument checks live in cpp/src/gram_driver.cpp.
 #include <cfloat>
+#include <type_traits>
 
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/gram.hpp"
@@ -42,37 +44,77 @@ struct Chi2Step {
   }
 };
 
-// Epilogues: the kernel's function of the accumulated value s at row i, columns j..j+lanes.
+// The forms' values (gram.hpp's GramForm) from the accumulated sum s at row i, columns j..j+lanes.
+template <class T>
+struct AccumulatedValue {  // dot, l1_distance, chi2_sum: the sum itself
+  static constexpr bool is_identity = true;
+  explicit AccumulatedValue(const GramProblem<T>&) {}
+  vec<T> operator()(vec<T> s, i64, i64) const { return s; }
+};
+
+template <class T>
+struct CosineValue {
+  static constexpr bool is_identity = false;
+  const T* x_inv_norm;
+  const T* y_inv_norm;
+  explicit CosineValue(const GramProblem<T>& p) : x_inv_norm(p.x_row_term), y_inv_norm(p.y_row_term) {}
+  vec<T> operator()(vec<T> s, i64 i, i64 j) const { return (s * x_inv_norm[i]) * load<T>(y_inv_norm + j); }
+};
+
+template <class T>
+struct SqDistanceValue {  // |x|^2 + |y|^2 - 2 <x, y> of the centred rows, at least 0
+  static constexpr bool is_identity = false;
+  const T* x_sq_norm;
+  const T* y_sq_norm;
+  explicit SqDistanceValue(const GramProblem<T>& p) : x_sq_norm(p.x_row_term), y_sq_norm(p.y_row_term) {}
+  vec<T> operator()(vec<T> s, i64 i, i64 j) const {
+    return max_keep_nan<T>((splat<T>(x_sq_norm[i]) + load<T>(y_sq_norm + j)) - T(2) * s, splat<T>(T(0)));
+  }
+};
+
+// What each form accumulates (Step) and how the sum becomes the form's value (Value).
+template <GramForm form>
+struct FormTraits {
+  using Step = std::conditional_t<form == GramForm::l1_distance, AbsDiffStep,
+                                  std::conditional_t<form == GramForm::chi2_sum, Chi2Step, DotStep>>;
+  template <class T>
+  using Value = std::conditional_t<form == GramForm::cosine, CosineValue<T>,
+                                   std::conditional_t<form == GramForm::sq_distance, SqDistanceValue<T>,
+                                                      AccumulatedValue<T>>>;
+};
+
+// Epilogues: the kernel's function of its form's value, constructed from the kernel's parameters
+// in gram_kernels.def's order.
 template <class T>
 struct Identity {
   static constexpr bool is_identity = true;
-  explicit Identity(const GramProblem<T>&) {}
-  vec<T> operator()(vec<T> s, i64, i64) const { return s; }
+  explicit Identity(const double*) {}
+  vec<T> operator()(vec<T> v) const { return v; }
 };
 
 template <class T>
 struct Negate {
   static constexpr bool is_identity = false;
-  explicit Negate(const GramProblem<T>&) {}
-  vec<T> operator()(vec<T> s, i64, i64) const { return -s; }
+  explicit Negate(const double*) {}
+  vec<T> operator()(vec<T> v) const { return -v; }
 };
 
 template <class T>
-struct Polynomial {
+struct Polynomial {  // (degree, gamma, coef0)
   static constexpr bool is_identity = false;
-  T gamma, coef0;
   double degree;
+  T gamma, coef0;
   long long integer_degree;
   bool is_integer;
-  explicit Polynomial(const GramProblem<T>& p)
-      : gamma(T(p.gamma)),
-        coef0(T(p.coef0)),
-        degree(p.degree),
-        integer_degree(is_small_integer(p.degree) ? static_cast<long long>(p.degree) : 0),
-        is_integer(is_small_integer(p.degree)) {}
+  explicit Polynomial(const double* params)
+      : degree(params[0]),
+        gamma(T(params[1])),
+        coef0(T(params[2])),
+        integer_degree(is_small_integer(params[0]) ? static_cast<long long>(params[0]) : 0),
+        is_integer(is_small_integer(params[0])) {}
   static bool is_small_integer(double v) { return v > -1e15 && v < 1e15 && __builtin_floor(v) == v; }
-  vec<T> operator()(vec<T> s, i64, i64) const {
-    const vec<T> base = s * gamma + coef0;
+  vec<T> operator()(vec<T> v) const {
+    const vec<T> base = v * gamma + coef0;
     if (is_integer) return pow_integer<T>(base, integer_degree);
     // A fractional degree is rare: one libm call per element, documented as the slow path.
     vec<T> result;
@@ -82,53 +124,31 @@ struct Polynomial {
 };
 
 template <class T>
-struct Sigmoid {
+struct Sigmoid {  // (gamma, coef0)
   static constexpr bool is_identity = false;
   T gamma, coef0;
-  explicit Sigmoid(const GramProblem<T>& p) : gamma(T(p.gamma)), coef0(T(p.coef0)) {}
-  vec<T> operator()(vec<T> s, i64, i64) const { return tanh<T>(s * gamma + coef0); }
+  explicit Sigmoid(const double* params) : gamma(T(params[0])), coef0(T(params[1])) {}
+  vec<T> operator()(vec<T> v) const { return tanh<T>(v * gamma + coef0); }
 };
 
 template <class T>
-struct Rbf {
+struct ExpNegGamma {  // (gamma)
   static constexpr bool is_identity = false;
   T neg_gamma;
-  const T* x_sq_norm;
-  const T* y_sq_norm;
-  explicit Rbf(const GramProblem<T>& p)
-      : neg_gamma(T(-p.gamma)), x_sq_norm(p.x_row_term), y_sq_norm(p.y_row_term) {}
-  vec<T> operator()(vec<T> s, i64 i, i64 j) const {
-    const vec<T> sq_dist = (splat<T>(x_sq_norm[i]) + load<T>(y_sq_norm + j)) - T(2) * s;
-    return exp<T>(max_keep_nan<T>(sq_dist, splat<T>(T(0))) * neg_gamma);
-  }
-};
-
-template <class T>
-struct Cosine {
-  static constexpr bool is_identity = false;
-  const T* x_inv_norm;
-  const T* y_inv_norm;
-  explicit Cosine(const GramProblem<T>& p) : x_inv_norm(p.x_row_term), y_inv_norm(p.y_row_term) {}
-  vec<T> operator()(vec<T> s, i64 i, i64 j) const {
-    return (s * x_inv_norm[i]) * load<T>(y_inv_norm + j);
-  }
-};
-
-template <class T>
-struct ExpNegGamma {
-  static constexpr bool is_identity = false;
-  T neg_gamma;
-  explicit ExpNegGamma(const GramProblem<T>& p) : neg_gamma(T(-p.gamma)) {}
-  vec<T> operator()(vec<T> s, i64, i64) const { return exp<T>(s * neg_gamma); }
+  explicit ExpNegGamma(const double* params) : neg_gamma(T(-params[0])) {}
+  vec<T> operator()(vec<T> v) const { return exp<T>(v * neg_gamma); }
 };
 
 // The kernel's function of the finished sums, one vector at a time: a separate pass over the tile
 // buffer (in L1/L2) keeps the long exp/tanh chains out of the register-starved micro-kernel.
-template <class T, class Epilogue>
-void apply_epilogue(const Epilogue& epilogue, T* c, i64 ldc, i64 rows, i64 i0, i64 j0) {
-  if constexpr (!Epilogue::is_identity) {
+template <class T, class Value, class Epilogue>
+void apply_epilogue(const GramProblem<T>& p, T* c, i64 ldc, i64 rows, i64 i0, i64 j0) {
+  if constexpr (!(Value::is_identity && Epilogue::is_identity)) {
+    const Value value(p);
+    const Epilogue epilogue(p.params);
     for (i64 r = 0; r < rows; ++r)
-      for (i64 q = 0; q < ldc; q += lanes<T>) store<T>(c + r * ldc + q, epilogue(load<T>(c + r * ldc + q), i0 + r, j0 + q));
+      for (i64 q = 0; q < ldc; q += lanes<T>)
+        store<T>(c + r * ldc + q, epilogue(value(load<T>(c + r * ldc + q), i0 + r, j0 + q)));
   }
 }
 
@@ -195,11 +215,11 @@ void write_tile(const T* c, i64 ldc, T* out, i64 ldo, i64 i0, i64 j0, i64 rows, 
   if (stream) store_fence();
 }
 
-template <class T, class Step, class Epilogue>
+template <class T, GramForm form, template <class> class Epilogue>
 void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, bool mirror, void* scratch) {
+  using Step = typename FormTraits<form>::Step;
   constexpr int MR = Step::rows;
   constexpr int NR = kPanelCols<T>;
-  const Epilogue epilogue(p);
   const i64 rows = i1 - i0, cols = j1 - j0;
   const i64 row_panels = ceil_div(rows, MR), col_panels = ceil_div(cols, NR);
   // Scratch: the tile buffer (whole register tiles, so no edge cases inside), then both packs.
@@ -221,29 +241,36 @@ void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, boo
         register_tile<T, Step, MR>(kc, a_packed + ip * MR * kc, b, c + ip * MR * ldc + jp * NR, ldc, first);
     }
   }
-  apply_epilogue<T>(epilogue, c, ldc, rows, i0, j0);
+  apply_epilogue<T, typename FormTraits<form>::template Value<T>, Epilogue<T>>(p, c, ldc, rows, i0, j0);
   write_tile<T>(c, ldc, p.out, p.ldo, i0, j0, rows, cols, mirror, p.stream_output);
 }
 
 template <class T>
 void gram_tile(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, bool mirror, void* scratch) {
   switch (p.kind) {
-    case GramKind::linear:
-      return gram_tile_impl<T, DotStep, Identity<T>>(p, i0, i1, j0, j1, mirror, scratch);
-    case GramKind::polynomial:
-      return gram_tile_impl<T, DotStep, Polynomial<T>>(p, i0, i1, j0, j1, mirror, scratch);
-    case GramKind::rbf:
-      return gram_tile_impl<T, DotStep, Rbf<T>>(p, i0, i1, j0, j1, mirror, scratch);
-    case GramKind::sigmoid:
-      return gram_tile_impl<T, DotStep, Sigmoid<T>>(p, i0, i1, j0, j1, mirror, scratch);
-    case GramKind::cosine:
-      return gram_tile_impl<T, DotStep, Cosine<T>>(p, i0, i1, j0, j1, mirror, scratch);
-    case GramKind::laplacian:
-      return gram_tile_impl<T, AbsDiffStep, ExpNegGamma<T>>(p, i0, i1, j0, j1, mirror, scratch);
-    case GramKind::chi2:
-      return gram_tile_impl<T, Chi2Step, ExpNegGamma<T>>(p, i0, i1, j0, j1, mirror, scratch);
-    case GramKind::additive_chi2:
-      return gram_tile_impl<T, Chi2Step, Negate<T>>(p, i0, i1, j0, j1, mirror, scratch);
+#define KK_GRAM_KERNEL(kind, function, form, epilogue, metrics, flags) \
+  case GramKind::kind:                                                \
+    return gram_tile_impl<T, GramForm::form, epilogue>(p, i0, i1, j0, j1, mirror, scratch);
+#include "kernelkit/gram_kernels.def"
+  }
+}
+
+template <template <class> class Epilogue>
+void epilogue_values(const double* params, double* values, i64 count) {
+  const Epilogue<double> epilogue(params);
+  constexpr int W = lanes<double>;
+  for (i64 k = 0; k < count; k += W) {
+    const i64 n = min_i64(W, count - k);
+    store_partial<double>(values + k, epilogue(load_partial<double>(values + k, n)), n);
+  }
+}
+
+void gram_epilogue(GramKind kind, const double* params, double* values, i64 count) {
+  switch (kind) {
+#define KK_GRAM_KERNEL(kind, function, form, epilogue, metrics, flags) \
+  case GramKind::kind:                                                \
+    return epilogue_values<epilogue>(params, values, count);
+#include "kernelkit/gram_kernels.def"
   }
 }
 
@@ -259,6 +286,7 @@ void fill_gram_entries(KernelTable& table) {
   table.gram_scratch_bytes = kGramScratchBytes;
   table.gram_tile_f32 = &gram_tile<float>;
   table.gram_tile_f64 = &gram_tile<double>;
+  table.gram_epilogue = &gram_epilogue;
 }
 
 }  // namespace KK_ISA

@@ -131,30 +131,37 @@ std::vector<T> inverse_norms(const T* a, i64 rows, i64 d, int n_threads) {
   return inv;
 }
 
-// K(x, x) where it is known exactly: rbf gives exp(0) = 1 (NaN for a non-finite row), cosine 1 for
-// a non-zero row, 0 for a zero row and NaN for a row holding Inf or NaN.
+// K(x, x) where it is known exactly: the epilogue of a zero distance for sq_distance (NaN for a
+// non-finite row), and for cosine 1 for a non-zero row, 0 for a zero row and NaN for a row holding
+// Inf or NaN; the other forms compute their diagonal exactly.
 template <class T>
-void set_exact_diagonal(GramKind kind, const GramProblem<T>& p, i64 i0, i64 i1) {
-  if (kind != GramKind::rbf && kind != GramKind::cosine) return;  // only these have row terms
-  for (i64 i = i0; i < i1; ++i) {
-    const T term = p.x_row_term[i];
-    p.out[i * p.ldo + i] = kind == GramKind::rbf ? T(1) + (term - term)
-                           : term == T(0)        ? T(0)
-                                                 : term / term;
+void set_exact_diagonal(const GramProblem<T>& p, GramEpilogueFn epilogue, i64 i0, i64 i1) {
+  const GramForm form = form_of(p.kind);
+  if (form != GramForm::sq_distance && form != GramForm::cosine) return;
+  constexpr i64 kChunk = 64;
+  double values[kChunk];
+  for (i64 c0 = i0; c0 < i1; c0 += kChunk) {
+    const i64 count = std::min(kChunk, i1 - c0);
+    for (i64 k = 0; k < count; ++k) {
+      const double term = double(p.x_row_term[c0 + k]);
+      values[k] = form == GramForm::sq_distance ? term - term : term == 0.0 ? 0.0 : term / term;
+    }
+    epilogue(p.kind, p.params, values, count);
+    for (i64 k = 0; k < count; ++k) p.out[(c0 + k) * p.ldo + c0 + k] = T(values[k]);
   }
 }
 
-// exp(-gamma |x_i - y_j|^2) from the differences, for the pairs the expanded form
-// |x|^2 + |y|^2 - 2 x.y gets wrong: where a value is infinite (inf - inf = NaN where the distance is
-// inf and the kernel exactly 0) or a centred row is so long that the expanded form overflows.
+// |x_i - y_j|^2 from the differences, for the pairs the expanded form |x|^2 + |y|^2 - 2 x.y gets
+// wrong: where a value is infinite (inf - inf = NaN where the distance is inf) or a centred row is
+// so long that the expanded form overflows.
 template <class T>
-T rbf_directly(const T* xi, const T* yj, i64 d, double gamma) {
+double sq_distance_directly(const T* xi, const T* yj, i64 d) {
   double s = 0.0;
   for (i64 k = 0; k < d; ++k) {
     const double v = double(xi[k]) - double(yj[k]);
     s += v * v;
   }
-  return T(std::exp(-gamma * s));
+  return s;
 }
 
 // sum (x - y)^2 / (x + y) from its definition (0 where x + y = 0), in double, without the
@@ -175,19 +182,20 @@ double chi2_sum_directly(const T* xi, const T* yj, i64 d) {
   return s;
 }
 
-// The rows (of X, or of Y) in which the tiles' fast form may not give the exact result: rbf, rows
-// whose centred squared norm is not below max/4 (Inf, NaN, or so long that |x|^2 + |y|^2 - 2 x.y
-// overflows); chi2, rows holding a value above 2^(max exponent - 4), whose sums x + y would have a
-// reciprocal below the smallest normal number (0 after the approximate reciprocal or the
-// flush to zero); Inf and NaN rows are left to the kernel, which gives NaN as IEEE does.
+// The rows (of X, or of Y) in which the tiles' fast form may not give the exact result:
+// sq_distance, rows whose centred squared norm is not below max/4 (Inf, NaN, or so long that
+// |x|^2 + |y|^2 - 2 x.y overflows); chi2_sum, rows holding a value above 2^(max exponent - 4),
+// whose sums x + y would have a reciprocal below the smallest normal number (0 after the
+// approximate reciprocal or the flush to zero); Inf and NaN rows are left to the kernel, which
+// gives NaN as IEEE does.
 template <class T>
-std::vector<i64> rows_to_recompute(GramKind kind, const T* a, const T* row_terms, i64 rows, i64 d) {
+std::vector<i64> rows_to_recompute(GramForm form, const T* a, const T* row_terms, i64 rows, i64 d) {
   std::vector<i64> found;
-  if (kind == GramKind::rbf) {
+  if (form == GramForm::sq_distance) {
     const T limit = std::numeric_limits<T>::max() / 4;
     for (i64 i = 0; i < rows; ++i)
       if (!(row_terms[i] <= limit)) found.push_back(i);
-  } else if (kind == GramKind::chi2 || kind == GramKind::additive_chi2) {
+  } else if (form == GramForm::chi2_sum) {
     const T limit = std::ldexp(T(1), std::numeric_limits<T>::max_exponent - 5);
     for (i64 i = 0; i < rows; ++i)
       if (std::any_of(a + i * d, a + (i + 1) * d, [&](T v) { return v > limit && std::isfinite(v); }))
@@ -196,32 +204,48 @@ std::vector<i64> rows_to_recompute(GramKind kind, const T* a, const T* row_terms
   return found;
 }
 
-// K(x_i, y_j) from the kernel's definition, for the kinds rows_to_recompute() names rows of.
+// The form's value of (x_i, y_j) from its definition, in double, for the forms
+// rows_to_recompute() names rows of.
 template <class T>
-T kernel_directly(const GramProblem<T>& p, i64 i, i64 j) {
+double form_value_directly(const GramProblem<T>& p, i64 i, i64 j) {
   const T* xi = p.x + i * p.d;
   const T* yj = p.y + j * p.d;
-  if (p.kind == GramKind::rbf) return rbf_directly(xi, yj, p.d, p.gamma);
-  const double s = chi2_sum_directly(xi, yj, p.d);
-  return p.kind == GramKind::chi2 ? T(std::exp(-p.gamma * s)) : T(-s);
+  return form_of(p.kind) == GramForm::sq_distance ? sq_distance_directly(xi, yj, p.d)
+                                                   : chi2_sum_directly(xi, yj, p.d);
+}
+
+// K(x_i, y_j) for j in [0, m) (`along_row`) or K(x_j, y_i) for j in [0, n), from the definition,
+// into `values`.
+template <class T>
+void kernel_directly(const GramProblem<T>& p, GramEpilogueFn epilogue, i64 i, bool along_row,
+                     std::vector<double>& values) {
+  values.resize(static_cast<std::size_t>(along_row ? p.m : p.n));
+  for (i64 j = 0; j < static_cast<i64>(values.size()); ++j)
+    values[j] = along_row ? form_value_directly(p, i, j) : form_value_directly(p, j, i);
+  epilogue(p.kind, p.params, values.data(), static_cast<i64>(values.size()));
 }
 
 // Recomputes the entries of the rows and columns rows_to_recompute() names, from the definition.
 template <class T>
-void recompute_rows(const GramProblem<T>& p, bool symmetric, int n_threads) {
-  const std::vector<i64> x_rows = rows_to_recompute(p.kind, p.x, p.x_row_term, p.n, p.d);
+void recompute_rows(const GramProblem<T>& p, GramEpilogueFn epilogue, bool symmetric, int n_threads) {
+  const GramForm form = form_of(p.kind);
+  const std::vector<i64> x_rows = rows_to_recompute(form, p.x, p.x_row_term, p.n, p.d);
   const std::vector<i64> y_rows =
-      symmetric ? std::vector<i64>{} : rows_to_recompute(p.kind, p.y, p.y_row_term, p.m, p.d);
+      symmetric ? std::vector<i64>{} : rows_to_recompute(form, p.y, p.y_row_term, p.m, p.d);
   if (x_rows.empty() && y_rows.empty()) return;
   // Row i of X: every column (mirrored afterwards into column i); then column j of Y: every row.
   const i64 rows = static_cast<i64>(x_rows.size()), cols = static_cast<i64>(y_rows.size());
   parallel_for(rows, threads_for(n_threads, rows), [&](i64 t) {
     const i64 i = x_rows[static_cast<std::size_t>(t)];
-    for (i64 j = 0; j < p.m; ++j) p.out[i * p.ldo + j] = kernel_directly(p, i, j);
+    std::vector<double> values;
+    kernel_directly(p, epilogue, i, true, values);
+    for (i64 j = 0; j < p.m; ++j) p.out[i * p.ldo + j] = T(values[j]);
   });
   parallel_for(cols, threads_for(n_threads, cols), [&](i64 t) {
     const i64 j = y_rows[static_cast<std::size_t>(t)];
-    for (i64 i = 0; i < p.n; ++i) p.out[i * p.ldo + j] = kernel_directly(p, i, j);
+    std::vector<double> values;
+    kernel_directly(p, epilogue, j, false, values);
+    for (i64 i = 0; i < p.n; ++i) p.out[i * p.ldo + j] = T(values[i]);
   });
   if (symmetric)  // mirrored after the loop: two recomputed rows would otherwise write each other's entries
     for (i64 i : x_rows)
@@ -250,16 +274,16 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
   if (symmetric) y = x;
   const int n_threads = params.n_threads;
 
-  GramProblem<T> p{params.kind, x, y, n, m, d, out, m, nullptr, nullptr, nullptr,
-                   params.gamma, params.coef0, params.degree,
+  GramProblem<T> p{params.kind, x, y, n, m, d, out, m, nullptr, nullptr, nullptr, params.values,
                    n * m * static_cast<i64>(sizeof(T)) > kStreamingOutputBytes};
   std::vector<T> centre, x_terms, y_terms, x_scaled, y_scaled;
-  if (params.kind == GramKind::rbf) {
+  const GramForm form = form_of(params.kind);
+  if (form == GramForm::sq_distance) {
     centre = common_centre(x, n, y, m, d);
     x_terms = centred_sq_norms(x, n, d, centre.data(), n_threads);
     if (!symmetric) y_terms = centred_sq_norms(y, m, d, centre.data(), n_threads);
     p.centre = centre.data();
-  } else if (params.kind == GramKind::cosine) {
+  } else if (form == GramForm::cosine) {
     p.x = cosine_rows(x, n, d, n_threads, x_scaled);
     p.y = symmetric ? p.x : cosine_rows(y, m, d, n_threads, y_scaled);
     x_terms = inverse_norms(p.x, n, d, n_threads);
@@ -279,9 +303,9 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
   parallel_for(static_cast<i64>(tiles.size()), threads, [&](i64 t) {
     const Tile& tile = tiles[t];
     tile_fn(p, tile.i0, tile.i1, tile.j0, tile.j1, symmetric, scratch[thread_index()]);
-    if (symmetric && tile.i0 == tile.j0) set_exact_diagonal(params.kind, p, tile.i0, tile.i1);
+    if (symmetric && tile.i0 == tile.j0) set_exact_diagonal(p, table.gram_epilogue, tile.i0, tile.i1);
   });
-  recompute_rows(p, symmetric, n_threads);
+  recompute_rows(p, table.gram_epilogue, symmetric, n_threads);
 }
 
 template void compute_gram<float>(const GramParams&, const float*, i64, const float*, i64, i64, float*);

@@ -14,7 +14,7 @@ Examples
 
 from __future__ import annotations
 
-from . import kernels
+from . import kernels, pairwise
 from ._config import (
     config,
     output_cache,
@@ -28,17 +28,7 @@ from ._validation import InvalidParameterError
 from .conv import Conv2d, ConvPlan, conv2d
 from .filtering import filter2d, filter2d_separable
 from .models import ConvLayer, ConvModel, WeightFileError, load_model
-from .pairwise import (
-    additive_chi2_kernel,
-    chi2_kernel,
-    cosine_similarity,
-    laplacian_kernel,
-    linear_kernel,
-    pairwise_kernels,
-    polynomial_kernel,
-    rbf_kernel,
-    sigmoid_kernel,
-)
+from .pairwise import *  # noqa: F403  (pairwise_kernels and every Gram kernel's function)
 from .plotting import filter_grid, plot_feature_maps, plot_filters
 
 __version__: str = config()["version"]
@@ -51,29 +41,21 @@ __all__ = [
     "InvalidParameterError",
     "WeightFileError",
     "__version__",
-    "additive_chi2_kernel",
-    "chi2_kernel",
     "config",
     "conv2d",
-    "cosine_similarity",
     "filter2d",
     "filter2d_separable",
     "filter_grid",
     "get_num_threads",
     "kernels",
-    "laplacian_kernel",
-    "linear_kernel",
     "load_model",
     "output_cache",
-    "pairwise_kernels",
     "plot_feature_maps",
     "plot_filters",
-    "polynomial_kernel",
-    "rbf_kernel",
     "set_num_threads",
     "set_output_cache",
     "set_simd_path",
     "show_config",
-    "sigmoid_kernel",
     "simd_path",
 ]
+__all__ += pairwise.__all__

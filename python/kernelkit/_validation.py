@@ -170,7 +170,8 @@ class KernelParam:
 
     ``none_ok``: ``None`` is valid (gamma's "1 / n_features"). ``array_ok``: a NumPy array is
     valid whatever it holds, as scikit-learn's hidden ``np.ndarray`` constraint on gamma allows;
-    kernelkit takes those with one real element only.
+    kernelkit takes those with one real element only. ``per_feature``: an array of one value per
+    feature is valid too (an anisotropic length scale), each value in ``valid``.
     """
 
     name: str
@@ -178,6 +179,7 @@ class KernelParam:
     valid: RealInterval
     none_ok: bool = False
     array_ok: bool = False
+    per_feature: bool = False
 
     def describe(self) -> str:
         """What the parameter accepts, worded as scikit-learn's messages word it."""

@@ -16,7 +16,8 @@ from ._figure_commands import add_figure_commands
 from ._images import as_channels, read_image, write_image
 from ._model_commands import add_model_commands
 
-EXAMPLE_KERNELS = ("linear", "rbf", "polynomial", "sigmoid", "laplacian", "cosine", "chi2")
+# Every kernel pairwise_kernels names, by its first metric name.
+EXAMPLE_KERNELS = tuple(spec.metrics[0] for spec in pairwise.KERNEL_SPECS.values() if spec.metrics)
 
 
 def _example(args: argparse.Namespace) -> int:

@@ -58,7 +58,7 @@ from ._validation import (
     check_out,
 )
 
-__all__ = [
+__all__ = [  # every function of KERNEL_SPECS (tests/test_gram_specs.py checks it)
     "additive_chi2_kernel",
     "chi2_kernel",
     "cosine_similarity",
@@ -116,32 +116,31 @@ def _check_pair(
 
 
 # ---------------------------------------------------------------------------------------------
-# One declaration per kernel: its parameters with their defaults and valid ranges (scikit-learn's
-# @validate_params constraints), from which the functions' checks, PAIRWISE_KERNEL_FUNCTIONS and
-# KERNEL_PARAMS follow.
+# One declaration per kernel, in the C++ core (gram_kernels.def): its parameters with their
+# defaults and valid ranges (scikit-learn's @validate_params constraints), from which the
+# functions' checks, PAIRWISE_KERNEL_FUNCTIONS and KERNEL_PARAMS follow.
 # ---------------------------------------------------------------------------------------------
-
-_AT_LEAST_0 = RealInterval(0, None, closed="left")  # [0, inf)
-_ABOVE_0 = RealInterval(0, None, closed="neither")  # (0, inf)
-_AT_LEAST_1 = RealInterval(1, None, closed="left")  # [1, inf)
-_FINITE = RealInterval(None, None, closed="neither")  # (-inf, inf)
 
 
 @dataclass(frozen=True)
 class KernelSpec:
-    """One Gram kernel as declared once in :data:`KERNEL_SPECS`.
+    """One Gram kernel as the C++ core declares it once (cpp/include/kernelkit/gram_kernels.def,
+    read through ``_core.gram_specs()``); :data:`KERNEL_SPECS` holds the public ones.
 
-    ``function`` is the public function's name, ``kind`` the compiled kernel's name, ``params`` its
-    real parameters (name, default, valid range: scikit-learn's ranges), ``nonnegative`` whether X
-    and Y must be non-negative, ``dense_output`` whether the function takes scikit-learn's
-    ``dense_output`` flag.
+    ``function`` is the public function's name, ``kind`` the compiled kernel's name, ``form`` the
+    value its tiles accumulate (``"dot"``, ``"cosine"``, ``"sq_distance"``, ``"l1_distance"``,
+    ``"chi2_sum"``), ``params`` its real parameters (name, default, valid range: scikit-learn's
+    ranges), ``metrics`` its names in ``pairwise_kernels`` (none for a kernel scikit-learn does
+    not register there), ``nonnegative`` whether X and Y must be non-negative, ``dense_output``
+    whether the function takes scikit-learn's ``dense_output`` flag.
 
     Examples
     --------
     >>> from kernelkit.pairwise import KERNEL_SPECS
     >>> spec = KERNEL_SPECS["polynomial"]
-    >>> spec.function, [(p.name, p.default) for p in spec.params]
-    ('polynomial_kernel', [('degree', 3), ('gamma', None), ('coef0', 1)])
+    >>> spec.function, spec.metrics, [(p.name, p.default) for p in spec.params]
+    ('polynomial_kernel', ('polynomial', 'poly'),
+     [('degree', 3.0), ('gamma', None), ('coef0', 1.0)])
     >>> [p.describe() for p in spec.params]
     ['a float in the range [1.0, inf)', 'a float in the range [0.0, inf) or None',
      'a float in the range (-inf, inf)']
@@ -149,7 +148,10 @@ class KernelSpec:
 
     function: str
     kind: str
+    form: str
+    core_kind: Any
     params: tuple[KernelParam, ...] = ()
+    metrics: tuple[str, ...] = ()
     nonnegative: bool = False
     dense_output: bool = False
 
@@ -159,44 +161,53 @@ class KernelSpec:
         return frozenset(p.name for p in self.params)
 
 
-def _gamma_param(valid: RealInterval, default: float | None = None) -> KernelParam:
-    return KernelParam("gamma", default, valid, none_ok=default is None, array_ok=True)
+def _interval(low: float, high: float, closed: Any) -> RealInterval:
+    """The core's range (infinite ends as +-inf) as a RealInterval (open infinite ends: None)."""
+    left_closed = closed in ("left", "both")
+    right_closed = closed in ("right", "both")
+    return RealInterval(
+        None if math.isinf(low) and not left_closed else low,
+        None if math.isinf(high) and not right_closed else high,
+        closed,
+    )
 
+
+def _param_from_core(entry: Mapping[str, Any]) -> KernelParam:
+    return KernelParam(
+        entry["name"],
+        entry["default"],
+        _interval(entry["low"], entry["high"], entry["closed"]),
+        none_ok=entry["none_ok"],
+        array_ok=entry["array_ok"],
+        per_feature=entry["per_feature"],
+    )
+
+
+def _spec_from_core(entry: Mapping[str, Any]) -> KernelSpec:
+    return KernelSpec(
+        function=entry["function"],
+        kind=entry["name"],
+        form=entry["form"],
+        core_kind=entry["kind"],
+        params=tuple(_param_from_core(p) for p in entry["params"]),
+        metrics=tuple(entry["metrics"]),
+        nonnegative=entry["nonnegative"],
+        dense_output=entry["dense_output"],
+    )
+
+
+CORE_SPECS: dict[str, KernelSpec] = {
+    spec.kind: spec for spec in map(_spec_from_core, _core.gram_specs())
+}
+"""Every compiled Gram kernel by name, the internal ones (no public function) included."""
 
 KERNEL_SPECS: dict[str, KernelSpec] = {
-    "additive_chi2": KernelSpec("additive_chi2_kernel", "additive_chi2", nonnegative=True),
-    "chi2": KernelSpec(
-        "chi2_kernel", "chi2", (_gamma_param(_ABOVE_0, default=1.0),), nonnegative=True
-    ),
-    "linear": KernelSpec("linear_kernel", "linear", dense_output=True),
-    "polynomial": KernelSpec(
-        "polynomial_kernel",
-        "polynomial",
-        (
-            KernelParam("degree", 3, _AT_LEAST_1),
-            _gamma_param(_AT_LEAST_0),
-            KernelParam("coef0", 1, _FINITE),
-        ),
-    ),
-    "rbf": KernelSpec("rbf_kernel", "rbf", (_gamma_param(_AT_LEAST_0),)),
-    "laplacian": KernelSpec("laplacian_kernel", "laplacian", (_gamma_param(_ABOVE_0),)),
-    "sigmoid": KernelSpec(
-        "sigmoid_kernel", "sigmoid", (_gamma_param(_AT_LEAST_0), KernelParam("coef0", 1, _FINITE))
-    ),
-    "cosine": KernelSpec("cosine_similarity", "cosine", dense_output=True),
+    kind: spec for kind, spec in CORE_SPECS.items() if spec.function
 }
-"""Every Gram kernel, by name: the single table of parameters and valid ranges."""
+"""Every public Gram kernel, by name: the single table of parameters and valid ranges."""
 
 KERNEL_METRICS: dict[str, str] = {
-    "additive_chi2": "additive_chi2",
-    "chi2": "chi2",
-    "linear": "linear",
-    "polynomial": "polynomial",
-    "poly": "polynomial",
-    "rbf": "rbf",
-    "laplacian": "laplacian",
-    "sigmoid": "sigmoid",
-    "cosine": "cosine",
+    metric: spec.kind for spec in KERNEL_SPECS.values() for metric in spec.metrics
 }
 """``pairwise_kernels``' metric names (scikit-learn's, ``"poly"`` included) -> kernel names."""
 
@@ -234,15 +245,9 @@ def _run_kernel(
     threads = resolve_n_threads(n_threads)
     m = x.shape[0] if y is None else y.shape[0]
     result = check_out(out, (x.shape[0], m), dtype, [X, Y, x, y], "X or Y")
-    gamma, coef0, degree = (values.get(name) for name in ("gamma", "coef0", "degree"))
-    gamma = 1.0 / x.shape[1] if gamma is None else gamma  # None: scikit-learn's 1 / n_features
-    coef0 = 0.0 if coef0 is None else coef0
-    degree = 1.0 if degree is None else degree
-    _core.gram(spec.kind, x, y, result, gamma, coef0, degree, threads)
-    if spec.kind == "rbf" and y is None and not math.isfinite(gamma):
-        # The exact-1 diagonal is exp(-gamma * 0): NaN for an infinite or NaN gamma (reachable
-        # through pairwise_kernels, which leaves gamma unchecked, and 0-d arrays), as in IEEE.
-        np.fill_diagonal(result, np.nan)
+    # None: scikit-learn's 1 / n_features
+    numbers = [1.0 / x.shape[1] if v is None else v for v in values.values()]
+    _core.gram(spec.core_kind, x, y, result, numbers, threads)
     return result
 
 
@@ -460,17 +465,7 @@ def chi2_kernel(
 KernelFunction = Callable[..., FloatArray]
 
 _FUNCTIONS: dict[str, KernelFunction] = {
-    f.__name__: f
-    for f in (
-        additive_chi2_kernel,
-        chi2_kernel,
-        cosine_similarity,
-        laplacian_kernel,
-        linear_kernel,
-        polynomial_kernel,
-        rbf_kernel,
-        sigmoid_kernel,
-    )
+    spec.function: globals()[spec.function] for spec in KERNEL_SPECS.values()
 }
 
 PAIRWISE_KERNEL_FUNCTIONS: dict[str, KernelFunction] = {

@@ -23,6 +23,7 @@ struct KernelTable {
   std::size_t gram_scratch_bytes;
   GramTileFn<float> gram_tile_f32;
   GramTileFn<double> gram_tile_f64;
+  GramEpilogueFn gram_epilogue;
   ElementwiseFn<float> exp_f32;
   ElementwiseFn<double> exp_f64;
   ElementwiseFn<float> tanh_f32;

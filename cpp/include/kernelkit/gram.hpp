@@ -1,19 +1,31 @@
 // The Gram-matrix problem as the drivers hand it to the per-ISA kernels (ISA-independent, no code).
+// The kernels themselves are declared in gram_kernels.def.
 #pragma once
 #include <cstdint>
 
 namespace kk {
 
+// The value an output tile accumulates for each pair of rows, which the kernel's epilogue maps to
+// the result (see gram_kernels.def).
+enum class GramForm : int { dot, cosine, sq_distance, l1_distance, chi2_sum };
+
+enum GramFlags : int { kGramDenseOutput = 1, kGramNonnegative = 2 };
+enum GramParamFlags : int { kGramParamNone = 1, kGramParamArray = 2, kGramParamPerFeature = 4 };
+
 enum class GramKind : int {
-  linear = 0,
-  polynomial,
-  rbf,
-  sigmoid,
-  cosine,
-  laplacian,
-  chi2,           // exp(gamma * additive_chi2)
-  additive_chi2,  // -sum((x - y)^2 / (x + y))
+#define KK_GRAM_KERNEL(kind, function, form, epilogue, metrics, flags) kind,
+#include "kernelkit/gram_kernels.def"
 };
+
+constexpr GramForm kGramForms[] = {
+#define KK_GRAM_KERNEL(kind, function, form, epilogue, metrics, flags) GramForm::form,
+#include "kernelkit/gram_kernels.def"
+};
+
+constexpr GramForm form_of(GramKind kind) { return kGramForms[static_cast<int>(kind)]; }
+
+// The most parameters a kernel has.
+constexpr int kMaxGramParams = 4;
 
 // Everything a tile kernel needs to compute out[i0:i1, j0:j1] of K(X, Y) (and, with `mirror`, to
 // write it to out[j, i] for j > i as well).
@@ -26,13 +38,14 @@ struct GramProblem {
   std::int64_t n, m, d;
   T* out;
   std::int64_t ldo;
-  // Per-feature centre subtracted from x and y while packing (rbf), or nullptr.
+  // Per-feature centre subtracted from x and y while packing (sq_distance), or nullptr.
   const T* centre;
-  // Per-row terms used by the epilogue: squared norms of the centred rows (rbf),
-  // reciprocal norms (cosine); nullptr otherwise.
+  // Per-row terms the form needs: squared norms of the centred rows (sq_distance), reciprocal
+  // norms (cosine); nullptr otherwise.
   const T* x_row_term;
   const T* y_row_term;
-  double gamma, coef0, degree;
+  // The kernel's parameters in gram_kernels.def's order.
+  const double* params;
   // Write the result with streaming stores (it is much larger than the caches).
   bool stream_output;
 };
@@ -40,5 +53,9 @@ struct GramProblem {
 template <class T>
 using GramTileFn = void (*)(const GramProblem<T>&, std::int64_t i0, std::int64_t i1,
                             std::int64_t j0, std::int64_t j1, bool mirror, void* scratch);
+
+// values[0:count] = the kernel's epilogue applied to the form's values (computed in double: the
+// driver's rows recomputed from the definition and its exact diagonals).
+using GramEpilogueFn = void (*)(GramKind kind, const double* params, double* values, std::int64_t count);
 
 }  // namespace kk

@@ -8,7 +8,8 @@ namespace kk {
 
 struct GramParams {
   GramKind kind;
-  double gamma = 0.0, coef0 = 0.0, degree = 1.0;
+  // The kernel's parameters in gram_kernels.def's order.
+  double values[kMaxGramParams] = {};
   int n_threads = 1;
 };
 
