@@ -10,17 +10,27 @@ namespace kk {
 namespace KK_ISA {
 namespace {
 
+// Kernels templated on K take a K x K kernel when K > 0 (its tap loops unrolled: the 3 x 3 layers of
+// small planes spent most of their instructions on the loops over taps) or the problem's kh x kw
+// when K == 0.
+template <int K, class T>
+inline i64 kernel_rows(const ConvProblem<T>& p) { return K > 0 ? K : p.kh; }
+template <int K, class T>
+inline i64 kernel_cols(const ConvProblem<T>& p) { return K > 0 ? K : p.kw; }
+
 // V vectors of output pixels of one row (src at the strip's first output pixel in the padded plane,
 // offsets[t] where tap t reads relative to it), every tap accumulated in registers; stored straight
 // into the output row (only `columns` of them when the row ends inside the strip).
-template <class T, int V>
+template <class T, int V, int K>
 KK_ALWAYS_INLINE inline void depthwise_strip(const ConvProblem<T>& p, const T* src, const i64* offsets,
                                              const T* wk, T bias, T* dst, i64 columns) {
   constexpr int W = lanes<T>;
   vec<T> acc[1][V];
 #pragma GCC unroll 8
   for (int v = 0; v < V; ++v) acc[0][v] = splat<T>(bias);
-  for (i64 t = 0; t < p.kh * p.kw; ++t) {
+  const i64 taps = kernel_rows<K>(p) * kernel_cols<K>(p);
+#pragma GCC unroll 9
+  for (i64 t = 0; t < taps; ++t) {
     const vec<T> wv = splat<T>(wk[t]);
     const T* at = src + offsets[t];
 #pragma GCC unroll 8
@@ -45,7 +55,7 @@ struct PaddedPlane {
 
 // NCHW: one plane, copied into its padded, phase-split form, then each strip of output pixels
 // accumulates all taps in registers.
-template <class T>
+template <class T, int K>
 void depthwise_plane(const ConvProblem<T>& p, i64 image, i64 ch, T* padded, i64* offsets) {
   constexpr int W = lanes<T>;
   constexpr int V = 4;  // vectors per strip
@@ -69,10 +79,10 @@ void depthwise_plane(const ConvProblem<T>& p, i64 image, i64 ch, T* padded, i64*
     const T* src = padded + oy * p.sh * g.row_stride;
     T* dst = out + oy * p.ow;
     i64 ox = 0;
-    for (; ox + V * W <= p.ow; ox += V * W) depthwise_strip<T, V>(p, src + ox, offsets, wk, bias, dst + ox, V * W);
+    for (; ox + V * W <= p.ow; ox += V * W) depthwise_strip<T, V, K>(p, src + ox, offsets, wk, bias, dst + ox, V * W);
     if (ox < p.ow)
       narrowest_strip<V>(ceil_div(p.ow - ox, W), [&](auto vectors) {
-        depthwise_strip<T, decltype(vectors)::value>(p, src + ox, offsets, wk, bias, dst + ox, p.ow - ox);
+        depthwise_strip<T, decltype(vectors)::value, K>(p, src + ox, offsets, wk, bias, dst + ox, p.ow - ox);
       });
   }
 }
@@ -163,7 +173,7 @@ struct ChannelBlock {
 
 // Output pixels [ox, ox + P) of row oy of a channel block: one vector of channels each, every tap
 // accumulated in registers, stored channels-last into `results`.
-template <class T, int P>
+template <class T, int P, int K>
 KK_ALWAYS_INLINE inline void channel_block_pixels(const ConvProblem<T>& p, const ChannelBlock<T>& g, const T* block,
                                                   const vec<T>* weights, vec<T> bias, i64 oy, i64 ox, T* results) {
   constexpr int W = lanes<T>;
@@ -171,9 +181,12 @@ KK_ALWAYS_INLINE inline void channel_block_pixels(const ConvProblem<T>& p, const
   vec<T> acc[P];
 #pragma GCC unroll 8
   for (int q = 0; q < P; ++q) acc[q] = bias;
-  for (i64 ky = 0; ky < p.kh; ++ky)
-    for (i64 kx = 0; kx < p.kw; ++kx) {
-      const vec<T> w = weights[ky * p.kw + kx];
+  const i64 kh = kernel_rows<K>(p), kw = kernel_cols<K>(p);
+#pragma GCC unroll 3
+  for (i64 ky = 0; ky < kh; ++ky)
+#pragma GCC unroll 3
+    for (i64 kx = 0; kx < kw; ++kx) {
+      const vec<T> w = weights[ky * kw + kx];
       const T* tap = at + (ky * p.dh * g.cols + kx * p.dw) * W;
 #pragma GCC unroll 8
       for (int q = 0; q < P; ++q) acc[q] = w * load<T>(tap + q * p.sw * W) + acc[q];
@@ -186,7 +199,7 @@ KK_ALWAYS_INLINE inline void channel_block_pixels(const ConvProblem<T>& p, const
 // <= lanes) are transposed channels-last through registers into a padded block, every output pixel
 // is one vector of channels accumulating all taps (the taps' weights held in registers), and the
 // results are transposed back into the planes.
-template <class T>
+template <class T, int K>
 void depthwise_channel_block(const ConvProblem<T>& p, i64 image, i64 ch0, T* scratch) {
   constexpr int W = lanes<T>;
   const ChannelBlock<T> g(p);
@@ -217,24 +230,23 @@ void depthwise_channel_block(const ConvProblem<T>& p, i64 image, i64 ch0, T* scr
   constexpr int P = 4;  // output pixels at a time: independent sums hide the FMA latency
   for (i64 oy = 0; oy < p.oh; ++oy) {
     i64 ox = 0;
-    for (; ox + P <= p.ow; ox += P) channel_block_pixels<T, P>(p, g, block, weights, bias, oy, ox, results);
+    for (; ox + P <= p.ow; ox += P) channel_block_pixels<T, P, K>(p, g, block, weights, bias, oy, ox, results);
     if (ox < p.ow)
       narrowest_strip<P>(p.ow - ox, [&](auto pixels) {
-        channel_block_pixels<T, decltype(pixels)::value>(p, g, block, weights, bias, oy, ox, results);
+        channel_block_pixels<T, decltype(pixels)::value, K>(p, g, block, weights, bias, oy, ox, results);
       });
   }
   write_transposed<T>(results, W, out_plane, n, p.out + (image * p.o + ch0) * out_plane, out_plane, 0, 0, false);
 }
 
-// One task: channel_units planes (NCHW, numbered image * C + channel), or with channel blocks
+// One NCHW task: channel_units planes (numbered image * C + channel), or with channel blocks
 // (channel_block = lanes) one block of lanes channels of an image (numbered image * blocks +
-// block), or an output row (NHWC: image * OH + row).
-template <class T>
-void depthwise_task(const ConvProblem<T>& p, i64 task, void* scratch) {
-  if (p.nhwc) return depthwise_row_nhwc<T>(p, task / p.oh, task % p.oh);
+// block).
+template <class T, int K>
+void depthwise_nchw_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   if (p.channel_block > 0) {
     const i64 blocks = ceil_div(p.c, p.channel_block);
-    return depthwise_channel_block<T>(p, task / blocks, task % blocks * p.channel_block, static_cast<T*>(scratch));
+    return depthwise_channel_block<T, K>(p, task / blocks, task % blocks * p.channel_block, static_cast<T*>(scratch));
   }
   const PaddedPlane<T> g(p);
   T* padded = static_cast<T*>(scratch);
@@ -246,7 +258,15 @@ void depthwise_task(const ConvProblem<T>& p, i64 task, void* scratch) {
     }
   const i64 last = min_i64((task + 1) * p.channel_units, p.n * p.c);
   for (i64 plane = task * p.channel_units; plane < last; ++plane)
-    depthwise_plane<T>(p, plane / p.c, plane % p.c, padded, offsets);
+    depthwise_plane<T, K>(p, plane / p.c, plane % p.c, padded, offsets);
+}
+
+// One task: as depthwise_nchw_task, or an output row (NHWC: image * OH + row).
+template <class T>
+void depthwise_task(const ConvProblem<T>& p, i64 task, void* scratch) {
+  if (p.nhwc) return depthwise_row_nhwc<T>(p, task / p.oh, task % p.oh);
+  if (p.kh == 3 && p.kw == 3) return depthwise_nchw_task<T, 3>(p, task, scratch);
+  depthwise_nchw_task<T, 0>(p, task, scratch);
 }
 
 // The padded plane and the tap offsets, or the channel block, its results and the taps' weight

@@ -28,6 +28,25 @@ inline void valid_columns(i64 offset, i64 sw, i64 w, i64 ow, i64& lo, i64& hi) {
   if (lo > hi) lo = hi;
 }
 
+// The even lanes of the 2W values a, b (W = lanes): one shuffle.
+template <class T, std::size_t... L>
+KK_ALWAYS_INLINE inline vec<T> even_lanes(vec<T> a, vec<T> b, std::index_sequence<L...>) {
+  constexpr ivec<T> even{static_cast<typename IntOf<T>::type>(2 * L)...};
+  return __builtin_shuffle(a, b, even);
+}
+
+// out[j] = row[2 * j] for j < n, where row[0, readable) may be read: a vector of outputs from two
+// loads and a shuffle (GCC leaves the plain strided loop scalar, about three instructions a value,
+// which made stride-2 layers' copies most of their time).
+template <class T>
+inline void copy_even(const T* row, i64 n, i64 readable, T* out) {
+  constexpr int W = lanes<T>;
+  i64 j = 0;
+  for (; j + W <= n && 2 * (j + W) <= readable; j += W)
+    store<T>(out + j, even_lanes<T>(load<T>(row + 2 * j), load<T>(row + 2 * j + W), std::make_index_sequence<W>{}));
+  for (; j < n; ++j) out[j] = row[2 * j];
+}
+
 // For each of `channels` channels ci: dst[ci * channel_stride + j] = src[(first + j * step) * pitch
 // + ci * channel_pitch] for j < n, zero where first + j * step lies outside [0, w): a padded,
 // stride-phase-split copy of an input row. Channel rows (NCHW, pitch 1) are copied one by one;
@@ -55,8 +74,8 @@ inline void copy_phase(const T* src, i64 pitch, i64 channel_pitch, i64 channels,
     T* out = dst + ci * channel_stride;
     if (step == 1) {
       for (i64 j = lo; j < hi; ++j) out[j] = row[j];
-    } else if (step == 2) {  // a constant stride: vectorised with permutes
-      for (i64 j = lo; j < hi; ++j) out[j] = row[2 * j];
+    } else if (step == 2) {
+      copy_even<T>(row + 2 * lo, hi - lo, w - first - 2 * lo, out + lo);
     } else {
       for (i64 j = lo; j < hi; ++j) out[j] = row[j * step];
     }
