@@ -1,7 +1,8 @@
 """Benchmark kernelkit's Gram-matrix kernels against scikit-learn, NumPy and PyTorch.
 
-Every kernel (linear, rbf, polynomial, sigmoid, laplacian, cosine, chi2) is timed in one process and
-one run, with the same thread count for every peer:
+Every kernel (linear, rbf, polynomial, sigmoid, laplacian, cosine, chi2, and the Gaussian-process
+kernels matern with nu 1.5 and 2.5 and rational_quadratic against scikit-learn's kernel objects) is
+timed in one process and one run, with the same thread count for every peer:
 
 * kernelkit: ``n_threads=T``;
 * scikit-learn (``sklearn.metrics.pairwise``, same function) and NumPy: inside
@@ -68,10 +69,20 @@ KERNELS: tuple[str, ...] = (
     "laplacian",
     "cosine",
     "chi2",
+    "matern_1.5",
+    "matern_2.5",
+    "rational_quadratic",
 )
+# The Gaussian-process kernels, against scikit-learn's kernel objects (sklearn.gaussian_process):
+# bench name -> kernelkit kernel and scikit-learn class.
+GP_KERNELS: dict[str, tuple[str, str]] = {
+    "matern_1.5": ("matern", "Matern"),
+    "matern_2.5": ("matern", "Matern"),
+    "rational_quadratic": ("rational_quadratic", "RationalQuadratic"),
+}
 PRODUCT_KERNELS: tuple[str, ...] = ("linear", "rbf", "polynomial", "sigmoid", "cosine")
 DISTANCE_KERNELS: tuple[str, ...] = ("laplacian", "chi2")
-FLOAT64_KERNELS: tuple[str, ...] = ("linear", "rbf", "laplacian", "chi2")
+FLOAT64_KERNELS: tuple[str, ...] = ("linear", "rbf", "laplacian", "chi2", *GP_KERNELS)
 GFLOP_KERNELS: tuple[str, ...] = ("linear", "rbf")
 PEERS: tuple[str, ...] = ("sklearn", "numpy", "torch")
 DTYPES: dict[str, type[np.floating[Any]]] = {"float32": np.float32, "float64": np.float64}
@@ -85,7 +96,10 @@ TOLERANCE = {"float32": 1e-4, "float64": 1e-9}  # times max(1, max |K_sklearn|)
 SCRIPT = "bench/bench_gram.py"
 
 # kernelkit's functions have scikit-learn's names (the spec's function, KERNEL_SPECS).
-SKLEARN_NAMES: dict[str, str] = {k: kernelkit.pairwise.KERNEL_SPECS[k].function for k in KERNELS}
+SKLEARN_NAMES: dict[str, str] = {
+    k: kernelkit.pairwise.KERNEL_SPECS[GP_KERNELS[k][0] if k in GP_KERNELS else k].function
+    for k in KERNELS
+}
 KERNELKIT_FUNCTIONS: dict[str, Callable[..., Array]] = {
     k: getattr(kernelkit, name) for k, name in SKLEARN_NAMES.items()
 }
@@ -93,6 +107,7 @@ KERNELKIT_FUNCTIONS: dict[str, Callable[..., Array]] = {
 
 torch = optional_import("torch")
 sklearn_pairwise = optional_import("sklearn.metrics.pairwise")
+sklearn_gp = optional_import("sklearn.gaussian_process.kernels")
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,6 +118,10 @@ sklearn_pairwise = optional_import("sklearn.metrics.pairwise")
 def kernel_params(kernel: str, d: int) -> KernelParams:
     """Explicit parameters for ``kernel``; gamma is 1/d for all (chi2 too, see bench/README.md)."""
     gamma = 1.0 / d
+    if kernel.startswith("matern_"):
+        return {"length_scale": float(np.sqrt(d)), "nu": float(kernel.split("_")[1])}
+    if kernel == "rational_quadratic":
+        return {"length_scale": float(np.sqrt(d)), "alpha": 1.5}
     if kernel in ("linear", "cosine"):
         return {}
     if kernel == "polynomial":
@@ -418,9 +437,14 @@ def peer_call(
     peer: str, kernel: str, x: Array, y: Array | None, params: KernelParams
 ) -> Callable[[], Any] | None:
     """A no-argument call of ``kernel`` by ``peer`` on (x, y), or None if the peer lacks it."""
+    if peer == "sklearn" and kernel in GP_KERNELS:
+        gp_kernel = getattr(sklearn_gp, GP_KERNELS[kernel][1])(**params)
+        return lambda: gp_kernel(x, y)
     if peer == "sklearn":
         fn = getattr(sklearn_pairwise, SKLEARN_NAMES[kernel])
         return lambda: fn(x, y, **params)
+    if peer == "numpy" and kernel not in NUMPY_FUNCTIONS:
+        return None
     if peer == "numpy":
         np_fn = NUMPY_FUNCTIONS[kernel]
         return lambda: np_fn(x, y, params)
@@ -623,7 +647,9 @@ def notes(env: dict[str, Any]) -> list[str]:
         "scikit-learn); ok = within 1e-4 (float32) / "
         "1e-9 (float64) times max(1, max|K_sklearn|)",
         "all kernels use gamma = 1/d (chi2 too, instead of sklearn's 1.0, so that its values "
-        "do not all underflow to ~0); polynomial degree 3, coef0 1; sigmoid coef0 1",
+        "do not all underflow to ~0); polynomial degree 3, coef0 1; sigmoid coef0 1; "
+        "matern and rational_quadratic (alpha 1.5) length_scale sqrt(d), scikit-learn's "
+        "peer its kernel object (Matern, RationalQuadratic), which computes in float64",
     ]
 
 

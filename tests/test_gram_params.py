@@ -25,7 +25,11 @@ import numpy as np
 import pytest
 
 import kernelkit
-from kernelkit.pairwise import KERNEL_METRICS, KERNEL_PARAMS, KERNEL_SPECS
+from kernelkit.pairwise import KERNEL_METRICS, KERNEL_PARAMS
+from kernelkit.pairwise import KERNEL_SPECS as ALL_KERNEL_SPECS
+
+# The kernels of sklearn.metrics.pairwise (the Gaussian-process kernels: tests/test_gram_gp.py).
+KERNEL_SPECS = {kind: spec for kind, spec in ALL_KERNEL_SPECS.items() if spec.metrics}
 
 sk = pytest.importorskip("sklearn.metrics.pairwise")
 param_validation = pytest.importorskip("sklearn.utils._param_validation")

@@ -139,6 +139,59 @@ struct ExpNegGamma {  // (gamma)
   vec<T> operator()(vec<T> v) const { return exp<T>(v * neg_gamma); }
 };
 
+// The Gaussian-process kernels of the squared distance v (scikit-learn's
+// sklearn.gaussian_process.kernels formulas).
+template <class T>
+struct Matern {  // (length_scale, nu): the closed forms; other nu give r = |x - y| / length_scale,
+                 // which the Python layer turns into the Bessel form
+  static constexpr bool is_identity = false;
+  enum class Order { half, three_halves, five_halves, infinite, distance };
+  T inv_sq_length;
+  Order order;
+  explicit Matern(const double* params)
+      : inv_sq_length(T(1.0 / (params[0] * params[0]))),
+        order(params[1] == 0.5   ? Order::half
+              : params[1] == 1.5 ? Order::three_halves
+              : params[1] == 2.5 ? Order::five_halves
+              : __builtin_isinf(params[1]) ? Order::infinite
+                                           : Order::distance) {}
+  vec<T> operator()(vec<T> v) const {
+    const vec<T> sq = v * inv_sq_length;
+    if (order == Order::infinite) return exp<T>(sq * T(-0.5));
+    const vec<T> r = sqrt<T>(sq);
+    if (order == Order::distance) return r;
+    if (order == Order::half) return exp<T>(-r);
+    // Beyond this the exponential is 0: clamping keeps inf * 0 out of an infinite distance.
+    const vec<T> rc = min_keep_nan<T>(r, splat<T>(T(1e4)));
+    if (order == Order::three_halves) {
+      const vec<T> a = rc * T(1.7320508075688772);  // sqrt(3) r
+      return (a + T(1)) * exp<T>(-a);
+    }
+    const vec<T> a = rc * T(2.2360679774997897);  // sqrt(5) r
+    return ((a * a) * T(1.0 / 3.0) + a + T(1)) * exp<T>(-a);
+  }
+};
+
+template <class T>
+struct RationalQuadratic {  // (length_scale, alpha): (1 + v / (2 alpha l^2))^-alpha
+  static constexpr bool is_identity = false;
+  T scale, neg_alpha;
+  explicit RationalQuadratic(const double* params)
+      : scale(T(1.0 / (2.0 * params[1] * params[0] * params[0]))), neg_alpha(T(-params[1])) {}
+  vec<T> operator()(vec<T> v) const { return exp<T>(log1p_nonnegative<T>(v * scale) * neg_alpha); }
+};
+
+template <class T>
+struct ExpSineSquared {  // (length_scale, periodicity): exp(-2 sin^2(pi |x - y| / p) / l^2)
+  static constexpr bool is_identity = false;
+  T inv_periodicity, neg_two_inv_sq_length;
+  explicit ExpSineSquared(const double* params)
+      : inv_periodicity(T(1.0 / params[1])), neg_two_inv_sq_length(T(-2.0 / (params[0] * params[0]))) {}
+  vec<T> operator()(vec<T> v) const {
+    return exp<T>(sin_pi_squared<T>(sqrt<T>(v) * inv_periodicity) * neg_two_inv_sq_length);
+  }
+};
+
 // The kernel's function of the finished sums, one vector at a time: a separate pass over the tile
 // buffer (in L1/L2) keeps the long exp/tanh chains out of the register-starved micro-kernel.
 template <class T, class Value, class Epilogue>

@@ -183,6 +183,8 @@ class KernelParam:
 
     def describe(self) -> str:
         """What the parameter accepts, worded as scikit-learn's messages word it."""
+        if self.per_feature:
+            return f"{self.valid} or an array of such floats, one per feature"
         return f"{self.valid} or None" if self.none_ok else str(self.valid)
 
 
@@ -192,11 +194,24 @@ def _one_real_element(value: NDArray[Any]) -> float | None:
     return None
 
 
+def _per_feature_values(param: KernelParam, value: Any, caller: str) -> NDArray[np.float64]:
+    """A 1-D sequence of values for ``param``, each in its range, as float64."""
+    values = np.asarray(value)
+    if values.dtype.kind in "biuf" and all(v in param.valid for v in values.tolist()):
+        return values.astype(np.float64)
+    raise InvalidParameterError(
+        f"The {param.name!r} parameter of {caller} must be {param.describe()}. "
+        f"Got {value!r} instead."
+    )
+
+
 def check_kernel_param(
     param: KernelParam, value: Any, caller: str, *, ranges: bool
-) -> float | None:
-    """``value`` checked against ``param`` for the function ``caller``: a float, or None where
-    ``param.none_ok``; else :class:`InvalidParameterError`.
+) -> float | NDArray[np.float64] | None:
+    """``value`` checked against ``param`` for the function ``caller``: a float, None where
+    ``param.none_ok``, or a 1-D float64 array of per-feature values where ``param.per_feature``
+    (of any length: the caller compares it with the number of features); else
+    :class:`InvalidParameterError`.
 
     ``ranges=True`` checks as scikit-learn's ``@validate_params`` does for a direct call (types and
     the valid range); ``ranges=False`` as its ``pairwise_kernels`` does, which skips the kernel's
@@ -204,6 +219,9 @@ def check_kernel_param(
     """
     if value is None and param.none_ok:
         return None
+    if param.per_feature and not _is_real_scalar(value) and np.ndim(value) == 1:
+        values = _per_feature_values(param, value, caller)
+        return float(values[0]) if values.size == 1 else values
     if isinstance(value, np.ndarray) and (param.array_ok or not ranges):
         number = _one_real_element(value)
         if number is not None:

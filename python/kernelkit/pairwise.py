@@ -62,10 +62,13 @@ __all__ = [  # every function of KERNEL_SPECS (tests/test_gram_specs.py checks i
     "additive_chi2_kernel",
     "chi2_kernel",
     "cosine_similarity",
+    "exp_sine_squared_kernel",
     "laplacian_kernel",
     "linear_kernel",
+    "matern_kernel",
     "pairwise_kernels",
     "polynomial_kernel",
+    "rational_quadratic_kernel",
     "rbf_kernel",
     "sigmoid_kernel",
 ]
@@ -245,10 +248,26 @@ def _run_kernel(
     threads = resolve_n_threads(n_threads)
     m = x.shape[0] if y is None else y.shape[0]
     result = check_out(out, (x.shape[0], m), dtype, [X, Y, x, y], "X or Y")
-    # None: scikit-learn's 1 / n_features
-    numbers = [1.0 / x.shape[1] if v is None else v for v in values.values()]
+    numbers = []
+    for name, value in values.items():
+        if isinstance(value, np.ndarray):  # per feature: the isotropic kernel of scaled columns
+            x, y = _scale_columns(x, y, value, name)
+            value = 1.0
+        numbers.append(1.0 / x.shape[1] if value is None else value)  # scikit-learn's gamma=None
     _core.gram(spec.core_kind, x, y, result, numbers, threads)
     return result
+
+
+def _scale_columns(
+    x: NDArray[Any], y: NDArray[Any] | None, lengths: NDArray[np.float64], name: str
+) -> tuple[NDArray[Any], NDArray[Any] | None]:
+    """x / lengths and y / lengths, column by column (new arrays of x's dtype)."""
+    if lengths.shape != (x.shape[1],):
+        raise ValueError(
+            f"{name}: expected one value per feature ({x.shape[1]}), got {lengths.shape[0]}"
+        )
+    inverse = (1.0 / lengths).astype(x.dtype)
+    return x * inverse, None if y is None else y * inverse
 
 
 def linear_kernel(
@@ -462,6 +481,145 @@ def chi2_kernel(
     return _run_kernel("chi2", X, Y, {"gamma": gamma}, out, n_threads)
 
 
+MATERN_CLOSED_FORMS = (0.5, 1.5, 2.5, math.inf)
+"""The values of ``nu`` :func:`matern_kernel` computes in closed form (the others: Bessel form)."""
+
+_BLOCK_ELEMENTS = 1 << 20  # temporaries of the Bessel form: row blocks of about 8 MB in float64
+
+
+def matern_kernel(
+    X: ArrayLike,
+    Y: ArrayLike | None = None,
+    length_scale: float | ArrayLike = 1.0,
+    nu: float = 1.5,
+    *,
+    out: NDArray[Any] | None = None,
+    n_threads: int | None = None,
+) -> FloatArray:
+    """Matern kernel, as ``sklearn.gaussian_process.kernels.Matern(length_scale, nu)(X, Y)``.
+
+    With ``r = ||(x - y) / length_scale||``: ``nu=0.5`` gives ``exp(-r)``, ``nu=1.5``
+    ``(1 + sqrt(3) r) exp(-sqrt(3) r)``, ``nu=2.5`` ``(1 + sqrt(5) r + 5 r^2 / 3) exp(-sqrt(5) r)``
+    and ``nu=inf`` ``exp(-r^2 / 2)``, each fused into the distance tiles in C++. Any other
+    ``nu > 0`` is the general form ``2^(1 - nu) / Gamma(nu) t^nu K_nu(t)``, ``t = sqrt(2 nu) r``:
+    the distances come from C++ and the modified Bessel function ``K_nu`` from SciPy
+    (``scipy.special.kve``, relative accuracy about 1e-15; SciPy is needed for it:
+    ``pip install kernelkit[gp]``), applied by blocks of rows, so it is several times slower than
+    the closed forms.
+
+    ``length_scale`` is a positive float, or an array of one positive length per feature (the
+    anisotropic kernel: every column of X and Y divided by its length, then the isotropic form).
+    With ``Y=None`` the result is exactly symmetric and its diagonal exactly 1. A row holding Inf
+    is at an infinite distance from every finite row: 0 there (scikit-learn gives NaN for
+    ``nu=1.5`` and ``2.5``, from ``inf * 0``). Squared distances come from data centred on the
+    common mean of X and Y, as for :func:`rbf_kernel`. float32 input gives float32 (scikit-learn's
+    kernel objects always return float64). Other parameters as :func:`linear_kernel`.
+
+    Examples
+    --------
+    >>> import numpy as np, kernelkit
+    >>> X = np.array([[0.0, 0.0], [3.0, 4.0]])
+    >>> np.round(kernelkit.matern_kernel(X, length_scale=5.0, nu=0.5), 4)
+    array([[1.    , 0.3679],
+           [0.3679, 1.    ]])
+    >>> np.round(kernelkit.matern_kernel(X, length_scale=[3.0, 4.0], nu=np.inf), 4)
+    array([[1.    , 0.3679],
+           [0.3679, 1.    ]])
+    """
+    params = {"length_scale": length_scale, "nu": nu}
+    result = _run_kernel("matern", X, Y, params, out, n_threads)
+    if float(nu) not in MATERN_CLOSED_FORMS:
+        _matern_bessel_form(result, float(nu))
+    return result
+
+
+def _matern_bessel_form(distances: FloatArray, nu: float) -> None:
+    """``distances`` (``r``, as the core's Matern gives them for other nu) replaced by
+    ``2^(1 - nu) / Gamma(nu) t^nu K_nu(t)``, ``t = sqrt(2 nu) r``, computed as
+    ``exp(log scale + nu ln t - t) kve(nu, t)`` so that neither ``t^nu`` overflows nor ``K_nu``
+    underflows on the way; 1 at ``r = 0`` (the limit), 0 at ``r = inf``."""
+    try:
+        from scipy.special import gammaln, kve
+    except ImportError:
+        raise ImportError(
+            f"matern_kernel: nu={nu} (other than {', '.join(map(str, MATERN_CLOSED_FORMS))}) "
+            "needs SciPy's Bessel functions; install it (pip install kernelkit[gp])"
+        ) from None
+    log_scale = (1.0 - nu) * math.log(2.0) - float(gammaln(nu))
+    step = max(1, _BLOCK_ELEMENTS // max(1, distances.shape[1]))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        for start in range(0, distances.shape[0], step):
+            block = distances[start : start + step]
+            t = math.sqrt(2.0 * nu) * block.astype(np.float64)
+            value = np.exp(log_scale + nu * np.log(t) - t) * kve(nu, t)
+            value[t == 0.0] = 1.0
+            value[t == math.inf] = 0.0
+            block[...] = value
+
+
+def rational_quadratic_kernel(
+    X: ArrayLike,
+    Y: ArrayLike | None = None,
+    length_scale: float = 1.0,
+    alpha: float = 1.0,
+    *,
+    out: NDArray[Any] | None = None,
+    n_threads: int | None = None,
+) -> FloatArray:
+    """Rational quadratic kernel ``K(x, y) = (1 + ||x - y||^2 / (2 alpha length_scale^2))^-alpha``,
+    as ``sklearn.gaussian_process.kernels.RationalQuadratic(length_scale, alpha)(X, Y)``.
+
+    ``length_scale`` and ``alpha`` are positive floats (isotropic only, as in scikit-learn). The
+    power is ``exp(-alpha log1p(...))``, vectorised and fused into the distance tiles. With
+    ``Y=None`` the diagonal is exactly 1. float32 input gives float32. Other parameters as
+    :func:`linear_kernel`.
+
+    Examples
+    --------
+    >>> import numpy as np, kernelkit
+    >>> kernelkit.rational_quadratic_kernel(np.array([[0.0], [2.0]]), alpha=2.0)
+    array([[1.  , 0.25],
+           [0.25, 1.  ]])
+    """
+    params = {"length_scale": length_scale, "alpha": alpha}
+    return _run_kernel("rational_quadratic", X, Y, params, out, n_threads)
+
+
+def exp_sine_squared_kernel(
+    X: ArrayLike,
+    Y: ArrayLike | None = None,
+    length_scale: float = 1.0,
+    periodicity: float = 1.0,
+    *,
+    out: NDArray[Any] | None = None,
+    n_threads: int | None = None,
+) -> FloatArray:
+    """Exp-sine-squared (periodic) kernel
+    ``K(x, y) = exp(-2 sin^2(pi ||x - y|| / periodicity) / length_scale^2)``, as
+    ``sklearn.gaussian_process.kernels.ExpSineSquared(length_scale, periodicity)(X, Y)``.
+
+    ``length_scale`` and ``periodicity`` are positive floats (isotropic only, as in
+    scikit-learn). The sine's argument is reduced exactly to ``[-pi/2, pi/2]``, but the phase
+    is only as good as the distance: it comes from ``|x|^2 + |y|^2 - 2 <x, y>`` of the centred
+    rows (as for :func:`rbf_kernel`), whose error is about the dtype's epsilon times the squared
+    norms, so with values of float32 or far from their common mean compared with the periodicity
+    (float64 values near 1e9 for a periodicity near 1) the phases of distant pairs are noise.
+    With ``Y=None`` the diagonal is exactly 1. float32 input gives float32. Other parameters as
+    :func:`linear_kernel`.
+
+    Examples
+    --------
+    >>> import numpy as np, kernelkit
+    >>> X = np.array([[0.0], [0.5], [1.0]])
+    >>> np.round(kernelkit.exp_sine_squared_kernel(X, length_scale=1.0, periodicity=2.0), 4)
+    array([[1.    , 0.3679, 0.1353],
+           [0.3679, 1.    , 0.3679],
+           [0.1353, 0.3679, 1.    ]])
+    """
+    params = {"length_scale": length_scale, "periodicity": periodicity}
+    return _run_kernel("exp_sine_squared", X, Y, params, out, n_threads)
+
+
 KernelFunction = Callable[..., FloatArray]
 
 _FUNCTIONS: dict[str, KernelFunction] = {
@@ -525,14 +683,43 @@ def _precomputed(X: ArrayLike, Y: ArrayLike | None, out: NDArray[Any] | None) ->
     return result
 
 
+def _kernelkit_gp_kernel(metric: Any, module: Any) -> tuple[KernelFunction, dict[str, Any]] | None:
+    """kernelkit's function and its parameters for a scikit-learn Matern, RationalQuadratic or
+    ExpSineSquared object (exactly those classes), else None."""
+    if type(metric) is module.Matern:
+        return matern_kernel, {"length_scale": metric.length_scale, "nu": metric.nu}
+    if type(metric) is module.RationalQuadratic:
+        return rational_quadratic_kernel, {
+            "length_scale": metric.length_scale,
+            "alpha": metric.alpha,
+        }
+    if type(metric) is module.ExpSineSquared:
+        params = {"length_scale": metric.length_scale, "periodicity": metric.periodicity}
+        return exp_sine_squared_kernel, params
+    return None
+
+
 def _gaussian_process_kernel(
-    metric: Any, X: ArrayLike, Y: ArrayLike | None, out: NDArray[Any] | None, **kwds: Any
+    metric: Any,
+    X: ArrayLike,
+    Y: ArrayLike | None,
+    out: NDArray[Any] | None,
+    n_threads: int | None,
+    **kwds: Any,
 ) -> FloatArray | None:
     """scikit-learn's GP kernels (``sklearn.gaussian_process.kernels.Kernel``) are called on the
-    whole of X and Y, ``metric(X, Y, **kwds)``, not per pair of rows; None for other metrics."""
+    whole of X and Y, ``metric(X, Y, **kwds)``, not per pair of rows; None for other metrics.
+    Matern, RationalQuadratic and ExpSineSquared objects are computed by kernelkit's own functions
+    instead, in float64 as scikit-learn's objects compute."""
     module = sys.modules.get("sklearn.gaussian_process.kernels")
     if module is None or not isinstance(metric, module.Kernel):
         return None
+    own = None if kwds else _kernelkit_gp_kernel(metric, module)
+    if own is not None:
+        function, params = own
+        x64 = np.asarray(X, dtype=np.float64)
+        y64 = None if Y is None or Y is X else np.asarray(Y, dtype=np.float64)
+        return function(x64, y64, **params, out=out, n_threads=n_threads)
     x = np.asarray(X)
     result = np.asarray(metric(x, x if Y is None else np.asarray(Y), **kwds))
     if out is None:
@@ -616,7 +803,7 @@ def pairwise_kernels(
         )
     threads = n_threads if n_threads is not None else n_jobs
     if callable(metric):
-        gp = _gaussian_process_kernel(metric, X, Y, out, **kwds)
+        gp = _gaussian_process_kernel(metric, X, Y, out, threads, **kwds)
         if gp is not None:
             return gp
         return _callable_gram(metric, X, Y, out, **kwds)

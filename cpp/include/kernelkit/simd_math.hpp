@@ -1,5 +1,6 @@
-// Vectorised exp and tanh for the kernel epilogues: no libm call per element, a few ulp of error,
-// overflow to inf, underflow (through the subnormals) to 0, and NaN in -> NaN out, as the C library.
+// Vectorised exp, tanh, log1p, sin^2(pi x) and sqrt for the kernel epilogues: no libm call per
+// element, a few ulp of error, overflow to inf, underflow (through the subnormals) to 0, and NaN in
+// -> NaN out, as the C library.
 #pragma once
 #include <limits>
 
@@ -124,6 +125,86 @@ inline vec<T> pow_integer(vec<T> v, long long n) {
     e >>= 1;
   }
   return invert ? T(1) / result : result;
+}
+
+// Correctly rounded square root (the instruction).
+template <class T>
+inline vec<T> sqrt(vec<T> x) {
+#if defined(__AVX512F__)
+  // maskz: no undefined input (the plain form reads one, which GCC warns of)
+  if constexpr (sizeof(T) == 4) return _mm512_maskz_sqrt_ps(__mmask16(0xFFFF), x);
+  else return _mm512_maskz_sqrt_pd(__mmask8(0xFF), x);
+#elif defined(__AVX__)
+  if constexpr (sizeof(T) == 4) return _mm256_sqrt_ps(x);
+  else return _mm256_sqrt_pd(x);
+#elif defined(__SSE2__)
+  if constexpr (sizeof(T) == 4) return _mm_sqrt_ps(x);
+  else return _mm_sqrt_pd(x);
+#else
+  vec<T> r;
+  for (int l = 0; l < lanes<T>; ++l) r[l] = __builtin_sqrt(x[l]);
+  return r;
+#endif
+}
+
+// ln x for x >= 1 (inf -> inf, NaN -> NaN): x = 2^e m with m in [sqrt(1/2), sqrt(2)), then
+// ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172, by its odd series.
+template <class T>
+inline vec<T> log_at_least_one(vec<T> x) {
+  using C = ExpConstants<T>;
+  using I = typename IntOf<T>::type;
+  constexpr int series_terms = sizeof(T) == 4 ? 6 : 12;  // the next term is below 0.1 ulp
+  constexpr I mantissa_mask = (I(1) << C::mantissa_bits) - 1;
+  const ivec<T> xi = bits<T>(x);
+  const ivec<T> above_sqrt2 = from_bits<T>((xi & mantissa_mask) | bits<T>(splat<T>(T(1)))) > T(1.41421356237309505);
+  // the exponent, one more where the mantissa is halved below
+  const ivec<T> e = ((xi >> C::mantissa_bits) - C::exponent_bias) - above_sqrt2;
+  const vec<T> m = from_bits<T>((xi & mantissa_mask) | bits<T>(splat<T>(T(1)))) * (above_sqrt2 ? splat<T>(T(0.5)) : splat<T>(T(1)));
+  const vec<T> s = (m - T(1)) / (m + T(1));
+  const vec<T> s2 = s * s;
+  vec<T> series = splat<T>(T(1.0L / (2 * series_terms - 1)));
+#pragma GCC unroll 16
+  for (int k = series_terms - 2; k >= 0; --k) series = series * s2 + T(1.0L / (2 * k + 1));
+  const vec<T> ef = __builtin_convertvector(e, vec<T>);
+  const vec<T> result = ef * C::ln2_hi + (ef * C::ln2_lo + T(2) * s * series);
+  return x < std::numeric_limits<T>::infinity() ? result : x;
+}
+
+// ln(1 + u) for u >= 0 (inf -> inf, NaN -> NaN), without the loss of 1 + u's rounding: ln w times
+// u / (w - 1) for w = 1 + u rounded (Goldberg's correction).
+template <class T>
+inline vec<T> log1p_nonnegative(vec<T> u) {
+  const vec<T> w = u + T(1);
+  const vec<T> corrected = log_at_least_one<T>(w) * (u / (w - T(1)));
+  return w == T(1) ? u : w < std::numeric_limits<T>::infinity() ? corrected : w;
+}
+
+constexpr long double sin_pi_coefficient(int k) {  // (-1)^k pi^(2k+1) / (2k+1)!
+  long double c = 1.0L;
+  for (int i = 1; i <= 2 * k + 1; ++i) c *= 3.14159265358979323846264338327950288L / i;
+  return k % 2 == 0 ? c : -c;
+}
+
+// sin(pi f) for |f| <= 1/2, its Taylor series (the next term is below 0.1 ulp).
+template <class T>
+inline vec<T> sin_pi_reduced(vec<T> f) {
+  constexpr int terms = sizeof(T) == 4 ? 7 : 11;
+  const vec<T> f2 = f * f;
+  vec<T> p = splat<T>(T(sin_pi_coefficient(terms - 1)));
+#pragma GCC unroll 16
+  for (int k = terms - 2; k >= 0; --k) p = p * f2 + T(sin_pi_coefficient(k));
+  return p * f;
+}
+
+// sin^2(pi t) = sin^2(pi (t - round(t))), the reduction exact (t is an integer from 2^mantissa
+// bits on); +-inf gives NaN as sin does.
+template <class T>
+inline vec<T> sin_pi_squared(vec<T> t) {
+  using C = ExpConstants<T>;
+  const T integers_from = T(2) * C::shifter / T(3);  // 2^mantissa_bits
+  const vec<T> f = abs<T>(t) < integers_from ? t - round_to_integer<T>(t) : t * T(0);
+  const vec<T> s = sin_pi_reduced<T>(f);
+  return s * s;
 }
 
 }  // namespace KK_ISA
