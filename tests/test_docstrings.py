@@ -23,6 +23,9 @@ MODULES = [
     "kernelkit.models.safetensors_file",
     "kernelkit.models._tensor_bytes",
     "kernelkit.models.demo_model",
+    "kernelkit.bench",
+    "kernelkit.bench.timing",
+    "kernelkit.bench.ceilings",
 ]
 
 

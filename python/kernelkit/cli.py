@@ -15,6 +15,7 @@ from ._display import SCALINGS, auto_scaling, scale_for_display
 from ._figure_commands import add_figure_commands
 from ._images import as_channels, read_image, write_image
 from ._model_commands import add_model_commands
+from .bench.command import add_bench_command
 
 # Every kernel pairwise_kernels names, by its first metric name.
 EXAMPLE_KERNELS = tuple(spec.metrics[0] for spec in pairwise.KERNEL_SPECS.values() if spec.metrics)
@@ -162,12 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_commands(sub)
     _add_apply_command(sub)
     add_figure_commands(sub)
+    add_bench_command(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for reports
     try:
         status = int(args.func(args))
         sys.stdout.flush()  # a closed pipe fails here, not in the interpreter's last flush
