@@ -1,10 +1,9 @@
-"""Pieces shared by the kernelkit benchmarks (bench_gram.py, bench_conv.py).
+"""Pieces shared by the developer benchmark scripts (bench_conv.py, bench_models.py, ...).
 
-Timing (warm-up calls for at least WARMUP_S, then timed calls, after a pause that lets the previous
-library's threads go to sleep), the environment header (system, versions, threadpoolctl's view of
-every BLAS and OpenMP library), the OPENBLAS_* and load-average warnings, correctness helpers,
-fixed-width and Markdown tables, the command-line options every benchmark has, and writing the
-Markdown/JSON reports.
+Timing, the machine description and the OPENBLAS_* / load-average warnings come from the
+``kernelkit.bench`` package (``kernelkit bench``); this module adds the scripts' environment header,
+correctness helpers, fixed-width and Markdown tables, their common command-line options, and
+writing their Markdown/JSON reports.
 
 The scripts are run as ``python bench/<script>.py``, which puts bench/ on ``sys.path``, so they
 import this module as ``_common``.
@@ -14,15 +13,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,18 +27,16 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_info
 
 import kernelkit
+from kernelkit.bench import machine
+from kernelkit.bench.cases import to_numpy as to_numpy
+from kernelkit.bench.machine import cpu_model, optional_import, usable_cpus
+from kernelkit.bench.timing import WARMUP_S
+from kernelkit.bench.timing import Timing as Timing
+from kernelkit.bench.timing import measure as measure
 
 Array = NDArray[Any]
 
 SLOW_OPENBLAS_VARS: tuple[str, ...] = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-
-
-def optional_import(name: str) -> ModuleType | None:
-    """The module ``name``, or None when it (or one of its dependencies) is not installed."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
 
 
 def package_version(name: str) -> str:
@@ -62,68 +55,6 @@ def log_stderr(message: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Timing:
-    """Wall-clock seconds of the timed calls (after untimed warm-up calls); warmup_s: the first."""
-
-    times_s: list[float]
-    warmup_s: float
-
-    @property
-    def min_ms(self) -> float:
-        return 1e3 * min(self.times_s)
-
-    @property
-    def median_ms(self) -> float:
-        return 1e3 * statistics.median(self.times_s)
-
-    def merged(self, other: Timing) -> Timing:
-        """This series and a later one of the same call (its warm-up is this one's)."""
-        return Timing(self.times_s + other.times_s, self.warmup_s)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "times_s": self.times_s,
-            "warmup_s": self.warmup_s,
-            "min_ms": self.min_ms,
-            "median_ms": self.median_ms,
-        }
-
-
-#: Untimed calls go on for at least this long before the timed ones: after the pause the cores
-#: run at a low clock and take a few milliseconds to reach full speed (one short call is not
-#: enough: 16 calls of 0.08 ms ran 2-4x slower first on the Zen 5 this was written on).
-WARMUP_S = 0.02
-
-
-def measure(
-    fn: Callable[[], Any], repeats: int, budget_s: float | None, settle_s: float
-) -> tuple[Timing, Any]:
-    """Pause, warm up, then time ``repeats`` calls; return the timing and the first call's result.
-
-    The pause lets the worker threads of the previous library go to sleep: OpenBLAS threads
-    busy-wait for about 0.1 s after each call and would steal the cores from the next peer.
-    The warm-up repeats the call until WARMUP_S has passed (at least once). With a ``budget_s``,
-    a slow function gets fewer calls: as many as fit in the budget judging by the first call, but
-    at least one.
-    """
-    time.sleep(settle_s)
-    start = time.perf_counter()
-    result = fn()
-    first = time.perf_counter() - start
-    while time.perf_counter() - start < WARMUP_S:
-        fn()
-    count = repeats
-    if budget_s is not None:
-        count = max(1, min(repeats, int(budget_s / max(first, 1e-9))))
-    times = []
-    for _ in range(count):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return Timing(times, first), result
-
-
 def timing_line(repeats: int, peer_budget_s: float, settle_s: float) -> str:
     """The header line that says how the timings were taken."""
     return (
@@ -137,11 +68,6 @@ def timing_line(repeats: int, peer_budget_s: float, settle_s: float) -> str:
 # --------------------------------------------------------------------------------------------
 # Correctness
 # --------------------------------------------------------------------------------------------
-
-
-def to_numpy(result: Any) -> Array:
-    """A NumPy view of a result (PyTorch tensors included)."""
-    return result.numpy() if hasattr(result, "numpy") else np.asarray(result)
 
 
 def max_abs_diff(a: Array, b: Array, rows_per_block: int = 512) -> float:
@@ -170,26 +96,6 @@ def within(diff: float, tol: float) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo (platform.processor() elsewhere)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def torch_blas(torch: ModuleType | None) -> str | None:
     """The BLAS PyTorch was built with (``BLAS_INFO`` of torch.__config__.show())."""
     if torch is None:
@@ -215,29 +121,14 @@ def describe_threadpool(info: dict[str, Any]) -> str:
 
 
 def openblas_env_warning(script: str) -> str | None:
-    """A warning when OpenBLAS tuning variables that slow NumPy down are set in the environment."""
-    present = [f"{name}={os.environ[name]}" for name in SLOW_OPENBLAS_VARS if name in os.environ]
-    if not present:
-        return None
-    return (
-        f"WARNING: {' '.join(present)} is set; it slows NumPy's OpenBLAS (and so every BLAS-based "
-        "peer and the GEMM ceiling). OpenBLAS reads it at load time, so it cannot be undone from "
-        "inside Python: rerun as\n"
-        f"    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python {script}"
-    )
+    """The OPENBLAS_* warning, with the command that reruns ``script`` without them."""
+    warning = machine.openblas_env_warning(f"python {script}")
+    return None if warning is None else f"WARNING: {warning}"
 
 
 def load_warning() -> str | None:
-    """A warning when other processes keep the CPUs busy (the 1-minute load average)."""
-    if not hasattr(os, "getloadavg"):
-        return None
-    load = os.getloadavg()[0]
-    if load < 1.0:
-        return None
-    return (
-        f"WARNING: load average {load:.2f} on {usable_cpus()} CPUs: other processes are "
-        "running, so every timing (and every ratio) is noisy; rerun on an idle machine"
-    )
+    warning = machine.load_warning()
+    return None if warning is None else f"WARNING: {warning}"
 
 
 def log_run_warnings(script: str) -> None:
@@ -430,3 +321,45 @@ def write_reports(
         markdown_path.write_text(markdown(), encoding="utf-8")
     if json_path is not None:
         json_path.write_text(json.dumps(report(), indent=1, default=str) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# Scripts that became `kernelkit bench --suite ...`
+# --------------------------------------------------------------------------------------------
+
+
+def run_as_kernelkit_bench(
+    suite: str, argv: Sequence[str] | None, retired: dict[str, str], description: str
+) -> int:
+    """Run ``kernelkit bench --suite SUITE`` with the script's options mapped onto it.
+
+    --threads, --quick, --peers P ..., --dtypes D ... (one dtype: --dtype), --repeats, --seed,
+    --markdown and --json keep working; each option of ``retired`` fails with its reason.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--threads", default=None, help="thread count(s): N or N,N,...")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--peers", nargs="+", default=None)
+    parser.add_argument("--dtypes", nargs="+", choices=("float32", "float64"), default=None)
+    parser.add_argument("--repeats", default=None)
+    parser.add_argument("--seed", default=None)
+    parser.add_argument("--markdown", default=None)
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--plot", default=None)
+    for option in retired:
+        parser.add_argument(option, nargs="*", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for option, reason in retired.items():
+        if getattr(args, option.lstrip("-").replace("-", "_")) is not None:
+            parser.error(f"{option} is gone: {reason}")
+    command = ["bench", "--suite", suite] + (["--quick"] if args.quick else [])
+    if args.dtypes is not None and len(set(args.dtypes)) == 1:
+        command += ["--dtype", args.dtypes[0]]
+    if args.peers is not None:
+        command += ["--peers", ",".join(args.peers)]
+    for name in ("threads", "repeats", "seed", "markdown", "json", "plot"):
+        if getattr(args, name) is not None:
+            command += [f"--{name}", getattr(args, name)]
+    from kernelkit.cli import main as kernelkit_main
+
+    return kernelkit_main(command)

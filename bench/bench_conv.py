@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from threadpoolctl import threadpool_limits
 
 import kernelkit
@@ -62,6 +61,8 @@ from _common import (
     within,
     write_reports,
 )
+from kernelkit.bench.ceilings import copy_gbps, fma_peak_gflops
+from kernelkit.bench.suite_conv import ONNX_OPSET, numpy_einsum_conv, onnxruntime_conv
 from networks import NETWORKS, Layer
 
 SCRIPT = "bench/bench_conv.py"
@@ -77,7 +78,7 @@ DEFAULT_GEMM_SIZE = 2048
 QUICK_GEMM_SIZE = 1024
 # Rounds of kernelkit-then-every-peer series per case: the minimum of a library is its best round.
 DEFAULT_ROUNDS = 3
-ONNX_OPSET = 17
+FMA_SECONDS = 0.3
 
 torch = optional_import("torch")
 onnx = optional_import("onnx")
@@ -250,26 +251,6 @@ def select_cases(selectors: Sequence[str] | None) -> list[ConvCase]:
 # --------------------------------------------------------------------------------------------
 
 
-def np_conv2d(x: Array, w: Array, case: ConvCase) -> Array:
-    """``np.pad`` + ``sliding_window_view`` + ``np.einsum(optimize=True)``: im2col and a GEMM.
-
-    einsum copies the strided window view into an im2col matrix and calls BLAS; groups get their
-    own axis (a batched contraction; for depthwise einsum's own loops do the work).
-    """
-    p, s = case.pad, case.stride
-    if p:
-        x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
-    windows = sliding_window_view(x, (case.k, case.k), axis=(2, 3))[:, :, ::s, ::s]
-    if case.groups == 1:
-        return np.einsum("nchwij,ocij->nohw", windows, w, optimize=True)
-    g = case.groups
-    n, c, oh, ow = windows.shape[:4]
-    windows = windows.reshape(n, g, c // g, oh, ow, case.k, case.k)
-    wg = w.reshape(g, case.cout // g, c // g, case.k, case.k)
-    out = np.einsum("ngchwij,gocij->ngohw", windows, wg, optimize=True)
-    return out.reshape(n, case.cout, oh, ow)
-
-
 def torch_call(x: Array, w: Array, case: ConvCase) -> Callable[[], Any]:
     """``F.conv2d`` on tensors that share memory with the NumPy arrays (nothing copied)."""
     xt, wt = torch.from_numpy(x), torch.from_numpy(w)
@@ -277,46 +258,6 @@ def torch_call(x: Array, w: Array, case: ConvCase) -> Callable[[], Any]:
 
     def call() -> Any:
         return conv(xt, wt, None, case.stride, case.pad, 1, case.groups)
-
-    return call
-
-
-def ort_call(x: Array, w: Array, case: ConvCase, threads: int) -> Callable[[], Any]:
-    """A one-node ONNX ``Conv`` model (weights as an initializer, static input shape).
-
-    Raises when onnxruntime cannot build the session (it has no float64 Conv kernel).
-    """
-    elem = onnx.TensorProto.FLOAT if case.dtype == "float32" else onnx.TensorProto.DOUBLE
-    node = onnx_helper.make_node(
-        "Conv",
-        ["x", "w"],
-        ["y"],
-        kernel_shape=[case.k, case.k],
-        strides=[case.stride, case.stride],
-        pads=[case.pad] * 4,
-        dilations=[1, 1],
-        group=case.groups,
-    )
-    graph = onnx_helper.make_graph(
-        [node],
-        "conv2d",
-        [onnx_helper.make_tensor_value_info("x", elem, list(x.shape))],
-        [onnx_helper.make_tensor_value_info("y", elem, None)],
-        [onnx_numpy_helper.from_array(w, "w")],
-    )
-    model = onnx_helper.make_model(graph, opset_imports=[onnx_helper.make_opsetid("", ONNX_OPSET)])
-    model.ir_version = 8
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    session = ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
-    feed = {"x": x}
-
-    def call() -> Any:
-        return session.run(None, feed)[0]
 
     return call
 
@@ -630,25 +571,13 @@ def measure_gemm(
     return GemmCeiling(dtype, m, n, k, timing)
 
 
-def measure_copy(x: Array, cfg: Config) -> float:
-    """Copy bandwidth of this run for an array of x's size: bytes read + written per second of
-    ``x.copy()`` (the best of the repeats)."""
-    timing, _ = measure(x.copy, cfg.repeats, None, cfg.settle_s)
-    return 2.0 * x.nbytes / min(timing.times_s) / 1e9
-
-
-def measure_fma_peak(dtype: str, threads: int) -> float:
-    """GFLOP/s of a loop of independent FMAs of kernelkit's SIMD path on every thread."""
-    return float(kernelkit._core.fma_peak(dtype == "float64", 0.3, threads)) / 1e9
-
-
 def peer_call(peer: str, x: Array, w: Array, case: ConvCase, threads: int) -> Callable[[], Any]:
     """A no-argument call of the convolution by ``peer`` on the NCHW/OIHW arrays."""
     if peer == "numpy":
-        return lambda: np_conv2d(x, w, case)
+        return lambda: numpy_einsum_conv(x, w, case)
     if peer == "torch":
         return torch_call(x, w, case)
-    return ort_call(x, w, case, threads)
+    return onnxruntime_conv(ort, x, w, case, threads)
 
 
 def run_case(case: ConvCase, cfg: Config, ceilings: dict[str, GemmCeiling]) -> CaseResult:
@@ -696,7 +625,7 @@ def run_case(case: ConvCase, cfg: Config, ceilings: dict[str, GemmCeiling]) -> C
         ceiling_gflops=ceilings[case.dtype].gflops,
         oneshot=timings.pop("kernelkit_oneshot"),
         fma_gflops=cfg.fma_gflops.get(case.dtype),
-        copy_gbps=measure_copy(x, cfg),
+        copy_gbps=copy_gbps(x.nbytes, cfg.repeats),
     )
 
     if cfg.layout == "NHWC":
@@ -735,7 +664,7 @@ def run_benchmark(
     ceilings: dict[str, GemmCeiling] = {}
     size = cfg.gemm_size
     for dtype in sorted({c.dtype for c in cfg.cases}):
-        cfg.fma_gflops[dtype] = measure_fma_peak(dtype, cfg.threads)
+        cfg.fma_gflops[dtype] = fma_peak_gflops(dtype, cfg.threads, FMA_SECONDS)
         log(f"  FMA peak {dtype} ({kernelkit.simd_path()}): {cfg.fma_gflops[dtype]:.1f} GFLOP/s")
         rng = np.random.default_rng([cfg.seed, size])
         ceilings[dtype] = measure_gemm(dtype, size, size, size, cfg, rng)

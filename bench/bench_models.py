@@ -56,6 +56,8 @@ from _common import (
     versions_line,
     write_reports,
 )
+from kernelkit.bench.suite_conv import session_options
+from kernelkit.bench.suite_models import RESNET18_STAGES, exported_resnet
 
 SCRIPT = "bench/bench_models.py"
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "models" / "fixtures"
@@ -110,8 +112,7 @@ def published_networks(directory: Path) -> list[Network]:
     """ResNet-18 as ONNX and MobileNetV2 as .keras, random weights, where the frameworks are."""
     found = []
     if torch is not None:
-        path = directory / "resnet18.onnx"
-        export_resnet18(path)
+        path = exported_resnet(RESNET18_STAGES, 224)
         found.append(Network("ResNet-18 224", path, "onnxruntime"))
     if keras is not None:
         path = directory / "mobilenetv2.keras"
@@ -141,70 +142,14 @@ def randomise_batch_norms(model: Any) -> None:
             )
 
 
-def export_resnet18(path: Path) -> None:
-    nn = torch.nn
-
-    class Block(nn.Module):
-        def __init__(self, cin: int, cout: int, stride: int) -> None:
-            super().__init__()
-            self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.b1 = nn.BatchNorm2d(cout)
-            self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.b2 = nn.BatchNorm2d(cout)
-            self.down = None
-            if stride != 1 or cin != cout:
-                self.down = nn.Sequential(
-                    nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
-                )
-
-        def forward(self, x: Any) -> Any:
-            y = self.b2(self.c2(torch.relu(self.b1(self.c1(x)))))
-            return torch.relu(y + (x if self.down is None else self.down(x)))
-
-    widths = [(64, 1), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1)]
-    blocks, cin = [], 64
-    for cout, stride in widths:
-        blocks.append(Block(cin, cout, stride))
-        cin = cout
-    model = nn.Sequential(
-        nn.Conv2d(3, 64, 7, 2, 3, bias=False),
-        nn.BatchNorm2d(64),
-        nn.ReLU(),
-        nn.MaxPool2d(3, 2, 1),
-        *blocks,
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(512, 1000),
-    ).eval()
-    torch.manual_seed(0)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.1, 0.1)
-            module.running_var.uniform_(0.5, 1.5)
-    torch.onnx.export(
-        model,
-        torch.randn(1, 3, 224, 224),
-        str(path),
-        opset_version=17,
-        dynamo=False,
-        input_names=["input"],
-        output_names=["output"],
-        dynamic_axes={"input": {0: "n"}, "output": {0: "n"}},
-    )
-
-
 # -- peers -------------------------------------------------------------------------------------
 def peer_call(network: Network, x: np.ndarray, threads: int) -> Callable[[], Any] | str:
     """The peer's forward pass on x, or why it cannot run."""
     if network.peer == "onnxruntime":
         if ort is None:
             return "onnxruntime is not installed"
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         session = ort.InferenceSession(
-            str(network.path), options, providers=["CPUExecutionProvider"]
+            str(network.path), session_options(ort, threads), providers=["CPUExecutionProvider"]
         )
         name = session.get_inputs()[0].name
         return lambda: session.run(None, {name: x})[0]

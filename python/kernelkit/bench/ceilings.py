@@ -42,8 +42,13 @@ class Ceilings:
     gemm_size: int
     copy_gbps: float
 
-    def roof_gflops(self, dtype: str, flops: float, bytes_moved: float) -> tuple[float, str]:
+    def roof_gflops(
+        self, dtype: str, flops: float, bytes_moved: float, copy_gbps: float | None = None
+    ) -> tuple[float, str]:
         """The roofline of a case: min(FMA peak, copy bandwidth x FLOPs per byte) and its name.
+
+        ``copy_gbps``: the copy bandwidth at the case's own size (a case that fits in a cache
+        moves its bytes faster than the large copy of these ceilings); default the large one.
 
         Examples
         --------
@@ -54,7 +59,8 @@ class Ceilings:
         (100.0, 'fma')
         """
         compute = self.fma_gflops[dtype]
-        memory = self.copy_gbps * flops / max(bytes_moved, 1.0)
+        bandwidth = self.copy_gbps if copy_gbps is None else copy_gbps
+        memory = bandwidth * flops / max(bytes_moved, 1.0)
         return (compute, "fma") if compute <= memory else (memory, "copy")
 
     def as_dict(self) -> dict[str, Any]:

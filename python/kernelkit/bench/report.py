@@ -81,6 +81,7 @@ def result_dict(result: CaseResult) -> dict[str, Any]:
         "bytes_moved": case.bytes_moved,
         "kernelkit": None if result.kernelkit is None else result.kernelkit.as_dict(),
         "gflops": result.gflops,
+        "copy_gbps": result.copy_gbps,
         "bound": None if roof is None else roof[1],
         "bound_gflops": None if roof is None else roof[0],
         "pct_of_bound": None if roof is None else result.percent_of(roof[0]),
@@ -253,7 +254,8 @@ def timing_line(report: Report) -> str:
 
 LEGEND = (
     "% of ceiling: kernelkit's GFLOP/s against the roofline of the case, the lower of the FMA "
-    "peak of its SIMD path ('fma') and the copy bandwidth times its FLOPs per byte ('copy'); "
+    "peak of its SIMD path ('fma') and the copy bandwidth at its size times its FLOPs per byte "
+    "('copy'); "
     "extra MiB: memory one kernelkit call needs beyond its inputs and result (a fresh process); "
     "'!': the peer's result differs from kernelkit's beyond the tolerance"
 )

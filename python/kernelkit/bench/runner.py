@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cases import Case, Suite, relative_difference, suite_cases, to_numpy
-from .ceilings import Ceilings, CeilingSizes, measure_ceilings
+from .ceilings import Ceilings, CeilingSizes, copy_gbps, measure_ceilings
 from .memory import Memory, measure_memory
 from .peers import LoadedPeers
 from .timing import Timing, TimingSettings, interleaved
@@ -57,6 +57,7 @@ class CaseResult:
     unavailable: str | None = None  # why it could not run here (an optional package missing)
     memory: Memory | None = None
     ceilings: Ceilings | None = None
+    copy_gbps: float | None = None  # x.copy() of the case's own size: its memory roof
 
     @property
     def gflops(self) -> float | None:
@@ -77,7 +78,8 @@ class CaseResult:
         flops = self.case.flops
         if flops is None or self.ceilings is None:
             return None
-        return self.ceilings.roof_gflops(self.case.dtype, flops, self.case.bytes_moved)
+        case = self.case
+        return self.ceilings.roof_gflops(case.dtype, flops, case.bytes_moved, self.copy_gbps)
 
     def percent_of(self, gflops: float | None) -> float | None:
         mine = self.gflops
@@ -130,6 +132,8 @@ def run_case(
             result.skipped[name] = f"{name} has no equivalent of this case"
     del reference
     timings = interleaved(calls, settings, on_series=lambda: progress(case.name))
+    if case.bytes_moved:
+        result.copy_gbps = copy_gbps(case.bytes_moved // 2, settings.repeats)
     result.kernelkit = timings.pop("kernelkit")
     for key, timing in timings.items():
         name, _, method = key.partition("/")

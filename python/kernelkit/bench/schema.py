@@ -61,6 +61,7 @@ RESULT = _object(
         "bytes_moved": {"type": "integer"},
         "kernelkit": {"oneOf": [TIMING, {"type": "null"}]},
         "gflops": _NUMBER_OR_NULL,
+        "copy_gbps": _NUMBER_OR_NULL,
         "bound": {"enum": ["fma", "copy", None]},
         "bound_gflops": _NUMBER_OR_NULL,
         "pct_of_bound": _NUMBER_OR_NULL,
