@@ -30,23 +30,24 @@ def _blas_threads(module: ModuleType, threads: int) -> Iterator[None]:
 
 
 @contextmanager
-def _torch_threads(torch: ModuleType, threads: int) -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
+def _swapped_threads(
+    get: Callable[[], int], set_: Callable[[int], None], threads: int
+) -> Iterator[None]:
+    """``set_(threads)`` for the duration, then the count ``get()`` gave before."""
+    before = get()
+    set_(threads)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        set_(before)
 
 
-@contextmanager
-def _opencv_threads(cv2: ModuleType, threads: int) -> Iterator[None]:
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(threads)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(before)
+def _torch_threads(torch: ModuleType, threads: int) -> AbstractContextManager[None]:
+    return _swapped_threads(torch.get_num_threads, torch.set_num_threads, threads)
+
+
+def _opencv_threads(cv2: ModuleType, threads: int) -> AbstractContextManager[None]:
+    return _swapped_threads(cv2.getNumThreads, cv2.setNumThreads, threads)
 
 
 def _session_threads(module: ModuleType, threads: int) -> AbstractContextManager[Any]:
