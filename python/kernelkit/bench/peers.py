@@ -46,6 +46,14 @@ def _torch_threads(torch: ModuleType, threads: int) -> AbstractContextManager[No
     return _swapped_threads(torch.get_num_threads, torch.set_num_threads, threads)
 
 
+def _keras_threads(keras: ModuleType, threads: int) -> AbstractContextManager[None]:
+    """Keras on the torch backend runs PyTorch's kernels, on PyTorch's threads."""
+    del keras
+    import torch
+
+    return _torch_threads(torch, threads)
+
+
 def _opencv_threads(cv2: ModuleType, threads: int) -> AbstractContextManager[None]:
     return _swapped_threads(cv2.getNumThreads, cv2.setNumThreads, threads)
 
@@ -87,7 +95,7 @@ PEERS: tuple[Peer, ...] = (
     Peer("torch", "torch", "pip install torch==2.13.0", _torch_threads),
     Peer("onnxruntime", "onnxruntime", "pip install onnx onnxruntime", _session_threads),
     Peer("opencv", "cv2", "pip install opencv-python-headless", _opencv_threads),
-    Peer("keras", "keras", "pip install keras torch==2.13.0", _torch_threads, slow_import=True),
+    Peer("keras", "keras", "pip install keras torch==2.13.0", _keras_threads, slow_import=True),
 )
 PEER_NAMES: tuple[str, ...] = tuple(p.name for p in PEERS)
 

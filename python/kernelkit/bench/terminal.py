@@ -34,6 +34,8 @@ class ProgressHooks:
 
     def status(self, text: str) -> None:
         self.progress.update(self.task, description=text)
+        if not self.progress.console.is_terminal:  # no live bar in a log: one line a step
+            self.progress.console.print(text, highlight=False)
 
 
 @contextmanager
@@ -64,7 +66,7 @@ def warn(lines: Sequence[str]) -> None:
     rich = _rich()
     console = rich.console.Console(stderr=True)
     for line in lines:
-        console.print(f"[bold yellow]WARNING:[/] {line}", highlight=False)
+        console.print(f"[bold yellow]WARNING:[/] {line}", highlight=False, soft_wrap=True)
 
 
 def _table(title: str, titles: Sequence[str], rows: Sequence[Sequence[str]]) -> Any:
