@@ -64,8 +64,9 @@ def test_quick_run_writes_json_markdown_and_plots(tmp_path):
 
 
 def test_runs_without_any_optional_peer(tmp_path, monkeypatch, capsys):
-    for name in (*OPTIONAL_MODULES, "threadpoolctl"):
-        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
+    blocked = (*OPTIONAL_MODULES, "threadpoolctl")
+    for name in [*blocked, *(m for m in sys.modules if m.split(".")[0] in blocked)]:
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError, loaded or not
     out = tmp_path / "bare"
     argv = ["bench", "--quick", "--suite", "filter,models", "--threads", "1,2", "--rounds", "1"]
     argv += ["--no-memory", "--json", f"{out}.json", "--plot", f"{out}.png"]
