@@ -160,11 +160,11 @@ def scipy_cosine(x: Array, y: Array, p: Params) -> Array:
 
 @dataclass(frozen=True)
 class GramKernel:
-    """One Gram kernel: its kernelkit / scikit-learn function name, its peers, its FLOPs per
-    (row of X, row of Y, feature): 2 for the product kernels (one FMA); 3 for laplacian (sub,
-    abs, add) and 5 for chi2 (sub, add, mul, div, add), counted as floating-point operations."""
+    """One Gram kernel's peers and its FLOPs per (row of X, row of Y, feature): 2 for the
+    product kernels (one FMA); 3 for laplacian (sub, abs, add) and 5 for chi2 (sub, add, mul,
+    div, add), counted as floating-point operations. Its function name, kernelkit's and
+    scikit-learn's, is the spec's (kernelkit.pairwise.KERNEL_SPECS)."""
 
-    function: str
     numpy: PeerFunction
     torch: PeerFunction | None
     scipy: PeerFunction | None
@@ -172,15 +172,13 @@ class GramKernel:
 
 
 KERNELS: dict[str, GramKernel] = {
-    "linear": GramKernel("linear_kernel", numpy_linear, torch_linear, None),
-    "rbf": GramKernel("rbf_kernel", numpy_rbf, torch_rbf, scipy_rbf),
-    "polynomial": GramKernel("polynomial_kernel", numpy_polynomial, torch_polynomial, None),
-    "sigmoid": GramKernel("sigmoid_kernel", numpy_sigmoid, torch_sigmoid, None),
-    "cosine": GramKernel("cosine_similarity", numpy_cosine, torch_cosine, scipy_cosine),
-    "laplacian": GramKernel(
-        "laplacian_kernel", numpy_laplacian, torch_laplacian, scipy_laplacian, 3
-    ),
-    "chi2": GramKernel("chi2_kernel", numpy_chi2, None, None, 5),
+    "linear": GramKernel(numpy_linear, torch_linear, None),
+    "rbf": GramKernel(numpy_rbf, torch_rbf, scipy_rbf),
+    "polynomial": GramKernel(numpy_polynomial, torch_polynomial, None),
+    "sigmoid": GramKernel(numpy_sigmoid, torch_sigmoid, None),
+    "cosine": GramKernel(numpy_cosine, torch_cosine, scipy_cosine),
+    "laplacian": GramKernel(numpy_laplacian, torch_laplacian, scipy_laplacian, 3),
+    "chi2": GramKernel(numpy_chi2, None, None, 5),
 }
 
 
@@ -209,6 +207,11 @@ class GramCase(Case):
         return (self.n * self.d + self.m * self.d + self.n * self.m) * np.dtype(self.dtype).itemsize
 
     @property
+    def function(self) -> str:
+        """kernelkit's and scikit-learn's name of the kernel's function."""
+        return pairwise.KERNEL_SPECS[self.kernel].function
+
+    @property
     def params(self) -> Params:
         if self.kernel in ("linear", "cosine"):
             return {}
@@ -226,7 +229,7 @@ class GramCase(Case):
 
     def kernelkit(self, inputs: tuple[Array, Array], threads: int) -> Call:
         x, y = inputs
-        function = getattr(pairwise, KERNELS[self.kernel].function)
+        function = getattr(pairwise, self.function)
         params = self.params
         return lambda: function(x, y, **params, n_threads=threads)
 
@@ -235,8 +238,8 @@ class GramCase(Case):
         params = self.params
         kernel = KERNELS[self.kernel]
         if peer == "sklearn":
-            function = getattr(module, kernel.function)
-            return {kernel.function: lambda: function(x, y, **params)}
+            function = getattr(module, self.function)
+            return {self.function: lambda: function(x, y, **params)}
         if peer == "torch" and kernel.torch is not None:
             xt, yt, fn = module.from_numpy(x), module.from_numpy(y), kernel.torch
             return {fn.__name__.removeprefix("torch_"): lambda: fn(xt, yt, params)}
