@@ -44,6 +44,35 @@ def numpy_rbf(x: Array, y: Array, p: Params) -> Array:
     return k
 
 
+def numpy_sq_distances(x: Array, y: Array) -> Array:
+    """``|x - y|^2`` from one GEMM and the row norms (clipped at 0 against rounding)."""
+    k = numpy_scaled_product(x, y, -2.0)
+    k += np.einsum("ij,ij->i", x, x)[:, None]
+    k += np.einsum("ij,ij->i", y, y)[None, :]
+    np.maximum(k, 0.0, out=k)
+    return k
+
+
+def numpy_matern(x: Array, y: Array, p: Params) -> Array:
+    """Matern's closed forms for nu 1.5 and 2.5 of ``r = |x - y| / length_scale``."""
+    r = np.sqrt(numpy_sq_distances(x, y))
+    r *= np.sqrt(2.0 * p["nu"]) / p["length_scale"]  # sqrt(3) r or sqrt(5) r
+    polynomial = 1.0 + r if p["nu"] == 1.5 else 1.0 + r + np.square(r) / 3.0
+    np.negative(r, out=r)
+    np.exp(r, out=r)
+    r *= polynomial
+    return r
+
+
+def numpy_rational_quadratic(x: Array, y: Array, p: Params) -> Array:
+    """``(1 + |x - y|^2 / (2 alpha length_scale^2)) ** -alpha``."""
+    k = numpy_sq_distances(x, y)
+    k *= 1.0 / (2.0 * p["alpha"] * p["length_scale"] ** 2)
+    k += 1.0
+    np.power(k, -p["alpha"], out=k)
+    return k
+
+
 def numpy_polynomial(x: Array, y: Array, p: Params) -> Array:
     k = numpy_scaled_product(x, y, p["gamma"])
     k += p["coef0"]
@@ -169,6 +198,7 @@ class GramKernel:
     torch: PeerFunction | None
     scipy: PeerFunction | None
     flops_per_term: int = 2
+    sklearn_gp: str | None = None  # scikit-learn's kernel object (sklearn.gaussian_process)
 
 
 KERNELS: dict[str, GramKernel] = {
@@ -179,6 +209,10 @@ KERNELS: dict[str, GramKernel] = {
     "cosine": GramKernel(numpy_cosine, torch_cosine, scipy_cosine),
     "laplacian": GramKernel(numpy_laplacian, torch_laplacian, scipy_laplacian, 3),
     "chi2": GramKernel(numpy_chi2, None, None, 5),
+    "matern": GramKernel(numpy_matern, None, None, sklearn_gp="Matern"),
+    "rational_quadratic": GramKernel(
+        numpy_rational_quadratic, None, None, sklearn_gp="RationalQuadratic"
+    ),
 }
 
 
@@ -191,12 +225,14 @@ class GramCase(Case):
     n: int = 1
     m: int = 1
     d: int = 1
+    nu: float = 1.5  # matern's
 
     suite = "gram"
 
     @property
     def description(self) -> str:
-        return f"{self.kernel} {self.n}x{self.m} d={self.d}"
+        nu = f" nu={self.nu:g}" if self.kernel == "matern" else ""
+        return f"{self.kernel}{nu} {self.n}x{self.m} d={self.d}"
 
     @property
     def flops(self) -> float:
@@ -213,6 +249,10 @@ class GramCase(Case):
 
     @property
     def params(self) -> Params:
+        if self.kernel == "matern":
+            return {"length_scale": float(np.sqrt(self.d)), "nu": self.nu}
+        if self.kernel == "rational_quadratic":
+            return {"length_scale": float(np.sqrt(self.d)), "alpha": 1.5}
         if self.kernel in ("linear", "cosine"):
             return {}
         if self.kernel == "polynomial":
@@ -237,6 +277,11 @@ class GramCase(Case):
         x, y = inputs
         params = self.params
         kernel = KERNELS[self.kernel]
+        if peer == "sklearn" and kernel.sklearn_gp is not None:
+            from sklearn.gaussian_process import kernels
+
+            gp_kernel = getattr(kernels, kernel.sklearn_gp)(**params)
+            return {kernel.sklearn_gp: lambda: gp_kernel(x, y)}
         if peer == "sklearn":
             function = getattr(module, self.function)
             return {self.function: lambda: function(x, y, **params)}
@@ -251,7 +296,11 @@ class GramCase(Case):
 
 
 FULL_CASES: tuple[GramCase, ...] = (
-    *(GramCase(f"{k}-4000-d64", kernel=k, n=4000, m=4000, d=64) for k in KERNELS),
+    *(GramCase(f"{k}-4000-d64", kernel=k, n=4000, m=4000, d=64) for k in KERNELS if k != "matern"),
+    *(
+        GramCase(f"matern-{nu}-4000-d64", kernel="matern", n=4000, m=4000, d=64, nu=nu)
+        for nu in (1.5, 2.5)
+    ),
     GramCase("rbf-4000-d1024", kernel="rbf", n=4000, m=4000, d=1024),
     GramCase("rbf-4000-d64", "float64", kernel="rbf", n=4000, m=4000, d=64),
     GramCase("linear-4000-d64", "float64", kernel="linear", n=4000, m=4000, d=64),
