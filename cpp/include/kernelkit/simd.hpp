@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <utility>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -68,8 +69,15 @@ inline void store(T* p, vec<T> v) {
   std::memcpy(p, &v, sizeof v);
 }
 
+template <class T, std::size_t... L>
+constexpr ivec<T> lane_indices(std::index_sequence<L...>) {
+  return ivec<T>{static_cast<typename IntOf<T>::type>(L)...};
+}
+
 // v[0:n] = p[0:n], the other lanes 0, for 0 <= n <= lanes; nothing at or past p + n is read
-// (AVX-512: one masked load; elsewhere element by element).
+// (AVX-512 and AVX2: one masked load, which does not fault on the masked lanes; the baseline path
+// element by element). Inserting elements one by one into a vector goes through the stack, and
+// the vector load that follows the scalar stores stalls on store-to-load forwarding.
 template <class T>
 inline vec<T> load_partial(const T* p, std::int64_t n) {
 #if defined(__AVX512F__)
@@ -77,6 +85,14 @@ inline vec<T> load_partial(const T* p, std::int64_t n) {
     return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
   } else {
     return _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1), p);
+  }
+#elif defined(__AVX2__)
+  using I = typename IntOf<T>::type;
+  const ivec<T> mask = lane_indices<T>(std::make_index_sequence<lanes<T>>{}) < static_cast<I>(n);
+  if constexpr (sizeof(T) == 4) {
+    return _mm256_maskload_ps(p, reinterpret_cast<__m256i>(mask));
+  } else {
+    return _mm256_maskload_pd(p, reinterpret_cast<__m256i>(mask));
   }
 #else
   vec<T> v = splat<T>(T(0));
