@@ -754,7 +754,12 @@ def pairwise_kernels(
         ignored. Its values are not checked: NaN, Inf and zero rows pass through, as they do in
         kernelkit's kernels (scikit-learn refuses them here). A callable is called on each pair
         of rows, ``metric(x, y, **kwds)`` (slow, Python), except a scikit-learn Gaussian-process
-        kernel, called once as ``metric(X, Y)``, as scikit-learn calls it. Anything else raises
+        kernel, called once as ``metric(X, Y)``, as scikit-learn calls it; a ``Matern``,
+        ``RationalQuadratic`` or ``ExpSineSquared`` object (exactly those classes, no ``kwds``)
+        is computed by :func:`matern_kernel`, :func:`rational_quadratic_kernel` or
+        :func:`exp_sine_squared_kernel` with its parameters instead, in float64 as scikit-learn's
+        object computes (the GP kernels have no metric names of their own: scikit-learn's
+        ``pairwise_kernels`` knows none). Anything else raises
         :class:`kernelkit.InvalidParameterError`.
     filter_params : bool, default False
         ``True`` drops the keyword arguments that the named kernel does not take
