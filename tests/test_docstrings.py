@@ -13,6 +13,7 @@ MODULES = [
     "kernelkit.conv",
     "kernelkit.kernels",
     "kernelkit.filtering",
+    "kernelkit.kernel_sums",
     "kernelkit._display",
     "kernelkit._threads",
     "kernelkit._config",

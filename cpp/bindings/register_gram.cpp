@@ -101,16 +101,9 @@ template <class T>
 void gram_typed(const GramParams& params, const py::array& x, const py::object& y, py::array& out) {
   const std::int64_t n = x.shape(0), d = x.shape(1);
   check_array<T>(x, "X", n, d, false);
-  const T* y_data = nullptr;
   std::int64_t m = n;
   py::array ya;  // outlives the computation below
-  if (!y.is_none()) {
-    require(py::isinstance<py::array>(y), "Y: expected a numpy array or None");
-    ya = y.cast<py::array>();
-    m = ya.ndim() == 2 ? ya.shape(0) : -1;
-    check_array<T>(ya, "Y", m, d, false);
-    y_data = static_cast<const T*>(ya.data());
-  }
+  const T* y_data = optional_rows<T>(y, d, m, ya);
   check_array<T>(out, "out", n, m, true);
   const T* x_data = static_cast<const T*>(x.data());
   T* out_data = static_cast<T*>(out.mutable_data());
@@ -120,18 +113,21 @@ void gram_typed(const GramParams& params, const py::array& x, const py::object& 
 
 void gram(GramKind kind, const py::array& x, const py::object& y, py::array& out,
           const std::vector<double>& values, int n_threads) {
+  const GramParams params = gram_params(kind, x, values, n_threads);
+  for_element_type(x, [&](auto element) { gram_typed<decltype(element)>(params, x, y, out); });
+}
+
+}  // namespace
+
+GramParams gram_params(GramKind kind, const py::array& x, const std::vector<double>& values, int n_threads) {
   require(x.ndim() == 2 && x.shape(1) >= 1, "X: expected a 2-D array with at least one feature");
   require(n_threads >= 1, "n_threads: must be >= 1");
   require(static_cast<int>(values.size()) == param_count(kind),
           "params: expected " + std::to_string(param_count(kind)) + " values for this kernel");
   GramParams params{kind, {}, n_threads};
   std::copy(values.begin(), values.end(), params.values);
-  if (has_dtype<float>(x)) return gram_typed<float>(params, x, y, out);
-  if (has_dtype<double>(x)) return gram_typed<double>(params, x, y, out);
-  throw py::type_error("X: dtype must be float32 or float64");
+  return params;
 }
-
-}  // namespace
 
 void register_gram(py::module_& m) {
   py::enum_<GramKind> kinds(m, "GramKind", "The compiled Gram kernels (gram_kernels.def).");

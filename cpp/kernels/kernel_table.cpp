@@ -8,6 +8,7 @@ namespace kk {
 namespace KK_ISA {
 
 void fill_gram_entries(KernelTable& table);
+void fill_gram_sum_entries(KernelTable& table);
 void fill_math_entries(KernelTable& table);
 void fill_conv_entries(KernelTable& table);
 void fill_depthwise_entries(KernelTable& table);
@@ -27,6 +28,7 @@ KernelTable build_table() {
   table.vector_bytes = 16;
 #endif
   fill_gram_entries(table);
+  fill_gram_sum_entries(table);
   fill_math_entries(table);
   fill_conv_entries(table);
   fill_depthwise_entries(table);

@@ -133,22 +133,50 @@ std::vector<T> inverse_norms(const T* a, i64 rows, i64 d, int n_threads) {
 
 // K(x, x) where it is known exactly: the epilogue of a zero distance for sq_distance (NaN for a
 // non-finite row), and for cosine 1 for a non-zero row, 0 for a zero row and NaN for a row holding
-// Inf or NaN; the other forms compute their diagonal exactly.
+// Inf or NaN; the other forms compute their diagonal exactly. Entries are added with the row's
+// term and where the value goes, and written in chunks through the epilogue.
+template <class T>
+class ExactDiagonal {
+ public:
+  ExactDiagonal(const GramProblem<T>& p, GramEpilogueFn epilogue) : p_(p), epilogue_(epilogue) {}
+  ExactDiagonal(const ExactDiagonal&) = delete;
+  ExactDiagonal& operator=(const ExactDiagonal&) = delete;
+  ~ExactDiagonal() { flush(); }
+
+  static bool applies(GramKind kind) {
+    const GramForm form = form_of(kind);
+    return form == GramForm::sq_distance || form == GramForm::cosine;
+  }
+
+  void add(T row_term, T* destination) {
+    const double term = double(row_term);
+    values_[count_] = form_of(p_.kind) == GramForm::sq_distance ? term - term : term == 0.0 ? 0.0 : term / term;
+    destinations_[count_] = destination;
+    if (++count_ == kChunk) flush();
+  }
+
+ private:
+  static constexpr i64 kChunk = 64;
+
+  void flush() {
+    if (count_ == 0) return;
+    epilogue_(p_.kind, p_.params, values_, count_);
+    for (i64 k = 0; k < count_; ++k) *destinations_[k] = T(values_[k]);
+    count_ = 0;
+  }
+
+  const GramProblem<T>& p_;
+  GramEpilogueFn epilogue_;
+  double values_[kChunk];
+  T* destinations_[kChunk];
+  i64 count_ = 0;
+};
+
 template <class T>
 void set_exact_diagonal(const GramProblem<T>& p, GramEpilogueFn epilogue, i64 i0, i64 i1) {
-  const GramForm form = form_of(p.kind);
-  if (form != GramForm::sq_distance && form != GramForm::cosine) return;
-  constexpr i64 kChunk = 64;
-  double values[kChunk];
-  for (i64 c0 = i0; c0 < i1; c0 += kChunk) {
-    const i64 count = std::min(kChunk, i1 - c0);
-    for (i64 k = 0; k < count; ++k) {
-      const double term = double(p.x_row_term[c0 + k]);
-      values[k] = form == GramForm::sq_distance ? term - term : term == 0.0 ? 0.0 : term / term;
-    }
-    epilogue(p.kind, p.params, values, count);
-    for (i64 k = 0; k < count; ++k) p.out[(c0 + k) * p.ldo + c0 + k] = T(values[k]);
-  }
+  if (!ExactDiagonal<T>::applies(p.kind)) return;
+  ExactDiagonal<T> diagonal(p, epilogue);
+  for (i64 i = i0; i < i1; ++i) diagonal.add(p.x_row_term[i], &p.out[i * p.ldo + i]);
 }
 
 // |x_i - y_j|^2 from the differences, for the pairs the expanded form |x|^2 + |y|^2 - 2 x.y gets
@@ -267,37 +295,89 @@ std::vector<Tile> output_tiles(i64 n, i64 m, i64 tile, bool upper_only) {
 }  // namespace
 
 template <class T>
+GramOperands<T>::GramOperands(const GramParams& params, const T* x, i64 n, const T* y, i64 m, i64 d)
+    : p_{params.kind, x, y == nullptr ? x : y, n, m, d, nullptr, 0, nullptr, nullptr, nullptr, values_, false},
+      symmetric_(y == nullptr) {
+  std::copy_n(params.values, kMaxGramParams, values_);
+  const int n_threads = params.n_threads;
+  const GramForm form = form_of(params.kind);
+  if (form == GramForm::sq_distance) {
+    centre_ = common_centre(x, n, p_.y, m, d);
+    x_terms_ = centred_sq_norms(x, n, d, centre_.data(), n_threads);
+    if (!symmetric_) y_terms_ = centred_sq_norms(p_.y, m, d, centre_.data(), n_threads);
+    p_.centre = centre_.data();
+  } else if (form == GramForm::cosine) {
+    p_.x = cosine_rows(x, n, d, n_threads, x_scaled_);
+    p_.y = symmetric_ ? p_.x : cosine_rows(p_.y, m, d, n_threads, y_scaled_);
+    x_terms_ = inverse_norms(p_.x, n, d, n_threads);
+    if (!symmetric_) y_terms_ = inverse_norms(p_.y, m, d, n_threads);
+  }
+  if (!x_terms_.empty()) {
+    p_.x_row_term = x_terms_.data();
+    p_.y_row_term = symmetric_ ? x_terms_.data() : y_terms_.data();
+  }
+}
+
+template <class T>
+i64 GramOperands<T>::block_rows() const {
+  return kernels().gram_tile;
+}
+
+// The tile kernel's scratch, then (for a row index) the gathered rows and their padded terms.
+template <class T>
+std::size_t GramOperands<T>::block_scratch_bytes(i64 gathered_rows) const {
+  const i64 gathered = gathered_rows == 0 ? 0 : gathered_rows * (p_.d + 1) + kRowTermPadding;
+  return kernels().gram_scratch_bytes + static_cast<std::size_t>(gathered) * sizeof(T);
+}
+
+template <class T>
+void GramOperands<T>::block(RowSelection rows, i64 j0, i64 j1, T* out, i64 ldo, void* scratch) const {
+  const KernelTable& table = kernels();
+  GramProblem<T> q = p_;
+  q.n = rows.count;
+  q.y = p_.y + j0 * p_.d;
+  q.m = j1 - j0;
+  q.y_row_term = p_.y_row_term == nullptr ? nullptr : p_.y_row_term + j0;
+  q.out = out;
+  q.ldo = ldo;
+  if (rows.index == nullptr) {
+    q.x = p_.x + rows.first * p_.d;
+    q.x_row_term = p_.x_row_term == nullptr ? nullptr : p_.x_row_term + rows.first;
+  } else {  // gathered after the kernel's scratch, so the kernel reads them as contiguous rows
+    T* x_rows = reinterpret_cast<T*>(static_cast<char*>(scratch) + table.gram_scratch_bytes);
+    T* terms = x_rows + rows.count * p_.d;
+    for (i64 r = 0; r < rows.count; ++r) std::copy_n(p_.x + rows[r] * p_.d, p_.d, x_rows + r * p_.d);
+    std::fill_n(terms, rows.count + kRowTermPadding, T(0));
+    if (p_.x_row_term != nullptr)
+      for (i64 r = 0; r < rows.count; ++r) terms[r] = p_.x_row_term[rows[r]];
+    q.x = x_rows;
+    q.x_row_term = p_.x_row_term == nullptr ? nullptr : terms;
+  }
+  TableEntry<T>::gram_tile(table)(q, 0, q.n, 0, q.m, false, scratch);
+  recompute_rows(q, table.gram_epilogue, false, 1);
+  if (!symmetric_ || !ExactDiagonal<T>::applies(p_.kind)) return;
+  ExactDiagonal<T> diagonal(p_, table.gram_epilogue);
+  for (i64 r = 0; r < rows.count; ++r) {
+    const i64 j = rows[r];
+    if (j >= j0 && j < j1) diagonal.add(p_.x_row_term[j], &out[r * ldo + (j - j0)]);
+  }
+}
+
+template <class T>
 void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m, i64 d, T* out) {
   if (n == 0 || m == 0) return;
   const SubnormalsAsZero float_mode;  // on this thread and the workers (see float_mode.hpp)
   const bool symmetric = y == nullptr;
-  if (symmetric) y = x;
-  const int n_threads = params.n_threads;
-
-  GramProblem<T> p{params.kind, x, y, n, m, d, out, m, nullptr, nullptr, nullptr, params.values,
-                   n * m * static_cast<i64>(sizeof(T)) > kStreamingOutputBytes};
-  std::vector<T> centre, x_terms, y_terms, x_scaled, y_scaled;
-  const GramForm form = form_of(params.kind);
-  if (form == GramForm::sq_distance) {
-    centre = common_centre(x, n, y, m, d);
-    x_terms = centred_sq_norms(x, n, d, centre.data(), n_threads);
-    if (!symmetric) y_terms = centred_sq_norms(y, m, d, centre.data(), n_threads);
-    p.centre = centre.data();
-  } else if (form == GramForm::cosine) {
-    p.x = cosine_rows(x, n, d, n_threads, x_scaled);
-    p.y = symmetric ? p.x : cosine_rows(y, m, d, n_threads, y_scaled);
-    x_terms = inverse_norms(p.x, n, d, n_threads);
-    if (!symmetric) y_terms = inverse_norms(p.y, m, d, n_threads);
-  }
-  if (!x_terms.empty()) {
-    p.x_row_term = x_terms.data();
-    p.y_row_term = symmetric ? x_terms.data() : y_terms.data();
-  }
+  const GramOperands<T> operands(params, x, n, y, m, d);
+  GramProblem<T> p = operands.problem();
+  p.out = out;
+  p.ldo = m;
+  p.stream_output = n * m * static_cast<i64>(sizeof(T)) > kStreamingOutputBytes;
 
   const KernelTable& table = kernels();
   const GramTileFn<T> tile_fn = TableEntry<T>::gram_tile(table);
   const std::vector<Tile> tiles = output_tiles(n, m, table.gram_tile, symmetric);
-  const int threads = static_cast<int>(std::min<i64>(n_threads, static_cast<i64>(tiles.size())));
+  const int threads = static_cast<int>(std::min<i64>(params.n_threads, static_cast<i64>(tiles.size())));
   const ScratchLease scratch(threads, table.gram_scratch_bytes);
 
   parallel_for(static_cast<i64>(tiles.size()), threads, [&](i64 t) {
@@ -305,9 +385,11 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
     tile_fn(p, tile.i0, tile.i1, tile.j0, tile.j1, symmetric, scratch[thread_index()]);
     if (symmetric && tile.i0 == tile.j0) set_exact_diagonal(p, table.gram_epilogue, tile.i0, tile.i1);
   });
-  recompute_rows(p, table.gram_epilogue, symmetric, n_threads);
+  recompute_rows(p, table.gram_epilogue, symmetric, params.n_threads);
 }
 
+template class GramOperands<float>;
+template class GramOperands<double>;
 template void compute_gram<float>(const GramParams&, const float*, i64, const float*, i64, i64, float*);
 template void compute_gram<double>(const GramParams&, const double*, i64, const double*, i64, i64, double*);
 

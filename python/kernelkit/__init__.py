@@ -27,6 +27,7 @@ from ._threads import get_num_threads, set_num_threads
 from ._validation import InvalidParameterError
 from .conv import Conv2d, ConvPlan, conv2d
 from .filtering import filter2d, filter2d_separable
+from .kernel_sums import kernel_matvec, kernel_rows
 from .models import ConvLayer, ConvModel, WeightFileError, load_model
 from .pairwise import *  # noqa: F403  (pairwise_kernels and every Gram kernel's function)
 from .plotting import filter_grid, plot_feature_maps, plot_filters
@@ -47,6 +48,8 @@ __all__ = [
     "filter2d_separable",
     "filter_grid",
     "get_num_threads",
+    "kernel_matvec",
+    "kernel_rows",
     "kernels",
     "load_model",
     "output_cache",

@@ -35,6 +35,24 @@ def gram(
     params: list[float],
     n_threads: int,
 ) -> None: ...
+def gram_matvec(
+    kind: GramKind,
+    x: NDArray[Any],
+    y: NDArray[Any] | None,
+    v: NDArray[np.float64],
+    out: NDArray[np.float64],
+    params: list[float],
+    n_threads: int,
+) -> None: ...
+def gram_rows(
+    kind: GramKind,
+    x: NDArray[Any],
+    rows: NDArray[np.int64],
+    y: NDArray[Any] | None,
+    out: NDArray[Any],
+    params: list[float],
+    n_threads: int,
+) -> None: ...
 def vexp(x: NDArray[Any]) -> NDArray[np.floating[Any]]: ...
 def vtanh(x: NDArray[Any]) -> NDArray[np.floating[Any]]: ...
 def fma_peak(float64: bool, seconds: float, threads: int) -> float: ...

@@ -215,16 +215,35 @@ KERNEL_METRICS: dict[str, str] = {
 """``pairwise_kernels``' metric names (scikit-learn's, ``"poly"`` included) -> kernel names."""
 
 
-def _run_kernel(
+@dataclass(frozen=True)
+class GramCall:
+    """One Gram-kernel call, checked: the compiled kernel, C-contiguous X and Y (``None``:
+    ``Y = X``) of the result dtype, the parameters in the core's order with scikit-learn's
+    defaults resolved, the thread count. :func:`gram_call` makes it; the Gram functions and the
+    kernel sums (kernel_sums.py) run it."""
+
+    kind: Any
+    x: NDArray[Any]
+    y: NDArray[Any] | None
+    dtype: type[np.floating[Any]]
+    params: list[float]
+    threads: int
+
+    @property
+    def m(self) -> int:
+        """The number of rows of Y (of X when ``y`` is None)."""
+        return int((self.x if self.y is None else self.y).shape[0])
+
+
+def gram_call(
     kernel: str,
     X: ArrayLike,
     Y: ArrayLike | None,
     params: Mapping[str, Any],
-    out: NDArray[Any] | None,
     n_threads: int | None,
     nested_in: str | None = None,
-) -> FloatArray:
-    """Check the parameters against the kernel's spec, then the arrays; allocate and run.
+) -> GramCall:
+    """Check the parameters against the kernel's spec (:data:`KERNEL_SPECS`), then the arrays.
 
     ``nested_in=None``: a direct call, checked as scikit-learn's ``@validate_params`` checks it.
     Otherwise the caller's name (``pairwise_kernels``): scikit-learn skips the kernel's own checks
@@ -246,15 +265,29 @@ def _run_kernel(
         if y is not None and (y < 0).any():
             raise ValueError("Y contains negative values.")
     threads = resolve_n_threads(n_threads)
-    m = x.shape[0] if y is None else y.shape[0]
-    result = check_out(out, (x.shape[0], m), dtype, [X, Y, x, y], "X or Y")
     numbers = []
     for name, value in values.items():
         if isinstance(value, np.ndarray):  # per feature: the isotropic kernel of scaled columns
             x, y = _scale_columns(x, y, value, name)
             value = 1.0
         numbers.append(1.0 / x.shape[1] if value is None else value)  # scikit-learn's gamma=None
-    _core.gram(spec.core_kind, x, y, result, numbers, threads)
+    return GramCall(spec.core_kind, x, y, dtype, numbers, threads)
+
+
+def _run_kernel(
+    kernel: str,
+    X: ArrayLike,
+    Y: ArrayLike | None,
+    params: Mapping[str, Any],
+    out: NDArray[Any] | None,
+    n_threads: int | None,
+    nested_in: str | None = None,
+) -> FloatArray:
+    """Check the call (:func:`gram_call`), allocate and run."""
+    call = gram_call(kernel, X, Y, params, n_threads, nested_in)
+    x, y = call.x, call.y
+    result = check_out(out, (x.shape[0], call.m), call.dtype, [X, Y, x, y], "X or Y")
+    _core.gram(call.kind, x, y, result, call.params, call.threads)
     return result
 
 
@@ -729,6 +762,19 @@ def _gaussian_process_kernel(
     return checked
 
 
+def refuse_unexpected_params(
+    params: Mapping[str, Any], accepted: frozenset[str], caller: str, kernel: str, hint: str = ""
+) -> None:
+    """``TypeError`` naming the keyword arguments in ``params`` that ``accepted`` lacks."""
+    unexpected = sorted(set(params) - accepted)
+    if unexpected:
+        names = ", ".join(map(repr, unexpected))
+        takes = ", ".join(sorted(accepted)) or "no parameters"
+        raise TypeError(
+            f"{caller} got unexpected keyword argument(s) {names} ({kernel} takes {takes}{hint})"
+        )
+
+
 def pairwise_kernels(
     X: ArrayLike,
     Y: ArrayLike | None = None,
@@ -817,14 +863,13 @@ def pairwise_kernels(
     if filter_params:
         kwds = {k: v for k, v in kwds.items() if k in spec.param_names}
     accepted = spec.param_names | ({"dense_output"} if spec.dense_output else frozenset())
-    unexpected = sorted(set(kwds) - accepted)
-    if unexpected:
-        names = ", ".join(map(repr, unexpected))
-        takes = ", ".join(sorted(accepted)) or "no parameters"
-        raise TypeError(
-            f"{spec.function}() got unexpected keyword argument(s) {names} "
-            f"(metric={metric!r} takes {takes}; filter_params=True drops the others)"
-        )
+    refuse_unexpected_params(
+        kwds,
+        accepted,
+        f"{spec.function}()",
+        f"metric={metric!r}",
+        "; filter_params=True drops the others",
+    )
     return _run_kernel(kernel, X, Y, kwds, out, threads, nested_in=f"{caller}(metric={metric!r})")
 
 

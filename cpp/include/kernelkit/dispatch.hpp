@@ -24,6 +24,8 @@ struct KernelTable {
   GramTileFn<float> gram_tile_f32;
   GramTileFn<double> gram_tile_f64;
   GramEpilogueFn gram_epilogue;
+  BlockProductFn<float> block_product_f32;
+  BlockProductFn<double> block_product_f64;
   ElementwiseFn<float> exp_f32;
   ElementwiseFn<double> exp_f64;
   ElementwiseFn<float> tanh_f32;

@@ -50,6 +50,11 @@ struct GramProblem {
   bool stream_output;
 };
 
+// acc (rows x k) += block (rows x cols, row stride ldb) . v (cols x k), in float64 (kernel sums).
+template <class T>
+using BlockProductFn = void (*)(const T* block, std::int64_t ldb, std::int64_t rows, std::int64_t cols,
+                                const double* v, std::int64_t k, double* acc);
+
 template <class T>
 using GramTileFn = void (*)(const GramProblem<T>&, std::int64_t i0, std::int64_t i1,
                             std::int64_t j0, std::int64_t j1, bool mirror, void* scratch);
