@@ -185,6 +185,9 @@ def test_docstring_examples(restore_num_threads):
     """kernelkit.dask's examples (here rather than in test_docstrings.py: dask is optional)."""
     import doctest
 
-    result = doctest.testmod(kkdask, optionflags=doctest.NORMALIZE_WHITESPACE)
+    dask = pytest.importorskip("dask")
+    # the threaded scheduler, which the examples describe, even while a Client is the default
+    with dask.config.set(scheduler="threads"):
+        result = doctest.testmod(kkdask, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0

@@ -55,7 +55,7 @@ from . import kernel_sums
 from ._threads import get_num_threads
 from .conv import Conv2d
 from .filtering import filter2d as _filter2d
-from .pairwise import KERNEL_METRICS, _run_kernel
+from .pairwise import _run_kernel
 
 __all__ = ["conv2d", "filter2d", "gram", "kernel_matvec", "map_conv2d"]
 
@@ -119,7 +119,8 @@ def _gram_block(
     params: Mapping[str, Any],
     n_threads: int | None,
 ) -> NDArray[Any]:
-    return _run_kernel(KERNEL_METRICS[kernel], x, y, params, None, threads_per_block(n_threads))
+    name = kernel_sums.kernel_name("kernelkit.dask.gram", kernel)
+    return _run_kernel(name, x, y, params, None, threads_per_block(n_threads))
 
 
 def _mirrored(block: NDArray[Any]) -> NDArray[Any]:

@@ -42,6 +42,18 @@ from .pairwise import (
 __all__ = ["kernel_matvec", "kernel_rows"]
 
 
+def kernel_name(function: str, kernel: str) -> str:
+    """The name in :data:`KERNEL_SPECS` of ``kernel`` (a name there or a ``pairwise_kernels``
+    metric name), or :class:`kernelkit.InvalidParameterError` naming ``function``."""
+    names = {**{name: name for name in KERNEL_SPECS}, **KERNEL_METRICS}
+    if not isinstance(kernel, str) or kernel not in names:
+        raise InvalidParameterError(
+            f"The 'kernel' parameter of {function} must be a str among "
+            f"{{{', '.join(map(repr, sorted(names)))}}}. Got {kernel!r} instead."
+        )
+    return names[kernel]
+
+
 def checked_call(
     function: str,
     kernel: str,
@@ -50,16 +62,9 @@ def checked_call(
     params: Mapping[str, Any],
     n_threads: int | None,
 ) -> GramCall:
-    """The Gram call for ``kernel`` (a name of :data:`KERNEL_SPECS` or a ``pairwise_kernels``
-    metric name) with ``params`` checked as the kernel's own function checks them; ``function``
-    names the caller in errors."""
-    names = {**{name: name for name in KERNEL_SPECS}, **KERNEL_METRICS}
-    if not isinstance(kernel, str) or kernel not in names:
-        raise InvalidParameterError(
-            f"The 'kernel' parameter of {function} must be a str among "
-            f"{{{', '.join(map(repr, sorted(names)))}}}. Got {kernel!r} instead."
-        )
-    name = names[kernel]
+    """The Gram call for ``kernel`` (see :func:`kernel_name`) with ``params`` checked as the
+    kernel's own function checks them; ``function`` names the caller in errors."""
+    name = kernel_name(function, kernel)
     refuse_unexpected_params(params, KERNEL_SPECS[name].param_names, f"{function}()", f"{kernel!r}")
     return gram_call(name, X, Y, params, n_threads)
 
