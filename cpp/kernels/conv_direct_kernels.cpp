@@ -43,7 +43,6 @@ using Pointwise = Shape<kRegisters == 32 ? 12 : 6, 2, true>;
 // without transposes; each tap is the weight vectors times `rows` broadcast input values.
 struct PixelBlock {
   static constexpr int block = kRegisters == 32 ? 32 : 16;
-  static constexpr bool in_place = false;
   template <class T>
   static constexpr int vectors = block / lanes<T>;
   // Accumulators, the weight vectors and a broadcast fill the register file.

@@ -177,17 +177,17 @@ KK_ALWAYS_INLINE inline void register_tile(i64 kc, const T* __restrict a, const 
 
 // Stage H of an in-register W x W transpose (W = lanes): swaps the off-diagonal H x H blocks of
 // every 2H x 2H block. Stages H = W/2, ..., 1 together transpose the whole block.
+// __builtin_shufflevector (constant lane indices) is understood by Clang and GCC >= 12 alike;
+// GCC's __builtin_shuffle (index vector) is not by Clang.
 template <class T, int H, std::size_t... L>
 KK_ALWAYS_INLINE inline void transpose_stage(vec<T> (&v)[lanes<T>], std::index_sequence<L...>) {
   constexpr int W = lanes<T>;
-  constexpr ivec<T> upper{((L & H) ? W + int(L) - H : int(L))...};
-  constexpr ivec<T> lower{((L & H) ? W + int(L) : int(L) + H)...};
 #pragma GCC unroll 16
   for (int r = 0; r < W; ++r) {
     if (r & H) continue;
     const vec<T> a = v[r], b = v[r + H];
-    v[r] = __builtin_shuffle(a, b, upper);
-    v[r + H] = __builtin_shuffle(a, b, lower);
+    v[r] = __builtin_shufflevector(a, b, ((L & H) ? W + int(L) - H : int(L))...);
+    v[r + H] = __builtin_shufflevector(a, b, ((L & H) ? W + int(L) : int(L) + H)...);
   }
 }
 
