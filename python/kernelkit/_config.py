@@ -49,7 +49,16 @@ def config() -> dict[str, Any]:
 
 
 def show_config(file: TextIO | None = None) -> None:
-    """Print :func:`config` as aligned ``key: value`` lines (to ``sys.stdout`` by default)."""
+    """Print :func:`config` as aligned ``key: value`` lines (to ``sys.stdout`` by default).
+
+    Examples
+    --------
+    >>> import io, kernelkit
+    >>> text = io.StringIO()
+    >>> kernelkit.show_config(file=text)
+    >>> text.getvalue().split(":")[0].strip()
+    'version'
+    """
     stream = sys.stdout if file is None else file
     info = config()
     width = max(len(k) for k in info)
@@ -59,7 +68,14 @@ def show_config(file: TextIO | None = None) -> None:
 
 
 def simd_path() -> str:
-    """The instruction-set path the kernels run on: ``"baseline"``, ``"avx2"`` or ``"avx512"``."""
+    """The instruction-set path the kernels run on: ``"baseline"``, ``"avx2"`` or ``"avx512"``.
+
+    Examples
+    --------
+    >>> import kernelkit
+    >>> kernelkit.simd_path() in kernelkit.config()["simd_supported"]
+    True
+    """
     return str(_core.simd_path())
 
 
@@ -69,6 +85,15 @@ def set_simd_path(name: str) -> None:
     The best path the CPU supports is chosen at import (or the one named by the environment variable
     ``KERNELKIT_SIMD``); this switches later, e.g. to compare paths. A path this CPU lacks, or an
     unknown name, raises ``ValueError``.
+
+    Examples
+    --------
+    >>> import kernelkit
+    >>> best = kernelkit.simd_path()
+    >>> kernelkit.set_simd_path("baseline")  # the portable kernels, which every CPU runs
+    >>> kernelkit.simd_path()
+    'baseline'
+    >>> kernelkit.set_simd_path(best)
     """
     _core.set_simd_path(name)  # std::invalid_argument arrives as ValueError
 
@@ -95,5 +120,12 @@ def set_output_cache(max_bytes: int) -> None:
 
 def output_cache() -> dict[str, int]:
     """The result cache's state: ``limit_bytes`` (see :func:`set_output_cache`), ``held_bytes``
-    (freed results kept now) and ``min_bytes`` (the smallest result that goes through it)."""
+    (freed results kept now) and ``min_bytes`` (the smallest result that goes through it).
+
+    Examples
+    --------
+    >>> import kernelkit
+    >>> sorted(kernelkit.output_cache())
+    ['held_bytes', 'limit_bytes', 'min_bytes']
+    """
     return {str(k): int(v) for k, v in _core.output_cache_info().items()}

@@ -59,5 +59,12 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """The number of threads a compute function uses with ``n_threads=None``."""
+    """The number of threads a compute function uses with ``n_threads=None``.
+
+    Examples
+    --------
+    >>> import kernelkit
+    >>> kernelkit.get_num_threads() >= 1
+    True
+    """
     return resolve_n_threads(None)

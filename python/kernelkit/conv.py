@@ -210,6 +210,14 @@ class ConvPlan:
         GEMM with NCHW input: the channels-last copy of the images of one pass.
     input_shape, output_shape : tuple of int
     dtype : str
+
+    Examples
+    --------
+    >>> import numpy as np, kernelkit
+    >>> conv = kernelkit.Conv2d(np.ones((8, 3, 3, 3), np.float32), padding=1)
+    >>> plan = conv.plan((1, 3, 32, 32))
+    >>> plan.algorithm, plan.output_shape
+    ('direct_few_channels', (1, 8, 32, 32))
     """
 
     algorithm: str

@@ -613,7 +613,7 @@ def plot_filters(
         would show an arbitrary few. The note under the grid says so.
     normalize : {"global", "per_filter"}
         ``"global"``: the tiles hold the weights, one colour scale for the whole layer (filters
-        are comparable). ``"per_filter"``: each filter divided by its own max |weight| (its
+        are comparable). ``"per_filter"``: each filter divided by its own max ``|weight|`` (its
         values in -1 .. 1; gray mode: mapped from its min .. max to 0 .. 1). The scale comes
         from every filter and channel of the layer, also those not drawn.
     ncols : int, optional
