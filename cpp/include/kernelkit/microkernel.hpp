@@ -28,11 +28,11 @@ inline void valid_columns(i64 offset, i64 sw, i64 w, i64 ow, i64& lo, i64& hi) {
   if (lo > hi) lo = hi;
 }
 
-// The even lanes of the 2W values a, b (W = lanes): one shuffle.
+// The even lanes of the 2W values a, b (W = lanes): one shuffle (__builtin_shufflevector, which
+// Clang and GCC >= 12 both understand, as in transpose_stage below).
 template <class T, std::size_t... L>
 KK_ALWAYS_INLINE inline vec<T> even_lanes(vec<T> a, vec<T> b, std::index_sequence<L...>) {
-  constexpr ivec<T> even{static_cast<typename IntOf<T>::type>(2 * L)...};
-  return __builtin_shuffle(a, b, even);
+  return __builtin_shufflevector(a, b, int(2 * L)...);
 }
 
 // out[j] = row[2 * j] for j < n, where row[0, readable) may be read: a vector of outputs from two
