@@ -712,18 +712,6 @@ def test_unknown_metric_raises():
         kernelkit.pairwise_kernels(x, metric="rbf", degree=3)
 
 
-@pytest.mark.parametrize("name", list(FUNCTIONS))
-def test_sparse_input_raises_type_error(name):
-    sparse = pytest.importorskip("scipy.sparse")
-    dense = np.eye(4)
-    for fmt in (sparse.csr_matrix, sparse.csc_array, sparse.coo_matrix):
-        with pytest.raises(TypeError, match="sparse"):
-            FUNCTIONS[name](fmt(dense))
-        if "precomputed" not in name:
-            with pytest.raises(TypeError, match="sparse"):
-                FUNCTIONS[name](dense, fmt(dense))
-
-
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_other_bad_inputs_raise(kernel):
     func = kk_function(kernel)

@@ -17,6 +17,7 @@ namespace kk::bindings {
 void register_config(py::module_& m);
 void register_gram(py::module_& m);
 void register_gram_sums(py::module_& m);
+void register_gram_sparse(py::module_& m);
 void register_conv(py::module_& m);
 void register_filter(py::module_& m);
 void register_pool(py::module_& m);

@@ -34,6 +34,7 @@ PYBIND11_MODULE(_core, m) {
   kk::bindings::register_config(m);
   kk::bindings::register_gram(m);
   kk::bindings::register_gram_sums(m);
+  kk::bindings::register_gram_sparse(m);
   kk::bindings::register_conv(m);
   kk::bindings::register_filter(m);
   kk::bindings::register_pool(m);

@@ -28,6 +28,24 @@ recomputed from the definition, or scaled by powers of two). linear, polynomial 
 accumulate ``<x, y>`` in the result dtype, as the definition in that dtype does: in float32 it
 overflows to inf beyond 3.4e38, even where ``gamma * <x, y>`` would not.
 
+Sparse input: X, Y or both may be scipy.sparse matrices or arrays in any format (CSR, CSC, COO,
+...), for every kernel, chi2 and additive_chi2 included (which scikit-learn takes only dense). The
+result is a dense ndarray, of the same dtype as for dense input (integer and boolean data are
+computed in float64); with ``dense_output=False`` and both operands sparse, linear_kernel and
+cosine_similarity return a sparse CSR result as scikit-learn does (scipy's sparse product, of the
+unit-normalised rows for cosine). The kernel is computed from the sparse structure, in tiles: no
+densified copy of X or Y; each sparse operand is converted to canonical CSR (indices sorted,
+duplicate entries summed, as scipy defines them) where it is not already, a copy of O(nnz).
+Limits of the sparse path: values must be finite (NaN or Inf raise ``ValueError`` as in
+scikit-learn, for a dense operand paired with a sparse one too); rbf uses
+``|x|^2 + |y|^2 - 2 <x, y>`` without the centring of the dense path (it would destroy sparsity),
+clipped at 0, as scikit-learn does for sparse input; laplacian, chi2 and additive_chi2 are computed
+as ``sum|x| + sum|y|`` minus a sum over the features both rows hold (so nearly equal rows carry the
+rounding of those sums), their diagonal for ``Y=None`` exact; products, norms and sums are
+accumulated in the result dtype, without the dense path's rescaling of rows whose squares would
+overflow. Per-feature length scales, the kernel sums, and callable and ``"precomputed"`` metrics
+of pairwise_kernels refuse sparse input.
+
 Subnormal numbers (float32 below 1.2e-38, float64 below 2.2e-308) count as zero inside the call,
 in the inputs, in gamma and coef0 as the result dtype holds them, and in every intermediate result,
 so that they cannot slow the kernels down (flush-to-zero and denormals-are-zero, on every thread of
@@ -41,12 +59,13 @@ import math
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Union, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
+from ._sparse_gram import SparsePair, is_sparse
 from ._threads import resolve_n_threads
 from ._validation import (
     InvalidParameterError,
@@ -77,8 +96,11 @@ FloatArray = NDArray[Union[np.float32, np.float64]]
 
 
 def _as_matrix(a: ArrayLike, name: str) -> NDArray[Any]:
-    if hasattr(a, "toarray") and type(a).__module__.startswith("scipy.sparse"):
-        raise TypeError(f"{name}: sparse matrices are not supported; pass {name}.toarray()")
+    if is_sparse(a):  # the named kernels take sparse input before they get here
+        raise TypeError(
+            f"{name}: sparse matrices are not supported here (callable and precomputed metrics, "
+            f"kernel sums); pass {name}.toarray()"
+        )
     arr = np.asarray(a)
     if arr.ndim != 2:
         raise ValueError(
@@ -250,14 +272,7 @@ def gram_call(
     there, so only the types are checked (any real number, NaN, inf and negative ones included).
     """
     spec = KERNEL_SPECS[kernel]
-    caller = spec.function if nested_in is None else nested_in
-    ranges = nested_in is None
-    values = {
-        p.name: check_kernel_param(p, params.get(p.name, p.default), caller, ranges=ranges)
-        for p in spec.params
-    }
-    if spec.dense_output and ranges:
-        check_boolean(params.get("dense_output", True), "dense_output", caller)
+    values = _checked_params(spec, params, nested_in)
     x, y, dtype = _check_pair(X, Y)
     if spec.nonnegative:
         if (x < 0).any():
@@ -274,6 +289,48 @@ def gram_call(
     return GramCall(spec.core_kind, x, y, dtype, numbers, threads)
 
 
+def _checked_params(
+    spec: KernelSpec, params: Mapping[str, Any], nested_in: str | None
+) -> dict[str, Any]:
+    """The kernel's parameters checked against its spec (see :func:`gram_call`), by name."""
+    caller = spec.function if nested_in is None else nested_in
+    ranges = nested_in is None
+    values = {
+        p.name: check_kernel_param(p, params.get(p.name, p.default), caller, ranges=ranges)
+        for p in spec.params
+    }
+    if spec.dense_output and ranges:
+        check_boolean(params.get("dense_output", True), "dense_output", caller)
+    return values
+
+
+def _run_sparse(
+    kernel: str,
+    X: Any,
+    Y: Any,
+    params: Mapping[str, Any],
+    out: NDArray[Any] | None,
+    n_threads: int | None,
+    nested_in: str | None,
+) -> Any:
+    """_run_kernel for sparse X or Y (:mod:`kernelkit._sparse_gram`): a dense result, or with
+    ``dense_output=False`` and both sparse, scikit-learn's sparse CSR one."""
+    spec = KERNEL_SPECS[kernel]
+    values = _checked_params(spec, params, nested_in)
+    pair = SparsePair.of(X, Y, spec.nonnegative)
+    threads = resolve_n_threads(n_threads)
+    if spec.dense_output and not params.get("dense_output", True) and pair.both_sparse:
+        if out is not None:
+            raise ValueError("out: a sparse result (dense_output=False) cannot be written to out")
+        return pair.sparse_product(kernel)
+    numbers = []
+    for name, value in values.items():
+        if isinstance(value, np.ndarray):
+            raise ValueError(f"{name}: one value per feature is not supported for sparse input")
+        numbers.append(1.0 / pair.n_features if value is None else value)  # gamma=None
+    return pair.gram(spec.core_kind, numbers, out, threads, [X, Y])
+
+
 def _run_kernel(
     kernel: str,
     X: ArrayLike,
@@ -284,6 +341,9 @@ def _run_kernel(
     nested_in: str | None = None,
 ) -> FloatArray:
     """Check the call (:func:`gram_call`), allocate and run."""
+    if is_sparse(X) or is_sparse(Y):
+        # a scipy.sparse result for linear / cosine with dense_output=False (see their docs)
+        return cast(FloatArray, _run_sparse(kernel, X, Y, params, out, n_threads, nested_in))
     call = gram_call(kernel, X, Y, params, n_threads, nested_in)
     x, y = call.x, call.y
     result = check_out(out, (x.shape[0], call.m), call.dtype, [X, Y, x, y], "X or Y")
@@ -315,14 +375,15 @@ def linear_kernel(
 
     Parameters
     ----------
-    X : array_like of shape (n_samples_X, n_features)
-    Y : array_like of shape (n_samples_Y, n_features), optional
-        ``None`` means ``X``; the result is then exactly symmetric.
+    X : array_like or scipy.sparse matrix of shape (n_samples_X, n_features)
+    Y : array_like or scipy.sparse matrix of shape (n_samples_Y, n_features), optional
+        ``None`` means ``X``; the result is then exactly symmetric. Sparse input (any format)
+        is computed from its sparse structure (see the module's notes).
     dense_output : bool, default True
         scikit-learn's flag (``bool`` or ``numpy.bool_``; anything else raises
-        :class:`kernelkit.InvalidParameterError`). Inputs are always dense here, so the result is a
-        dense ndarray either way, as scikit-learn's is for dense input with ``dense_output=False``
-        (it returns a sparse matrix only when both inputs are sparse).
+        :class:`kernelkit.InvalidParameterError`). ``False`` with X and Y (or X and ``Y=None``)
+        both scipy.sparse gives a sparse CSR result, as in scikit-learn; otherwise the result is a
+        dense ndarray either way.
     out : ndarray of shape (n_samples_X, n_samples_Y), optional
         C-contiguous array of the result dtype to write into.
     n_threads : int, optional
@@ -338,6 +399,13 @@ def linear_kernel(
     >>> kernelkit.linear_kernel(np.array([[1.0, 2.0], [3.0, 4.0]]))
     array([[ 5., 11.],
            [11., 25.]])
+    >>> import scipy.sparse
+    >>> X = scipy.sparse.csr_array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])
+    >>> kernelkit.linear_kernel(X)
+    array([[5., 0.],
+           [0., 9.]])
+    >>> kernelkit.linear_kernel(X, dense_output=False).nnz
+    2
     """
     return _run_kernel("linear", X, Y, {"dense_output": dense_output}, out, n_threads)
 

@@ -1,0 +1,349 @@
+// Gram-matrix driver for sparse operands (X, Y or both compressed sparse rows), computed from the
+// sparse structure in output tiles: nothing of X or Y is densified, the extra memory is Y grouped by
+// feature (O(nnz + features per column block)) and nothing per tile beyond the output itself.
+//
+// Every kernel is a function of one sum over the features both rows hold: s = sum over the shared
+// support of pair(x_k, y_k), with per-row terms for the rest:
+//   product kernels (linear, polynomial, sigmoid, rbf, cosine): pair = x y, and rbf's
+//     |x - y|^2 = |x|^2 + |y|^2 - 2 s, cosine's s / (|x| |y|);
+//   laplacian: sum |x - y| = sum |x| + sum |y| - s with pair = |x| + |y| - |x - y|, which is
+//     2 min(|x|, |y|) for values of the same sign and 0 otherwise (no cancellation inside the term);
+//   chi2: sum (x - y)^2 / (x + y) = sum x + sum y - s for non-negative data, with
+//     pair = x + y - (x - y)^2 / (x + y) = 4 x y / (x + y) (0 where x + y = 0).
+// A feature held by one row only contributes exactly its row term's share, so one accumulation
+// loop with a per-kernel pair term serves all kernels, whichever operand is sparse:
+//   sparse X, sparse Y: row-wise Gustavson accumulation: for each stored x_ik, add pair(x_ik, y_jk)
+//     into the output row at every Y row j that holds feature k (Y grouped by feature, per block of
+//     columns so that the output row segment stays in L2);
+//   one operand dense: each sparse row gathers its features from the dense row.
+// The epilogue (the kernel's function of s and the row terms) runs on each finished output row
+// segment, while it is in cache; exp and tanh are the per-ISA vector routines of the dispatch table.
+// For Y = X the result is exactly symmetric without mirroring: indices ascend within each row, so
+// s(i, j) and s(j, i) add the same products in the same order, and every epilogue is symmetric in
+// i and j.
+#include "kernelkit/gram_sparse.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "kernelkit/cpu_caches.hpp"
+#include "kernelkit/dispatch.hpp"
+#include "kernelkit/float_mode.hpp"
+#include "kernelkit/parallel.hpp"
+#include "kernelkit/scratch.hpp"
+
+namespace kk {
+namespace {
+
+using i64 = std::int64_t;
+
+// What a kernel adds up over the features both rows hold (see the top of the file).
+enum class PairTerm { product, shared_magnitude, chi2_overlap };
+
+PairTerm pair_term_of(GramForm form) {
+  switch (form) {
+    case GramForm::l1_distance:
+      return PairTerm::shared_magnitude;
+    case GramForm::chi2_sum:
+      return PairTerm::chi2_overlap;
+    default:
+      return PairTerm::product;
+  }
+}
+
+template <PairTerm P, class T>
+inline T pair(T a, T b) {
+  if constexpr (P == PairTerm::product) {
+    return a * b;
+  } else if constexpr (P == PairTerm::shared_magnitude) {
+    return (a > T(0)) == (b > T(0)) ? T(2) * std::min(std::abs(a), std::abs(b)) : T(0);
+  } else {
+    // In the order (larger, smaller) whatever the operands' order, so that pair(a, b) and
+    // pair(b, a) round alike (exact symmetry); smaller / sum <= 1/2: no overflow of a b.
+    const T sum = a + b;
+    return sum == T(0) ? T(0) : T(4) * (std::max(a, b) * (std::min(a, b) / sum));
+  }
+}
+
+// One row of an operand: dense rows list every feature (indices == nullptr).
+template <class T>
+struct RowView {
+  const T* values;
+  const i64* indices;
+  i64 size;
+  i64 feature(i64 p) const { return indices == nullptr ? p : indices[p]; }
+};
+
+template <class T>
+RowView<T> row_of(const GramOperand<T>& op, i64 i, i64 d) {
+  if (!op.sparse()) return {op.values + i * d, nullptr, d};
+  const i64 begin = op.indptr[i];
+  return {op.values + begin, op.indices + begin, op.indptr[i + 1] - begin};
+}
+
+// The per-row terms of the forms, summed in double over the stored values: sq_distance |x|^2,
+// cosine 1/|x| (0 for an all-zero row, as scikit-learn's normalize leaves it), l1_distance sum |x|,
+// chi2_sum sum x; empty for dot.
+template <class T>
+std::vector<T> row_terms(GramForm form, const GramOperand<T>& op, i64 d, int n_threads) {
+  if (form == GramForm::dot) return {};
+  std::vector<T> terms(static_cast<std::size_t>(op.rows));
+  const int threads = static_cast<int>(std::max<i64>(1, std::min<i64>(n_threads, op.rows)));
+  parallel_for(
+      op.rows, threads,
+      [&](i64 i) {
+        const RowView<T> r = row_of(op, i, d);
+        double s = 0.0;
+        for (i64 p = 0; p < r.size; ++p) {
+          const double v = double(r.values[p]);
+          s += form == GramForm::l1_distance ? std::abs(v) : form == GramForm::chi2_sum ? v : v * v;
+        }
+        if (form == GramForm::cosine) {
+          const double inv = 1.0 / std::sqrt(s);
+          s = s == 0.0 || inv > double(std::numeric_limits<T>::max()) ? 0.0 : inv;
+        }
+        terms[static_cast<std::size_t>(i)] = T(s);
+      },
+      std::max<i64>(1, op.rows / (4 * threads)));
+  return terms;
+}
+
+// The form's value from the shared-support sums s[0:count) of output row i, columns j0.., in place
+// (the distances clamped at 0 against the rounding of two nearly equal rows; every expression
+// symmetric in i and j), then the kernel's epilogue, the dispatch table's (in double).
+template <class T>
+struct FormEpilogue {
+  GramForm form;
+  GramKind kind;
+  const double* params;
+  const T* x_term;
+  const T* y_term;
+  GramEpilogueFn epilogue;
+  bool symmetric;
+
+  void operator()(T* s, double* values, i64 i, i64 j0, i64 count) const {
+    const T xt = x_term == nullptr ? T(0) : x_term[i];
+    const T scale = form == GramForm::sq_distance ? T(2) : T(1);
+    if (form == GramForm::cosine)
+      for (i64 j = 0; j < count; ++j) s[j] *= xt * y_term[j0 + j];
+    if (form == GramForm::sq_distance || form == GramForm::l1_distance || form == GramForm::chi2_sum)
+      for (i64 j = 0; j < count; ++j) s[j] = std::max((xt + y_term[j0 + j]) - scale * s[j], T(0));
+    if (symmetric && form != GramForm::dot && i >= j0 && i < j0 + count) s[i - j0] = exact_diagonal(xt);
+    if constexpr (sizeof(T) == sizeof(double)) {
+      epilogue(kind, params, s, count);
+    } else {
+      for (i64 j = 0; j < count; ++j) values[j] = double(s[j]);
+      epilogue(kind, params, values, count);
+      for (i64 j = 0; j < count; ++j) s[j] = T(values[j]);
+    }
+  }
+
+  // The form's exact value at K(x_i, x_i): 0 for the distances, cosine 1 (0 for a zero row); the
+  // dot products of the diagonal are computed as any other entry.
+  T exact_diagonal(T x_term_i) const {
+    if (form == GramForm::cosine) return x_term_i == T(0) ? T(0) : T(1);
+    return T(0);
+  }
+};
+
+// Y's stored values grouped by feature, separately for each block of `width` consecutive rows of Y
+// (an output column block): the values of feature k in block b are value[q] for q in
+// [start(b, k), start(b, k + 1)), at rows block * width + row[q], ascending.
+template <class T>
+struct FeatureColumns {
+  i64 width, features;
+  std::vector<i64> starts;          // blocks x (features + 1)
+  std::vector<std::int32_t> row;    // within the block
+  std::vector<T> value;
+
+  FeatureColumns(const GramOperand<T>& y, i64 d, i64 block_width) : width(block_width), features(d) {
+    const i64 blocks = (y.rows + width - 1) / width;
+    const i64 nnz = y.indptr[y.rows];
+    starts.assign(static_cast<std::size_t>(blocks * (d + 1) + 1), 0);
+    for (i64 j = 0; j < y.rows; ++j)
+      for (i64 p = y.indptr[j]; p < y.indptr[j + 1]; ++p) ++starts[slot(j / width, y.indices[p]) + 1];
+    for (std::size_t s = 1; s < starts.size(); ++s) starts[s] += starts[s - 1];
+    row.resize(static_cast<std::size_t>(nnz));
+    value.resize(static_cast<std::size_t>(nnz));
+    std::vector<i64> next(starts.begin(), starts.end() - 1);
+    for (i64 j = 0; j < y.rows; ++j)
+      for (i64 p = y.indptr[j]; p < y.indptr[j + 1]; ++p) {
+        const i64 q = next[slot(j / width, y.indices[p])]++;
+        row[q] = static_cast<std::int32_t>(j % width);
+        value[q] = y.values[p];
+      }
+  }
+  std::size_t slot(i64 block, i64 k) const { return static_cast<std::size_t>(block * (features + 1) + k); }
+};
+
+// s[0:count) for output row x_row against Y's rows [block * width, + count): zeroed, then every
+// stored x_k adds pair(x_k, y_k) at the rows of the block that hold k.
+template <PairTerm P, class T>
+void accumulate_by_feature(const RowView<T>& x_row, const FeatureColumns<T>& y, i64 block, T* s, i64 count) {
+  std::fill(s, s + count, T(0));
+  for (i64 p = 0; p < x_row.size; ++p) {
+    const T a = x_row.values[p];
+    const std::size_t k = y.slot(block, x_row.indices[p]);
+    const std::int32_t* rows = y.row.data();
+    const T* values = y.value.data();
+    for (i64 q = y.starts[k]; q < y.starts[k + 1]; ++q) s[rows[q]] += pair<P>(a, values[q]);
+  }
+}
+
+// The shared-support sum of a sparse row and a dense one: the sparse row's features gathered.
+template <PairTerm P, class T>
+T gather_sum(const RowView<T>& sparse_row, const T* dense_row) {
+  T s = T(0);
+  for (i64 p = 0; p < sparse_row.size; ++p) s += pair<P>(dense_row[sparse_row.indices[p]], sparse_row.values[p]);
+  return s;
+}
+
+// Results larger than this (well past any L2 + L3 share) are written with streaming stores: a
+// finished row segment goes to memory once, without first reading the lines it overwrites.
+constexpr i64 kStreamingOutputBytes = 32 << 20;
+
+// dst[0:n) = src[0:n), with non-temporal stores where `stream` (SSE2, every x86-64 CPU).
+template <class T>
+void copy_row(T* dst, const T* src, i64 n, bool stream) {
+#if defined(__SSE2__)
+  if (stream) {
+    constexpr i64 W = 16 / sizeof(T);
+    i64 k = 0;
+    for (; k < n && reinterpret_cast<std::uintptr_t>(dst + k) % 16 != 0; ++k) dst[k] = src[k];
+    for (; k + W <= n; k += W) {
+      if constexpr (sizeof(T) == 4) {
+        _mm_stream_ps(reinterpret_cast<float*>(dst + k), _mm_loadu_ps(reinterpret_cast<const float*>(src + k)));
+      } else {
+        _mm_stream_pd(reinterpret_cast<double*>(dst + k), _mm_loadu_pd(reinterpret_cast<const double*>(src + k)));
+      }
+    }
+    for (; k < n; ++k) dst[k] = src[k];
+    return;
+  }
+#endif
+  (void)stream;
+  std::memcpy(dst, src, sizeof(T) * std::size_t(n));
+}
+
+inline void store_fence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
+struct Tile {
+  i64 i0, i1, j0, j1, block;
+};
+
+std::vector<Tile> tiles_of(i64 n, i64 m, i64 rows, i64 cols) {
+  std::vector<Tile> tiles;
+  for (i64 j0 = 0, block = 0; j0 < m; j0 += cols, ++block)
+    for (i64 i0 = 0; i0 < n; i0 += rows) tiles.push_back({i0, std::min(i0 + rows, n), j0, std::min(j0 + cols, m), block});
+  return tiles;
+}
+
+template <class T>
+struct SparseGram {
+  const GramOperand<T>& x;
+  const GramOperand<T>& y;
+  i64 d, m;
+  T* out;
+  const FormEpilogue<T>& epilogue;
+
+  bool stream;
+
+  // The tile's shared-support sums, row by row into `row` (a scratch row segment that stays in
+  // cache), the epilogue on it, and the finished segment copied to out once.
+  template <PairTerm P>
+  void tile(const Tile& t, const FeatureColumns<T>* y_by_feature, T* row, double* values) const {
+    const i64 cols = t.j1 - t.j0;
+    for (i64 i = t.i0; i < t.i1; ++i) {
+      if (y_by_feature != nullptr) {
+        accumulate_by_feature<P>(row_of(x, i, d), *y_by_feature, t.block, row, cols);
+      } else if (x.sparse()) {
+        const RowView<T> x_row = row_of(x, i, d);
+        for (i64 j = 0; j < cols; ++j) row[j] = gather_sum<P>(x_row, y.values + (t.j0 + j) * d);
+      } else {
+        for (i64 j = 0; j < cols; ++j) row[j] = gather_sum<P>(row_of(y, t.j0 + j, d), x.values + i * d);
+      }
+      epilogue(row, values, i, t.j0, cols);
+      copy_row(out + i * m + t.j0, row, cols, stream);
+    }
+    if (stream) store_fence();
+  }
+};
+
+// Output tiles: with both operands sparse, column blocks whose row segment (the accumulation target)
+// fits half of L2; with a dense operand, as many of its rows as fit there (64 to 4096); row blocks
+// small enough for a dozen tiles per thread.
+struct TileShape {
+  i64 rows, cols;
+};
+
+template <class T>
+TileShape tile_shape(i64 n, i64 m, i64 d, bool both_sparse, int threads) {
+  const i64 half_l2 = cpu_caches().l2 / 2 / i64(sizeof(T));
+  const i64 cols = both_sparse ? std::max<i64>(1024, half_l2) : std::clamp<i64>(half_l2 / d, 64, 4096);
+  const i64 blocks = (m + cols - 1) / cols;
+  const i64 rows = std::clamp<i64>((n * blocks) / (12 * i64(threads)), 1, 64);
+  return {rows, std::min(cols, m)};
+}
+
+}  // namespace
+
+template <class T>
+void compute_sparse_gram(const GramParams& params, const GramOperand<T>& x, const GramOperand<T>* y_or_null,
+                         i64 d, T* out) {
+  const bool symmetric = y_or_null == nullptr;
+  const GramOperand<T>& y = symmetric ? x : *y_or_null;
+  const i64 n = x.rows, m = y.rows;
+  if (n == 0 || m == 0) return;
+  const SubnormalsAsZero float_mode;  // on this thread and the workers (see float_mode.hpp)
+  const int n_threads = params.n_threads;
+
+  const GramForm form = form_of(params.kind);
+  const std::vector<T> x_terms = row_terms(form, x, d, n_threads);
+  const std::vector<T> y_terms = symmetric ? std::vector<T>{} : row_terms(form, y, d, n_threads);
+  const T* y_term = symmetric ? x_terms.data() : y_terms.data();
+  const FormEpilogue<T> epilogue{form,           params.kind,
+                                 params.values,  x_terms.empty() ? nullptr : x_terms.data(),
+                                 x_terms.empty() ? nullptr : y_term, kernels().gram_epilogue,
+                                 symmetric};
+
+  const bool both_sparse = x.sparse() && y.sparse();
+  const TileShape shape = tile_shape<T>(n, m, d, both_sparse, n_threads);
+  const std::vector<Tile> tiles = tiles_of(n, m, shape.rows, shape.cols);
+  std::vector<FeatureColumns<T>> y_by_feature;  // built before the loop: nothing inside allocates
+  if (both_sparse) y_by_feature.emplace_back(y, d, shape.cols);
+  const FeatureColumns<T>* columns = both_sparse ? &y_by_feature.front() : nullptr;
+  const SparseGram<T> gram{x, y, d, m, out, epilogue, n * m * i64(sizeof(T)) > kStreamingOutputBytes};
+  const int threads = static_cast<int>(std::min<i64>(n_threads, static_cast<i64>(tiles.size())));
+  // Per thread: the row segment, then (float32) its values in double for the epilogue.
+  const std::size_t row_bytes = (std::size_t(shape.cols) * sizeof(T) + 63) / 64 * 64;
+  const ScratchLease scratch(threads, row_bytes + std::size_t(shape.cols) * sizeof(double));
+  const PairTerm term = pair_term_of(form);
+  parallel_for(static_cast<i64>(tiles.size()), threads, [&](i64 t) {
+    const Tile& tile = tiles[static_cast<std::size_t>(t)];
+    char* buffer = static_cast<char*>(scratch[thread_index()]);
+    T* row = reinterpret_cast<T*>(buffer);
+    double* values = reinterpret_cast<double*>(buffer + row_bytes);
+    if (term == PairTerm::product) gram.template tile<PairTerm::product>(tile, columns, row, values);
+    if (term == PairTerm::shared_magnitude) gram.template tile<PairTerm::shared_magnitude>(tile, columns, row, values);
+    if (term == PairTerm::chi2_overlap) gram.template tile<PairTerm::chi2_overlap>(tile, columns, row, values);
+  });
+}
+
+template void compute_sparse_gram<float>(const GramParams&, const GramOperand<float>&, const GramOperand<float>*,
+                                         i64, float*);
+template void compute_sparse_gram<double>(const GramParams&, const GramOperand<double>&,
+                                          const GramOperand<double>*, i64, double*);
+
+}  // namespace kk
