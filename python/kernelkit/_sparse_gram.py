@@ -86,13 +86,7 @@ class SparsePair:
             for name, a in checked.items()
         }
         x, y = converted["X"], converted.get("Y")
-        if x.shape[1] == 0:
-            raise ValueError("X: 0 features; at least one is required")
-        if y is not None and y.shape[1] != x.shape[1]:
-            raise ValueError(
-                f"Y: incompatible dimension for X and Y matrices: X.shape[1] == {x.shape[1]} "
-                f"while Y.shape[1] == {y.shape[1]}"
-            )
+        pairwise._check_shapes(x.shape, None if y is None else y.shape)
         for name, a in converted.items():
             _check_values(_arrays_of(a)[0], name, nonnegative)
         return cls(x, y, dtype)

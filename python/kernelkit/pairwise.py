@@ -118,6 +118,17 @@ def _as_matrix(a: ArrayLike, name: str) -> NDArray[Any]:
     return arr
 
 
+def _check_shapes(x_shape: tuple[int, ...], y_shape: tuple[int, ...] | None) -> None:
+    """At least one feature, and as many in Y as in X (dense or sparse operands)."""
+    if x_shape[1] == 0:
+        raise ValueError("X: 0 features; at least one is required")
+    if y_shape is not None and y_shape[1] != x_shape[1]:
+        raise ValueError(
+            f"Y: incompatible dimension for X and Y matrices: X.shape[1] == {x_shape[1]} "
+            f"while Y.shape[1] == {y_shape[1]}"
+        )
+
+
 def _check_pair(
     X: ArrayLike, Y: ArrayLike | None
 ) -> tuple[NDArray[Any], NDArray[Any] | None, type[np.floating[Any]]]:
@@ -125,13 +136,7 @@ def _check_pair(
     symmetric = Y is None or Y is X
     x = _as_matrix(X, "X")
     y = None if symmetric else _as_matrix(Y, "Y")  # type: ignore[arg-type]
-    if x.shape[1] == 0:
-        raise ValueError("X: 0 features; at least one is required")
-    if y is not None and y.shape[1] != x.shape[1]:
-        raise ValueError(
-            f"Y: incompatible dimension for X and Y matrices: X.shape[1] == {x.shape[1]} "
-            f"while Y.shape[1] == {y.shape[1]}"
-        )
+    _check_shapes(x.shape, None if y is None else y.shape)
     both_f32 = x.dtype == np.float32 and (y is None or y.dtype == np.float32)
     dtype: type[np.floating[Any]] = np.float32 if both_f32 else np.float64
     x = np.ascontiguousarray(x, dtype=dtype)
