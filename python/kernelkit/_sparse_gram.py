@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _core, pairwise
-from ._validation import check_out
+from ._validation import c_aligned, check_out
 
 # A sparse operand as the core takes it, (data, indices, indptr) of canonical CSR, or a dense one.
 CoreOperand = Union[tuple[NDArray[Any], NDArray[np.int64], NDArray[np.int64]], NDArray[Any]]
@@ -80,9 +80,7 @@ class SparsePair:
         both_f32 = all(a.dtype == np.float32 for a in checked.values())
         dtype: type[np.floating[Any]] = np.float32 if both_f32 else np.float64
         converted = {
-            name: _canonical_csr(a, name, dtype)
-            if is_sparse(a)
-            else np.ascontiguousarray(a, dtype=dtype)
+            name: _canonical_csr(a, name, dtype) if is_sparse(a) else c_aligned(a, dtype=dtype)
             for name, a in checked.items()
         }
         x, y = converted["X"], converted.get("Y")
@@ -139,7 +137,7 @@ def _arrays_of(a: Any) -> list[NDArray[Any]]:
 def _core_operand(a: Any) -> CoreOperand:
     if not is_sparse(a):
         return a  # type: ignore[no-any-return]
-    data = np.ascontiguousarray(a.data)
+    data = c_aligned(a.data)
     return data, a.indices.astype(np.int64, copy=False), a.indptr.astype(np.int64, copy=False)
 
 

@@ -32,11 +32,21 @@ def check_out(
             f"out: expected shape {shape} and dtype {np.dtype(dtype).name}, "
             f"got shape {out.shape} and dtype {out.dtype.name}"
         )
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError("out: must be a writeable C-contiguous array")
+    if not out.flags.c_contiguous or not out.flags.writeable or not out.flags.aligned:
+        raise ValueError("out: must be a writeable, aligned, C-contiguous array")
     if any(isinstance(a, np.ndarray) and np.shares_memory(out, a) for a in inputs):
         raise ValueError(f"out: must not share memory with {input_names}")
     return out
+
+
+def c_aligned(a: Any, dtype: Any = None) -> NDArray[Any]:
+    """``a`` as a C-contiguous array of ``dtype`` with aligned elements, copied only where needed.
+
+    The core's loads assume aligned elements; arrays unpickled from out-of-band buffers (as
+    dask.distributed sends them) or made by ``np.frombuffer`` at an odd offset are not, and
+    ``np.ascontiguousarray`` keeps them as they are.
+    """
+    return np.require(a, dtype=dtype, requirements=["C", "A"])
 
 
 def int_pair(value: Any, name: str) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _core
 from ._threads import resolve_n_threads
 from ._validation import (
+    c_aligned,
     check_out,
     int_pair,
     one_of,
@@ -511,10 +512,10 @@ class Conv2d:
         with self._lock:
             core = self._cores.get(dtype)
             if core is None:
-                weight: NDArray[Any] = np.ascontiguousarray(self._weight, dtype=dtype)
+                weight: NDArray[Any] = c_aligned(self._weight, dtype=dtype)
                 bias: NDArray[Any] | None = None
                 if self._bias is not None:
-                    bias = np.ascontiguousarray(self._bias, dtype=dtype)
+                    bias = c_aligned(self._bias, dtype=dtype)
                 core = _CORES[dtype](
                     weight,
                     self._weight_layout == "HWIO",
@@ -646,7 +647,7 @@ class Conv2d:
         threads = resolve_n_threads(n_threads)
         full = (shape4[0], *result_shape)
         result = check_out(out, full if xa.ndim == 4 else result_shape, dtype, [x, xa], "x")
-        xa = np.ascontiguousarray(xa, dtype=dtype).reshape(shape4)
+        xa = c_aligned(xa, dtype=dtype).reshape(shape4)
         if shape4[0] > 0:
             core.run(
                 xa,
@@ -745,10 +746,10 @@ def conv2d(
         raise ValueError(f"x: at least one input channel is required, got shape {xa.shape}")
     wa = real_array(weight, "weight")
     _refuse_float64_weights(wa.dtype, dtype)
-    wa = np.ascontiguousarray(wa, dtype=dtype)
+    wa = c_aligned(wa, dtype=dtype)
     ba = None
     if bias is not None:
-        ba = np.ascontiguousarray(real_array(bias, "bias"), dtype=dtype)
+        ba = c_aligned(real_array(bias, "bias"), dtype=dtype)
     conv = Conv2d._borrowing(
         wa, ba, stride, padding, dilation, groups, layout, weight_layout, activation, alpha
     )

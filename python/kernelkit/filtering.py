@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _core
 from ._threads import resolve_n_threads
-from ._validation import check_out, int_pair, real_array, real_number, result_float_dtype
+from ._validation import c_aligned, check_out, int_pair, real_array, real_number, result_float_dtype
 
 __all__ = ["BOUNDARY_MODES", "filter2d", "filter2d_separable"]
 
@@ -60,7 +60,7 @@ def _image_batch(image: ArrayLike) -> tuple[NDArray[Any], NDArray[Any]]:
             "image: expected (H, W), (H, W, C) or (N, H, W, C), got shape "
             f"{arr.shape} (a batch of gray images is (N, H, W, 1))"
         )
-    return arr, np.ascontiguousarray(batch, dtype=result_float_dtype(arr.dtype))
+    return arr, c_aligned(batch, dtype=result_float_dtype(arr.dtype))
 
 
 def _weights(values: ArrayLike, name: str, ndim: int) -> NDArray[np.float64]:
@@ -70,7 +70,7 @@ def _weights(values: ArrayLike, name: str, ndim: int) -> NDArray[np.float64]:
         raise ValueError(f"{name}: expected a {ndim}-D array, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name}: must not be empty, got shape {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=np.float64)
+    return c_aligned(arr, dtype=np.float64)
 
 
 def _mode_code(mode: Any) -> int:
@@ -147,7 +147,7 @@ def _filter(
     oy, ox = int_pair(origin, "origin")
     anchor = (_anchor(kh, oy, convolve, "rows"), _anchor(kw, ox, convolve, "columns"))
     if convolve:
-        weights = tuple(np.ascontiguousarray(np.flip(w)) for w in weights)
+        weights = tuple(c_aligned(np.flip(w)) for w in weights)
     arr, batch = _image_batch(image)
     threads = resolve_n_threads(n_threads)
     result = check_out(out, arr.shape, batch.dtype.type, [image, arr, batch], "image")

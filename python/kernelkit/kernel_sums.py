@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _core
-from ._validation import InvalidParameterError
+from ._validation import InvalidParameterError, c_aligned
 from .pairwise import (
     KERNEL_METRICS,
     KERNEL_SPECS,
@@ -78,7 +78,7 @@ def _as_weights(v: ArrayLike, m: int) -> NDArray[np.float64]:
         )
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"v: expected real numbers, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr.reshape(m, 1) if arr.ndim == 1 else arr, dtype=np.float64)
+    return c_aligned(arr.reshape(m, 1) if arr.ndim == 1 else arr, dtype=np.float64)
 
 
 def matvec_float64(call: GramCall, v: ArrayLike) -> tuple[NDArray[np.float64], bool]:
@@ -148,7 +148,7 @@ def _as_row_index(rows: ArrayLike, n: int) -> NDArray[np.int64]:
     index = index.astype(np.int64, copy=False)
     if index.size and (index.min() < -n or index.max() >= n):
         raise IndexError(f"rows: row numbers must lie in [-{n}, {n}) for X of {n} rows")
-    return np.ascontiguousarray(np.where(index < 0, index + n, index))
+    return c_aligned(np.where(index < 0, index + n, index))
 
 
 def kernel_rows(

@@ -71,6 +71,7 @@ from ._validation import (
     InvalidParameterError,
     KernelParam,
     RealInterval,
+    c_aligned,
     check_boolean,
     check_int_or_none,
     check_kernel_param,
@@ -139,9 +140,9 @@ def _check_pair(
     _check_shapes(x.shape, None if y is None else y.shape)
     both_f32 = x.dtype == np.float32 and (y is None or y.dtype == np.float32)
     dtype: type[np.floating[Any]] = np.float32 if both_f32 else np.float64
-    x = np.ascontiguousarray(x, dtype=dtype)
+    x = c_aligned(x, dtype=dtype)
     if y is not None:
-        y = np.ascontiguousarray(y, dtype=dtype)
+        y = c_aligned(y, dtype=dtype)
     return x, y, dtype
 
 
