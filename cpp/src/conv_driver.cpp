@@ -12,13 +12,12 @@
 #include "kernelkit/float_mode.hpp"
 #include "kernelkit/scratch.hpp"
 #include "kernelkit/table_entry.hpp"
+#include "kernelkit/parallel.hpp"
 
 namespace kk {
 namespace {
 
 using i64 = std::int64_t;
-
-i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 
 // Weights of at least this many elements are packed by every thread (smaller ones are not worth an
 // parallel loop).

@@ -7,13 +7,13 @@
 
 #include "kernelkit/cpu_caches.hpp"
 #include "kernelkit/table_entry.hpp"
+#include "kernelkit/parallel.hpp"
 
 namespace kk {
 namespace {
 
 using i64 = std::int64_t;
 
-i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
 
 // Up to this many input channels per group the indirect GEMM's channel runs are too short to

@@ -14,6 +14,7 @@
 #include "kernelkit/float_mode.hpp"
 #include "kernelkit/scratch.hpp"
 #include "kernelkit/table_entry.hpp"
+#include "kernelkit/parallel.hpp"
 
 namespace kk {
 namespace {
@@ -29,8 +30,6 @@ constexpr i64 kTasksPerThread = 4;
 // Multiply-adds per thread below which waking another thread costs more than it saves.
 constexpr i64 kMinWorkPerThread = 1 << 16;
 constexpr i64 kRowAlignBytes = 64;
-
-i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
 
 i64 floor_mod(i64 a, i64 m) {
   const i64 r = a % m;

@@ -12,6 +12,7 @@
 
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/float_mode.hpp"
+#include "kernelkit/parallel.hpp"
 #include "kernelkit/table_entry.hpp"
 #include "kernelkit/scratch.hpp"
 
@@ -24,11 +25,6 @@ using i64 = std::int64_t;
 constexpr i64 kRowTermPadding = 64;
 // Outputs beyond this size (well past any L2 + L3 share) are written with streaming stores.
 constexpr i64 kStreamingOutputBytes = 32 << 20;
-
-// At most one thread per work item.
-int threads_for(int n_threads, i64 items) {
-  return static_cast<int>(std::max<i64>(1, std::min<i64>(n_threads, items)));
-}
 
 // Mean of the finite values of each feature over the rows of x and y together: subtracting it makes
 // |x - y|^2 = |x|^2 + |y|^2 - 2 x.y free of the cancellation a large common offset would cause.

@@ -96,7 +96,7 @@ template <class T>
 std::vector<T> row_terms(GramForm form, const GramOperand<T>& op, i64 d, int n_threads) {
   if (form == GramForm::dot) return {};
   std::vector<T> terms(static_cast<std::size_t>(op.rows));
-  const int threads = static_cast<int>(std::max<i64>(1, std::min<i64>(n_threads, op.rows)));
+  const int threads = threads_for(n_threads, op.rows);
   parallel_for(
       op.rows, threads,
       [&](i64 i) {

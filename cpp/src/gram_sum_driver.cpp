@@ -24,12 +24,6 @@ constexpr i64 kMinTasks = 64;
 // An index's gathered rows take at most this much scratch per thread (for many features).
 constexpr i64 kGatheredBytes = 4 << 20;
 
-i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
-
-int threads_for(int n_threads, i64 tasks) {
-  return static_cast<int>(std::max<i64>(1, std::min<i64>(n_threads, tasks)));
-}
-
 }  // namespace
 
 template <class T>

@@ -23,8 +23,6 @@ constexpr i64 kTasksPerThread = 4;
 // Output elements per thread below which waking another thread costs more than it saves.
 constexpr i64 kMinOutputsPerThread = 1 << 14;
 
-i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
-
 // The taps k < size of one axis whose position start + k * dilation lies in [low, high).
 struct TapRange {
   i64 first, last;  // [first, last)

@@ -5,10 +5,18 @@
 // runs on its own thread, so concurrent callers never oversubscribe the cores beyond one thread
 // each.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 
 namespace kk {
+
+// Splitting work into tasks: the tasks of `a` items `b` at a time, and the threads worth starting
+// for `tasks` tasks (at most one per task, at least the caller).
+inline std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+inline int threads_for(int n_threads, std::int64_t tasks) {
+  return static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(n_threads, tasks)));
+}
 
 // Thrown by parallel_for on the calling thread when the interrupt check (see below) asked it to
 // stop: the tasks not yet started are skipped, those running finish, the workers go back to the
