@@ -134,7 +134,15 @@ CONV_CASES = (
         nchw=("direct_few_channels",),
         nhwc=("direct_few_channels", "direct_few_channels_nhwc"),
     ),
-    ConvCase("indirect_gemm", 32, 24, 3, nchw=("indirect_gemm",), nhwc=("indirect_gemm",)),
+    # float32 with finite weights: Winograd (its tiles with non-finite input computed directly)
+    ConvCase(
+        "indirect_gemm_or_winograd",
+        32,
+        24,
+        3,
+        nchw=("indirect_gemm", "winograd"),
+        nhwc=("indirect_gemm", "winograd"),
+    ),
     ConvCase(
         "indirect_gemm_grouped_strided",
         32,

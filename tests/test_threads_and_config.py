@@ -373,9 +373,9 @@ def test_gil_released_threads_run_concurrently():
 
     Serialised by the GIL, threaded/serial would be ~1; concurrent on two free cores ~0.5. The tries
     stop at 0.8 (1.6x one thread's time), at most 5; the bound is 0.9, because on a loaded machine
-    the best try reached 0.81 while the control overlapped (still well apart from the GIL's ~1). NumPy's ``exp`` (which releases the
-    GIL) is measured alongside as a control: when even it shows no overlap the machine is busy
-    with other work and the test is skipped rather than failed.
+    the best try reached 0.81 while the control overlapped (still well apart from the GIL's ~1).
+    NumPy's ``exp`` (which releases the GIL) is measured alongside as a control: when even it shows
+    no overlap the machine is busy with other work and the test is skipped rather than failed.
     """
     if (os.cpu_count() or 1) < 2 or _cores() < 2:
         pytest.skip("needs at least 2 cores")

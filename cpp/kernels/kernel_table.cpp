@@ -11,6 +11,7 @@ void fill_gram_entries(KernelTable& table);
 void fill_gram_sum_entries(KernelTable& table);
 void fill_math_entries(KernelTable& table);
 void fill_conv_entries(KernelTable& table);
+void fill_conv_winograd_entries(KernelTable& table);
 void fill_depthwise_entries(KernelTable& table);
 void fill_conv_direct_entries(KernelTable& table);
 void fill_filter_entries(KernelTable& table);
@@ -31,6 +32,7 @@ KernelTable build_table() {
   fill_gram_sum_entries(table);
   fill_math_entries(table);
   fill_conv_entries(table);
+  fill_conv_winograd_entries(table);
   fill_depthwise_entries(table);
   fill_conv_direct_entries(table);
   fill_filter_entries(table);

@@ -6,6 +6,7 @@
 #include "kernelkit/conv_driver.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include "kernelkit/dispatch.hpp"
@@ -38,6 +39,36 @@ ScratchBuffer allocate(i64 elements) {
   return aligned_scratch(sizeof(T) * static_cast<std::size_t>(std::max<i64>(elements, 1)));
 }
 
+template <class T>
+bool all_finite(const WeightView<T>& w, i64 groups, i64 og, i64 cg, i64 kh, i64 kw) {
+  for (i64 g = 0; g < groups; ++g)
+    for (i64 oc = 0; oc < og; ++oc)
+      for (i64 ci = 0; ci < cg; ++ci)
+        for (i64 ky = 0; ky < kh; ++ky)
+          for (i64 kx = 0; kx < kw; ++kx)
+            if (!std::isfinite(w.at(g, oc, ci, ky, kx))) return false;
+  return true;
+}
+
+// Winograd F(4x4, 3x3)'s weight transform U = G g G^T (6 x 6 from 3 x 3), in double.
+constexpr double kWinogradG[kWinogradIn][3] = {{1.0 / 4, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                               {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                               {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+
+template <class T>
+void winograd_weights(const WeightView<T>& w, i64 g, i64 oc, i64 ci, double (&u)[kWinogradPoints]) {
+  double gg[kWinogradIn][3] = {};  // G g
+  for (i64 i = 0; i < kWinogradIn; ++i)
+    for (i64 kx = 0; kx < 3; ++kx)
+      for (i64 ky = 0; ky < 3; ++ky) gg[i][kx] += kWinogradG[i][ky] * double(w.at(g, oc, ci, ky, kx));
+  for (i64 i = 0; i < kWinogradIn; ++i)
+    for (i64 j = 0; j < kWinogradIn; ++j) {
+      double sum = 0;
+      for (i64 kx = 0; kx < 3; ++kx) sum += gg[i][kx] * kWinogradG[j][kx];
+      u[i * kWinogradIn + j] = sum;
+    }
+}
+
 }  // namespace
 
 // Weights and bias in the layout of one algorithm on one SIMD path.
@@ -65,6 +96,7 @@ PreparedConv<T>::PreparedConv(const T* weights, bool hwio, const T* bias, i64 gr
       alpha_(T(alpha)) {
   if (groups < 1 || o < 1 || cg < 1 || kh < 1 || kw < 1 || o % groups != 0)
     throw std::invalid_argument("weight: empty, or its output channels are not a multiple of groups");
+  finite_weights_ = all_finite(weights_, groups, o / groups, cg, kh, kw);
 }
 
 template <class T>
@@ -80,7 +112,7 @@ void PreparedConv<T>::validate(const ConvShape& s) const {
 template <class T>
 ConvPlan PreparedConv<T>::plan(const ConvShape& s, int n_threads) const {
   validate(s);
-  return make_conv_plan<T>(s, kernels(), std::max(n_threads, 1));
+  return make_conv_plan<T>(s, kernels(), std::max(n_threads, 1), finite_weights_);
 }
 
 template <class T>
@@ -114,6 +146,8 @@ std::shared_ptr<const typename PreparedConv<T>::Packed> PreparedConv<T>::packed_
       packed->bias = allocate<T>(c);
       std::copy(bias_, bias_ + c, static_cast<T*>(packed->bias.get()));
     }
+  } else if (algorithm == ConvAlgorithm::winograd) {
+    pack_winograd(*packed, n_threads);
   } else {
     // Per group, blocks (direct) or panels (GEMM) of `cols` output channels, [block][depth][cols],
     // depth ordered (cg, kh, kw) for the direct kernels and (kh, kw, cg) for the GEMM, zero-padded
@@ -137,16 +171,50 @@ parallel_for(groups_ * blocks, parallel ? n_threads : 1, [&](i64 gb) {
           std::fill(row + valid, row + cols, T(0));
         }
     });
-    if (bias_ != nullptr || !gemm) {  // the direct kernels start their sums at the (zero) bias
-      packed->bias = allocate<T>(groups_ * packed->bias_stride);
-      T* b = static_cast<T*>(packed->bias.get());
-      std::fill(b, b + groups_ * packed->bias_stride, T(0));
-      if (bias_ != nullptr)
-        for (i64 g = 0; g < groups_; ++g) std::copy(bias_ + g * og, bias_ + (g + 1) * og, b + g * packed->bias_stride);
-    }
+    if (bias_ != nullptr || !gemm) pack_bias(*packed);  // the direct kernels start their sums at the (zero) bias
   }
   packed_.push_back(packed);
   return packed;
+}
+
+template <class T>
+void PreparedConv<T>::pack_bias(Packed& packed) const {
+  const i64 og = o_ / groups_;
+  packed.bias = allocate<T>(groups_ * packed.bias_stride);
+  T* b = static_cast<T*>(packed.bias.get());
+  std::fill(b, b + groups_ * packed.bias_stride, T(0));
+  if (bias_ != nullptr)
+    for (i64 g = 0; g < groups_; ++g) std::copy(bias_ + g * og, bias_ + (g + 1) * og, b + g * packed.bias_stride);
+}
+
+// Per group: U[point][panel][cg][cols] (the transformed weights in panels of the register tile's
+// width, zero-padded to whole panels), then the weights as they are, (og, cg, 3, 3), for the tiles
+// whose input is not finite (see conv_winograd_kernels.cpp); the bias as for the GEMM.
+template <class T>
+void PreparedConv<T>::pack_winograd(Packed& packed, int n_threads) const {
+  const i64 og = o_ / groups_, cols = packed.panel_cols, panels = ceil_div(og, cols);
+  const i64 transformed = kWinogradPoints * panels * cg_ * cols;
+  packed.group_stride = transformed + og * cg_ * 9;
+  packed.bias_stride = panels * cols;
+  packed.weights = allocate<T>(groups_ * packed.group_stride);
+  T* out = static_cast<T*>(packed.weights.get());
+  const bool parallel = o_ * cg_ * kWinogradPoints >= kParallelPackElements;
+  parallel_for(groups_ * panels, parallel ? n_threads : 1, [&](i64 gp) {
+    const i64 g = gp / panels, panel = gp % panels;
+    T* group = out + g * packed.group_stride;
+    for (i64 j = 0; j < cols; ++j) {
+      const i64 oc = panel * cols + j;
+      for (i64 ci = 0; ci < cg_; ++ci) {
+        double u[kWinogradPoints] = {};
+        if (oc < og) winograd_weights(weights_, g, oc, ci, u);
+        for (i64 point = 0; point < kWinogradPoints; ++point)
+          group[((point * panels + panel) * cg_ + ci) * cols + j] = T(u[point]);
+        if (oc < og)
+          for (i64 t = 0; t < 9; ++t) group[transformed + (oc * cg_ + ci) * 9 + t] = weights_.at(g, oc, ci, t / 3, t % 3);
+      }
+    }
+  });
+  if (bias_ != nullptr) pack_bias(packed);
 }
 
 template <class T>
@@ -161,7 +229,7 @@ void PreparedConv<T>::run(const ConvShape& s, const T* x, T* out, int n_threads)
   if (s.n == 0) return;
   const SubnormalsAsZero float_mode;  // on this thread and the workers (see float_mode.hpp)
   const KernelTable& table = kernels();
-  const ConvPlan plan = make_conv_plan<T>(s, table, std::max(n_threads, 1));
+  const ConvPlan plan = make_conv_plan<T>(s, table, std::max(n_threads, 1), finite_weights_);
   const std::shared_ptr<const Packed> packed = packed_for(table, plan.algorithm, s.nhwc, plan.tile_channels, plan.threads);
   ConvProblem<T> p = planned_problem<T>(s, plan);
   p.x = x;
@@ -186,9 +254,11 @@ void PreparedConv<T>::run(const ConvShape& s, const T* x, T* out, int n_threads)
       return run_tasks(TableEntry<T>::task(table.conv_direct_few_channels_nhwc), p, 0, plan.tasks,
                        plan.scratch_bytes, plan.threads);
     case ConvAlgorithm::indirect_gemm:
+    case ConvAlgorithm::winograd:
       break;
   }
-  const ConvTaskFn<T> tile_fn = TableEntry<T>::task(table.conv_gemm);
+  const ConvTaskFn<T> tile_fn =
+      TableEntry<T>::task(plan.algorithm == ConvAlgorithm::winograd ? table.conv_winograd : table.conv_gemm);
   const i64 per_image = gemm_tasks_per_image(p);
   if (s.nhwc) return run_tasks(tile_fn, p, 0, plan.tasks, plan.scratch_bytes, plan.threads);
   // NCHW input: a pass of images (plan.copy_bytes) transposed to (H, W, C) in one parallel loop,

@@ -27,6 +27,16 @@ constexpr i64 kTasksPerThread = 4;
 // (at least one image).
 constexpr i64 kIndirectCopyBytes = 8 << 20;
 constexpr i64 kStreamingOutputBytes = 32 << 20;
+// Winograd's transforms cost about as much per input and per output channel as a few of its
+// products: below this many output channels per group they are not paid back.
+constexpr i64 kWinogradMinChannels = 8;
+// A Winograd task's tiles: their transformed inputs and products within this many L2 caches (they
+// are written and read once per task; L3 holds the rest), and at least this many register tiles, so
+// that each panel of transformed weights is used several times before it leaves L1 (256 and 512
+// channels would otherwise stream the weights: 1.4x onnxruntime instead of 1.8-2x on one Zen 1 core,
+// bench/README.md).
+constexpr i64 kWinogradL2Share = 2;
+constexpr i64 kWinogradMinPanels = 4;
 // Output pixels a depthwise NCHW task computes at least (whole planes).
 constexpr i64 kDepthwiseTaskPixels = 4096;
 
@@ -71,6 +81,19 @@ i64 gemm_tiles(i64 pixels, i64 images, i64 max_tile, i64 min_tile, i64 channel_u
   return tiles;
 }
 
+// NCHW input to the GEMM-like kernels is read from an (H, W, C) copy of a pass of images.
+std::size_t channels_last_copy_bytes(const ConvShape& s, i64 element_bytes) {
+  if (s.nhwc) return 0;
+  const i64 image_bytes = s.c * s.h * s.w * element_bytes;
+  return static_cast<std::size_t>(std::clamp<i64>(kIndirectCopyBytes / image_bytes, 1, s.n) * image_bytes);
+}
+
+// A 3x3 layer that Winograd F(4x4, 3x3) computes: stride and dilation 1.
+bool winograd_shape(const ConvShape& s) {
+  return s.kh == 3 && s.kw == 3 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 &&
+         s.o / s.groups >= kWinogradMinChannels;
+}
+
 template <class T>
 void plan_gemm(const ConvShape& s, const KernelTable& table, int n_threads, ConvPlan& plan) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups, taps = s.kh * s.kw;
@@ -88,10 +111,31 @@ void plan_gemm(const ConvShape& s, const KernelTable& table, int n_threads, Conv
   plan.channel_block = ceil_div(cg, blocks);
   plan.scratch_bytes = table.conv_scratch_bytes(plan.task_pixels, plan.task_channels, taps, cg);
   plan.packed_bytes = sizeof(T) * static_cast<std::size_t>(s.groups * (round_up(og, nr) * (taps * cg + 1)));
-  if (!s.nhwc) {
-    const i64 image_bytes = s.c * s.h * s.w * i64(sizeof(T));
-    plan.copy_bytes = static_cast<std::size_t>(std::clamp<i64>(kIndirectCopyBytes / image_bytes, 1, s.n) * image_bytes);
-  }
+  plan.copy_bytes = channels_last_copy_bytes(s, sizeof(T));
+}
+
+// Winograd: the GEMM's split over output tiles of 4 x 4 pixels, a task's tiles as many as keep
+// their transformed inputs and products (36 points each) within kWinogradL2Share L2 caches.
+template <class T>
+void plan_winograd(const ConvShape& s, const KernelTable& table, int n_threads, ConvPlan& plan) {
+  const i64 cg = s.c / s.groups, og = s.o / s.groups;
+  const GemmConvEntry& entry = table.conv_winograd;
+  const i64 mr = entry.rows, nr = TableEntry<T>::cols(entry), lanes = table.vector_bytes / i64(sizeof(T));
+  const i64 tiles = ceil_div(s.out_h(), kWinogradOut) * ceil_div(s.out_w(), kWinogradOut);
+  const i64 panels = ceil_div(og, nr);
+  const i64 tile_bytes = kWinogradPoints * (round_up(cg, lanes) + round_up(og, nr)) * i64(sizeof(T));
+  const i64 most_tiles = std::max(kWinogradMinPanels * mr, kWinogradL2Share * cpu_caches().l2 / tile_bytes / mr * mr);
+  const i64 task_count = gemm_tiles(tiles, s.n * s.groups, most_tiles, mr, panels, n_threads);
+  plan.tile_pixels = mr;
+  plan.tile_channels = nr;
+  plan.task_pixels = std::min(round_up(ceil_div(tiles, task_count), mr), round_up(tiles, mr));
+  split_channels(s.n * s.groups * ceil_div(tiles, plan.task_pixels), panels, n_threads, plan, nr);
+  plan.channel_block = ceil_div(cg, ceil_div(cg * nr * i64(sizeof(T)), gemm_depth_block_bytes()));
+  const WinogradScratch layout{round_up(plan.task_pixels, mr), round_up(cg, lanes), plan.task_channels, lanes};
+  plan.scratch_bytes = sizeof(T) * static_cast<std::size_t>(layout.elements());
+  plan.packed_bytes = sizeof(T) * static_cast<std::size_t>(
+                                      s.groups * (panels * nr * (kWinogradPoints * cg + 1) + og * cg * 9));
+  plan.copy_bytes = channels_last_copy_bytes(s, sizeof(T));
 }
 
 // NCHW depthwise planes whose rows are narrower than two vectors leave most lanes of the plane
@@ -114,6 +158,7 @@ const char* algorithm_name(ConvAlgorithm algorithm) {
     case ConvAlgorithm::direct_few_channels: return "direct_few_channels";
     case ConvAlgorithm::direct_few_channels_nhwc: return "direct_few_channels_nhwc";
     case ConvAlgorithm::indirect_gemm: return "indirect_gemm";
+    case ConvAlgorithm::winograd: return "winograd";
   }
   return "unknown";
 }
@@ -125,7 +170,7 @@ const DirectConvEntry& direct_entry(const KernelTable& table, ConvAlgorithm algo
 }
 
 ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_strip_pixels,
-                                    std::int64_t pixel_block_channels) {
+                                    std::int64_t pixel_block_channels, bool winograd_allowed) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups;
   if (cg == 1 && og == 1) return ConvAlgorithm::depthwise;
   // The direct kernel computes whole strips of pixels: a plane shorter than two strips wastes most
@@ -138,6 +183,7 @@ ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_s
   if (cg <= kDirectMaxChannels)
     return s.nhwc && og >= pixel_block_channels ? ConvAlgorithm::direct_few_channels_nhwc
                                                 : ConvAlgorithm::direct_few_channels;
+  if (winograd_allowed && winograd_shape(s)) return ConvAlgorithm::winograd;
   return ConvAlgorithm::indirect_gemm;
 }
 
@@ -157,6 +203,7 @@ ConvProblem<T> planned_problem(const ConvShape& shape, const ConvPlan& plan) {
   p.channel_tasks = plan.channel_tasks;
   p.tile_pixels = plan.task_pixels;
   p.channel_block = plan.channel_block;
+  p.winograd = plan.algorithm == ConvAlgorithm::winograd;
   // GEMM and direct kernels: whole panels or blocks of the register tile's width; depthwise NCHW:
   // planes per task.
   p.channel_units = plan.algorithm == ConvAlgorithm::depthwise ? plan.task_channels
@@ -165,11 +212,14 @@ ConvProblem<T> planned_problem(const ConvShape& shape, const ConvPlan& plan) {
 }
 
 template <class T>
-ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_threads) {
+ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_threads, bool finite_weights) {
   ConvPlan plan{};
   const DirectConvEntry& pointwise = table.conv_direct_pointwise;
+  // Winograd for float32 only: its transforms cost float64 the accuracy that callers of float64
+  // ask for (relative errors near 1e-14 instead of 1e-16).
   plan.algorithm = select_conv_algorithm(shape, sizeof(T) == 4 ? pointwise.strip_pixels_f32 : pointwise.strip_pixels_f64,
-                                         table.conv_direct_few_channels_nhwc.block);
+                                         table.conv_direct_few_channels_nhwc.block,
+                                         sizeof(T) == 4 && finite_weights);
   plan.channel_tasks = 1;
   const ConvShape s = plan.algorithm == ConvAlgorithm::direct_pointwise ? as_one_row(shape) : shape;
   const i64 cg = s.c / s.groups, og = s.o / s.groups, taps = s.kh * s.kw;
@@ -222,9 +272,12 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
     case ConvAlgorithm::indirect_gemm:
       plan_gemm<T>(s, table, n_threads, plan);
       break;
+    case ConvAlgorithm::winograd:
+      plan_winograd<T>(s, table, n_threads, plan);
+      break;
   }
   const ConvProblem<T> p = planned_problem<T>(shape, plan);
-  if (plan.algorithm == ConvAlgorithm::indirect_gemm) {
+  if (reads_channels_last(plan.algorithm)) {
     plan.tasks = s.n * gemm_tasks_per_image(p);
   } else if (plan.algorithm == ConvAlgorithm::depthwise) {
     plan.scratch_bytes = sizeof(T) * static_cast<std::size_t>(TableEntry<T>::depthwise_scratch(table, p));
@@ -237,8 +290,8 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
   return plan;
 }
 
-template ConvPlan make_conv_plan<float>(const ConvShape&, const KernelTable&, int);
-template ConvPlan make_conv_plan<double>(const ConvShape&, const KernelTable&, int);
+template ConvPlan make_conv_plan<float>(const ConvShape&, const KernelTable&, int, bool);
+template ConvPlan make_conv_plan<double>(const ConvShape&, const KernelTable&, int, bool);
 template ConvProblem<float> planned_problem<float>(const ConvShape&, const ConvPlan&);
 template ConvProblem<double> planned_problem<double>(const ConvShape&, const ConvPlan&);
 

@@ -36,8 +36,35 @@ struct ConvProblem {
   // small image still gives every thread work.
   std::int64_t channel_units, channel_tasks;
   // GEMM only: output pixels per task, and input channels per depth block (its weight panels stay
-  // in cache while every register tile of the task passes).
+  // in cache while every register tile of the task passes). Winograd: the same with output tiles of
+  // kWinogradOut x kWinogradOut pixels in place of pixels.
   std::int64_t tile_pixels, channel_block;
+  bool winograd;
+};
+
+// Winograd F(4x4, 3x3) (cpp/kernels/conv_winograd_kernels.cpp): each output tile of 4 x 4 pixels
+// from the 6 x 6 inputs under it, through 36 transformed points per channel.
+constexpr std::int64_t kWinogradOut = 4;
+constexpr std::int64_t kWinogradIn = kWinogradOut + 2;
+constexpr std::int64_t kWinogradPoints = kWinogradIn * kWinogradIn;
+
+// What the GEMM-like kernels split an image's output into: pixels, or Winograd's output tiles
+// (row-major over ceil(OH / 4) x ceil(OW / 4)).
+template <class T>
+std::int64_t work_units(const ConvProblem<T>& p) {
+  if (!p.winograd) return p.oh * p.ow;
+  return ((p.oh + kWinogradOut - 1) / kWinogradOut) * ((p.ow + kWinogradOut - 1) / kWinogradOut);
+}
+
+// One Winograd task's scratch, in elements: the transformed input (points x rows x channel_stride),
+// the products (points x rows x cols), a flag per tile and one tile of output vectors; `rows` is
+// the task's tiles rounded up to whole register tiles, channel_stride the group's input channels
+// rounded up to whole vectors, cols the task's output channels in whole panels.
+struct WinogradScratch {
+  std::int64_t rows, channel_stride, cols, lanes;
+  std::int64_t transformed() const { return kWinogradPoints * rows * channel_stride; }
+  std::int64_t products() const { return kWinogradPoints * rows * cols; }
+  std::int64_t elements() const { return transformed() + products() + rows + kWinogradOut * kWinogradOut * lanes + 256; }
 };
 
 // One row of an image from channel planes to channels last: hwc[x * c + ch] = chw[ch * plane + x]
@@ -101,13 +128,13 @@ std::int64_t direct_tasks(const ConvProblem<T>& p, std::int64_t images) {
   return images * p.groups * direct_bands(p) * direct_chunks(p) * p.channel_tasks;
 }
 
-// The part of the output one GEMM task computes: pixels [pix0, pix1) and panels [panel0, panel0 +
-// panels) of (image, group).
+// The part of the output one GEMM (or Winograd) task computes: pixels (tiles) [pix0, pix1) and
+// panels [panel0, panel0 + panels) of (image, group).
 struct GemmTask {
   std::int64_t image, group, pix0, pix1, panel0;
   template <class T>
   GemmTask(const ConvProblem<T>& p, std::int64_t task) {
-    const std::int64_t pixels = p.oh * p.ow, tiles = (pixels + p.tile_pixels - 1) / p.tile_pixels;
+    const std::int64_t pixels = work_units(p), tiles = (pixels + p.tile_pixels - 1) / p.tile_pixels;
     const std::int64_t per_image = p.groups * tiles * p.channel_tasks;
     image = task / per_image;
     group = task / (tiles * p.channel_tasks) % p.groups;
@@ -118,7 +145,7 @@ struct GemmTask {
 };
 template <class T>
 std::int64_t gemm_tasks_per_image(const ConvProblem<T>& p) {
-  return p.groups * ((p.oh * p.ow + p.tile_pixels - 1) / p.tile_pixels) * p.channel_tasks;
+  return p.groups * ((work_units(p) + p.tile_pixels - 1) / p.tile_pixels) * p.channel_tasks;
 }
 
 // Padded input rows that `output_rows` consecutive output rows read.

@@ -53,12 +53,15 @@ class PreparedConv {
   struct Packed;
   std::shared_ptr<const Packed> packed_for(const KernelTable& table, ConvAlgorithm algorithm, bool nhwc,
                                            std::int64_t panel_cols, int n_threads) const;
+  void pack_bias(Packed& packed) const;
+  void pack_winograd(Packed& packed, int n_threads) const;
 
   WeightView<T> weights_;
   const T* bias_;
   std::int64_t groups_, o_, cg_, kh_, kw_;
   Activation activation_;
   T alpha_;
+  bool finite_weights_;
   mutable std::mutex mutex_;
   mutable std::vector<std::shared_ptr<const Packed>> packed_;
 };

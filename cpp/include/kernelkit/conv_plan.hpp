@@ -27,13 +27,15 @@ enum class ConvAlgorithm : int {
   direct_few_channels = 2,       // few input channels per group (first layers): strips of pixels
   direct_few_channels_nhwc = 3,  // the same in NHWC with many filters: blocks of channel vectors
   indirect_gemm = 4,             // everything else: implicit GEMM over channel-contiguous rows
+  winograd = 5,                  // 3x3, stride and dilation 1, float32: Winograd F(4x4, 3x3)
 };
 const char* algorithm_name(ConvAlgorithm algorithm);
 
 // shape -> algorithm (pointwise_strip_pixels: the direct pointwise kernel's strip on this path;
-// pixel_block_channels: the NHWC first-layer kernel's channel block).
+// pixel_block_channels: the NHWC first-layer kernel's channel block; winograd_allowed: float32
+// with finite weights, see conv_winograd_kernels.cpp).
 ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_strip_pixels,
-                                    std::int64_t pixel_block_channels);
+                                    std::int64_t pixel_block_channels, bool winograd_allowed);
 
 // The register-block shape of a direct algorithm on `table`'s SIMD path.
 const DirectConvEntry& direct_entry(const KernelTable& table, ConvAlgorithm algorithm);
@@ -42,24 +44,31 @@ struct ConvPlan {
   ConvAlgorithm algorithm;
   // Register tile: output pixels x output channels accumulated in registers.
   std::int64_t tile_pixels, tile_channels;
-  // Output pixels one task computes (GEMM: a tile of pixels; direct: a band of rows x a column chunk;
-  // depthwise: a plane in NCHW, an output row in NHWC).
+  // Output pixels one task computes (GEMM: a tile of pixels; Winograd: output tiles of 4 x 4 pixels;
+  // direct: a band of rows x a column chunk; depthwise: a plane in NCHW, an output row in NHWC).
   std::int64_t task_pixels;
   // Output channels one task computes, and how many such ranges cover a group.
   std::int64_t task_channels, channel_tasks;
-  // GEMM: input channels per depth block (its weight panels stay in L1 while the tile passes);
+  // GEMM and Winograd: input channels per depth block (its weight panels stay in L1 while the tile
+  // passes);
   // depthwise NCHW: the channels of a channels-last block (0: plane by plane); 0 otherwise.
   std::int64_t channel_block;
   std::int64_t tasks;
   int threads;
   std::size_t scratch_bytes;   // per thread
   std::size_t packed_bytes;    // the packed weights and bias
-  std::size_t copy_bytes;      // GEMM with NCHW input: the channels-last copy of a pass of images
+  std::size_t copy_bytes;      // GEMM and Winograd with NCHW input: the channels-last copy of a pass of images
 };
 
-// The plan for element type T (float or double) on `table`'s SIMD path with up to n_threads threads.
+// The plan for element type T (float or double) on `table`'s SIMD path with up to n_threads threads;
+// finite_weights: whether every weight is finite (Winograd's transforms would spread a non-finite one).
 template <class T>
-ConvPlan make_conv_plan(const ConvShape& s, const KernelTable& table, int n_threads);
+ConvPlan make_conv_plan(const ConvShape& s, const KernelTable& table, int n_threads, bool finite_weights);
+
+// Whether the plan's kernel reads channel-contiguous input (NCHW input is copied to (H, W, C) first).
+inline bool reads_channels_last(ConvAlgorithm algorithm) {
+  return algorithm == ConvAlgorithm::indirect_gemm || algorithm == ConvAlgorithm::winograd;
+}
 
 // The problem the plan's kernel runs, without its data pointers (input, weights, bias, output).
 template <class T>

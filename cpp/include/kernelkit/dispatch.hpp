@@ -40,6 +40,9 @@ struct KernelTable {
   std::int64_t conv_tile_pixels;
   std::size_t (*conv_scratch_bytes)(std::int64_t pixels, std::int64_t cols, std::int64_t taps, std::int64_t cg);
   GemmConvEntry conv_gemm;
+  // Winograd F(4x4, 3x3) for 3x3 layers with stride and dilation 1: the same register tile over
+  // output tiles instead of pixels (see conv_winograd_kernels.cpp).
+  GemmConvEntry conv_winograd;
   // The NCHW input's rows transposed for the tile kernels (in-register transposes).
   ChannelsLastRowFn<float> channels_last_row_f32;
   ChannelsLastRowFn<double> channels_last_row_f64;
