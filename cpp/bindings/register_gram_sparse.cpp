@@ -1,5 +1,7 @@
-// kernelkit._core.gram_sparse: the Gram kernels where X, Y or both are compressed sparse rows.
+// kernelkit._core.gram_sparse, gram_sparse_rows, gram_sparse_matvec: the Gram kernels, rows of K and
+// kernel sums where X, Y or both are compressed sparse rows.
 #include <algorithm>
+#include <type_traits>
 
 #include "bindings.hpp"
 #include "kernelkit/gram_sparse.hpp"
@@ -49,28 +51,84 @@ GramOperand<T> operand(const py::object& o, const char* name, i64 d) {
   return {values, index, starts, rows};
 }
 
+// X and, unless Y is None (Y = X), Y of one call, at least one of them sparse.
 template <class T>
-void gram_sparse_typed(const GramParams& params, const py::object& x, const py::object& y, py::array& out, i64 d) {
-  const GramOperand<T> xo = operand<T>(x, "X", d);
-  GramOperand<T> yo{};
-  if (!y.is_none()) yo = operand<T>(y, "Y", d);
-  require(xo.sparse() || (!y.is_none() && yo.sparse()), "X, Y: at least one operand must be sparse");
-  check_array<T>(out, "out", xo.rows, y.is_none() ? xo.rows : yo.rows, true);
-  T* out_data = static_cast<T*>(out.mutable_data());
-  py::gil_scoped_release release;
-  compute_sparse_gram<T>(params, xo, y.is_none() ? nullptr : &yo, d, out_data);
+struct SparseOperands {
+  using Element = T;
+  GramOperand<T> x, y;
+  bool symmetric;
+  const GramOperand<T>* y_or_null() const { return symmetric ? nullptr : &y; }
+  i64 m() const { return symmetric ? x.rows : y.rows; }
+};
+
+template <class T>
+SparseOperands<T> sparse_operands(const py::object& x, const py::object& y, i64 d) {
+  SparseOperands<T> o{operand<T>(x, "X", d), {}, y.is_none()};
+  if (!o.symmetric) o.y = operand<T>(y, "Y", d);
+  require(o.x.sparse() || (!o.symmetric && o.y.sparse()), "X, Y: at least one operand must be sparse");
+  return o;
 }
 
-void gram_sparse(GramKind kind, const py::object& x, const py::object& y, py::array& out, i64 n_features,
-                 const std::vector<double>& values, int n_threads) {
+GramParams sparse_params(GramKind kind, i64 n_features, const std::vector<double>& values, int n_threads) {
   require(n_features >= 1, "n_features: at least one feature is required");
   require(n_threads >= 1, "n_threads: must be >= 1");
   require(values.size() <= std::size_t(kMaxGramParams), "params: too many values for this kernel");
   GramParams params{kind, {}, n_threads};
   std::copy(values.begin(), values.end(), params.values);
-  if (has_dtype<float>(out)) return gram_sparse_typed<float>(params, x, y, out, n_features);
-  if (has_dtype<double>(out)) return gram_sparse_typed<double>(params, x, y, out, n_features);
-  throw py::type_error("out: dtype must be float32 or float64");
+  return params;
+}
+
+// body(operands) with X and Y read as X's element type (its array's, or its data's for (data,
+// indices, indptr)), float32 or float64.
+template <class Body>
+void with_sparse_operands(const py::object& x, const py::object& y, i64 d, const Body& body) {
+  const bool csr = py::isinstance<py::tuple>(x) && py::len(x) == 3;
+  const py::object values = csr ? py::object(x.cast<py::tuple>()[0]) : x;
+  require(py::isinstance<py::array>(values), "X: expected an array or (data, indices, indptr)");
+  for_element_type(values.cast<py::array>(),
+                   [&](auto element) { body(sparse_operands<decltype(element)>(x, y, d)); });
+}
+
+void gram_sparse(GramKind kind, const py::object& x, const py::object& y, py::array& out, i64 n_features,
+                 const std::vector<double>& values, int n_threads) {
+  const GramParams params = sparse_params(kind, n_features, values, n_threads);
+  with_sparse_operands(x, y, n_features, [&](const auto& o) {
+    using T = typename std::decay_t<decltype(o)>::Element;
+    check_array<T>(out, "out", o.x.rows, o.m(), true);
+    T* out_data = static_cast<T*>(out.mutable_data());
+    py::gil_scoped_release release;
+    compute_sparse_gram<T>(params, o.x, o.y_or_null(), n_features, out_data);
+  });
+}
+
+void gram_sparse_rows(GramKind kind, const py::object& x, const py::array& rows, const py::object& y, py::array& out,
+                      i64 n_features, const std::vector<double>& values, int n_threads) {
+  const GramParams params = sparse_params(kind, n_features, values, n_threads);
+  with_sparse_operands(x, y, n_features, [&](const auto& o) {
+    using T = typename std::decay_t<decltype(o)>::Element;
+    const i64 count = rows.ndim() == 1 ? rows.shape(0) : -1;
+    const i64* index = vector_data<i64>(rows, "rows");
+    for (i64 r = 0; r < count; ++r) require(index[r] >= 0 && index[r] < o.x.rows, "rows: index out of range");
+    check_array<T>(out, "out", count, o.m(), true);
+    T* out_data = static_cast<T*>(out.mutable_data());
+    py::gil_scoped_release release;
+    compute_sparse_gram_rows<T>(params, o.x, RowSelection{index, 0, count}, o.y_or_null(), n_features, out_data);
+  });
+}
+
+void gram_sparse_matvec(GramKind kind, const py::object& x, const py::object& y, const py::array& v, py::array& out,
+                        i64 n_features, const std::vector<double>& values, int n_threads) {
+  const GramParams params = sparse_params(kind, n_features, values, n_threads);
+  with_sparse_operands(x, y, n_features, [&](const auto& o) {
+    using T = typename std::decay_t<decltype(o)>::Element;
+    const i64 k = v.ndim() == 2 ? v.shape(1) : -1;
+    check_array<double>(v, "v", o.m(), k, false);
+    check_array<double>(out, "out", o.x.rows, k, true);
+    const double* v_data = static_cast<const double*>(v.data());
+    double* out_data = static_cast<double*>(out.mutable_data());
+    py::gil_scoped_release release;
+    compute_sparse_gram_matvec<T>(params, o.x, o.y_or_null(), n_features, v_data, k, out_data);
+  });
 }
 
 }  // namespace
@@ -80,6 +138,13 @@ void register_gram_sparse(py::module_& m) {
         py::arg("n_features"), py::arg("params"), py::arg("n_threads"),
         "out = K(x, y) for the named kernel, x and y dense arrays or CSR (data, indices, indptr) "
         "tuples, at least one sparse; y=None computes the symmetric K(x, x).");
+  m.def("gram_sparse_rows", &gram_sparse_rows, py::arg("kind"), py::arg("x"), py::arg("rows"), py::arg("y"),
+        py::arg("out"), py::arg("n_features"), py::arg("params"), py::arg("n_threads"),
+        "out = K(x, y)[rows] (rows int64, each in [0, len(x))) without the other rows, operands as "
+        "gram_sparse's.");
+  m.def("gram_sparse_matvec", &gram_sparse_matvec, py::arg("kind"), py::arg("x"), py::arg("y"), py::arg("v"),
+        py::arg("out"), py::arg("n_features"), py::arg("params"), py::arg("n_threads"),
+        "out = K(x, y) @ v (v and out float64, 2-D) without forming K, operands as gram_sparse's.");
 }
 
 }  // namespace kk::bindings

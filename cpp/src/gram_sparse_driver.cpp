@@ -1,6 +1,6 @@
 // Gram-matrix driver for sparse operands (X, Y or both compressed sparse rows), computed from the
 // sparse structure in output tiles: nothing of X or Y is densified, the extra memory is Y grouped by
-// feature (O(nnz + features per column block)) and nothing per tile beyond the output itself.
+// feature (O(nnz + features per column block)) and one output row segment per thread.
 //
 // Every kernel is a function of one sum over the features both rows hold: s = sum over the shared
 // support of pair(x_k, y_k), with per-row terms for the rest:
@@ -18,6 +18,10 @@
 //   one operand dense: each sparse row gathers its features from the dense row.
 // The epilogue (the kernel's function of s and the row terms) runs on each finished output row
 // segment, while it is in cache; exp and tanh are the per-ISA vector routines of the dispatch table.
+// What happens to a finished segment is the caller's (SparseKernel::segments' sink): the Gram
+// matrix and kernel_rows store it; the kernel sums multiply it into float64 sums at once with the
+// per-ISA block product (the loop of gram_sum_loop.hpp, as for dense operands), so they never hold
+// more of K than one segment per thread.
 // For Y = X the result is exactly symmetric without mirroring: indices ascend within each row, so
 // s(i, j) and s(j, i) add the same products in the same order, and every epilogue is symmetric in
 // i and j.
@@ -37,8 +41,10 @@
 #include "kernelkit/cpu_caches.hpp"
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/float_mode.hpp"
+#include "kernelkit/gram_sum_loop.hpp"
 #include "kernelkit/parallel.hpp"
 #include "kernelkit/scratch.hpp"
+#include "kernelkit/table_entry.hpp"
 
 namespace kk {
 namespace {
@@ -239,111 +245,162 @@ inline void store_fence() {
 #endif
 }
 
-struct Tile {
-  i64 i0, i1, j0, j1, block;
-};
-
-std::vector<Tile> tiles_of(i64 n, i64 m, i64 rows, i64 cols) {
-  std::vector<Tile> tiles;
-  for (i64 j0 = 0, block = 0; j0 < m; j0 += cols, ++block)
-    for (i64 i0 = 0; i0 < n; i0 += rows) tiles.push_back({i0, std::min(i0 + rows, n), j0, std::min(j0 + cols, m), block});
-  return tiles;
-}
-
+// The width of the output column blocks: with both operands sparse, row segments (the accumulation
+// target) that fit half of L2; with a dense operand, as many of its rows as fit there (64 to 4096).
+// From the shapes and the CPU only, not the thread count (the kernel sums' order depends on it).
 template <class T>
-struct SparseGram {
-  const GramOperand<T>& x;
-  const GramOperand<T>& y;
-  i64 d, m;
-  T* out;
-  const FormEpilogue<T>& epilogue;
-
-  bool stream;
-
-  // The tile's shared-support sums, row by row into `row` (a scratch row segment that stays in
-  // cache), the epilogue on it, and the finished segment copied to out once.
-  template <PairTerm P>
-  void tile(const Tile& t, const FeatureColumns<T>* y_by_feature, T* row, double* values) const {
-    const i64 cols = t.j1 - t.j0;
-    for (i64 i = t.i0; i < t.i1; ++i) {
-      if (y_by_feature != nullptr) {
-        accumulate_by_feature<P>(row_of(x, i, d), *y_by_feature, t.block, row, cols);
-      } else if (x.sparse()) {
-        const RowView<T> x_row = row_of(x, i, d);
-        for (i64 j = 0; j < cols; ++j) row[j] = gather_sum<P>(x_row, y.values + (t.j0 + j) * d);
-      } else {
-        for (i64 j = 0; j < cols; ++j) row[j] = gather_sum<P>(row_of(y, t.j0 + j, d), x.values + i * d);
-      }
-      epilogue(row, values, i, t.j0, cols);
-      copy_row(out + i * m + t.j0, row, cols, stream);
-    }
-    if (stream) store_fence();
-  }
-};
-
-// Output tiles: with both operands sparse, column blocks whose row segment (the accumulation target)
-// fits half of L2; with a dense operand, as many of its rows as fit there (64 to 4096); row blocks
-// small enough for a dozen tiles per thread.
-struct TileShape {
-  i64 rows, cols;
-};
-
-template <class T>
-TileShape tile_shape(i64 n, i64 m, i64 d, bool both_sparse, int threads) {
+i64 column_block(i64 m, i64 d, bool both_sparse) {
   const i64 half_l2 = cpu_caches().l2 / 2 / i64(sizeof(T));
   const i64 cols = both_sparse ? std::max<i64>(1024, half_l2) : std::clamp<i64>(half_l2 / d, 64, 4096);
-  const i64 blocks = (m + cols - 1) / cols;
-  const i64 rows = std::clamp<i64>((n * blocks) / (12 * i64(threads)), 1, 64);
-  return {rows, std::min(cols, m)};
+  return std::min(cols, m);
 }
+
+// K(X, Y) for sparse operands, prepared once per call (row terms, epilogue, Y grouped by feature),
+// computed one output row segment at a time. Output row r is X's row rows[r] (a RowSelection), so
+// that kernel_rows takes the same path as the whole matrix. Not copyable: the epilogue points into
+// the row terms.
+template <class T>
+class SparseKernel {
+ public:
+  SparseKernel(const GramParams& params, const GramOperand<T>& x, const GramOperand<T>* y_or_null, i64 d)
+      : x_(x),
+        y_(y_or_null == nullptr ? x : *y_or_null),
+        d_(d),
+        m_(y_.rows),
+        cols_(column_block<T>(m_, d, x.sparse() && y_.sparse())),
+        term_(pair_term_of(form_of(params.kind))),
+        x_terms_(row_terms(form_of(params.kind), x, d, params.n_threads)),
+        y_terms_(y_or_null == nullptr ? std::vector<T>{} : row_terms(form_of(params.kind), y_, d, params.n_threads)),
+        epilogue_{form_of(params.kind),
+                  params.kind,
+                  params.values,
+                  x_terms_.empty() ? nullptr : x_terms_.data(),
+                  x_terms_.empty() ? nullptr : (y_or_null == nullptr ? x_terms_.data() : y_terms_.data()),
+                  kernels().gram_epilogue,
+                  y_or_null == nullptr} {
+    // built before any parallel loop: nothing inside one allocates
+    if (x.sparse() && y_.sparse()) y_by_feature_.emplace_back(y_, d, cols_);
+  }
+  SparseKernel(const SparseKernel&) = delete;
+  SparseKernel& operator=(const SparseKernel&) = delete;
+
+  i64 column_blocks() const { return ceil_div(m_, cols_); }
+  // Per thread: the row segment, then (float32) its values in double for the epilogue.
+  std::size_t scratch_bytes() const { return row_bytes() + std::size_t(cols_) * sizeof(double); }
+
+  // For the output rows r in [r0, r1) in turn: the shared-support sums of X's row rows[r] against
+  // column block `block` (scratch: scratch_bytes()), the epilogue on them, then
+  // sink(r, j0, count, segment) with the finished K(x_rows[r], y_j) for j in [j0, j0 + count),
+  // while the segment is in cache. Runs on the calling thread only.
+  template <class Sink>
+  void segments(RowSelection rows, i64 r0, i64 r1, i64 block, void* scratch, const Sink& sink) const {
+    switch (term_) {
+      case PairTerm::product:
+        return segments_of<PairTerm::product>(rows, r0, r1, block, scratch, sink);
+      case PairTerm::shared_magnitude:
+        return segments_of<PairTerm::shared_magnitude>(rows, r0, r1, block, scratch, sink);
+      case PairTerm::chi2_overlap:
+        return segments_of<PairTerm::chi2_overlap>(rows, r0, r1, block, scratch, sink);
+    }
+  }
+
+ private:
+  std::size_t row_bytes() const { return (std::size_t(cols_) * sizeof(T) + 63) / 64 * 64; }
+
+  template <PairTerm P, class Sink>
+  void segments_of(RowSelection rows, i64 r0, i64 r1, i64 block, void* scratch, const Sink& sink) const {
+    const i64 j0 = block * cols_, count = std::min(cols_, m_ - j0);
+    T* row = static_cast<T*>(scratch);
+    double* values = reinterpret_cast<double*>(static_cast<char*>(scratch) + row_bytes());
+    for (i64 r = r0; r < r1; ++r) {
+      const i64 i = rows[r];
+      if (!y_by_feature_.empty()) {
+        accumulate_by_feature<P>(row_of(x_, i, d_), y_by_feature_.front(), block, row, count);
+      } else if (x_.sparse()) {
+        const RowView<T> x_row = row_of(x_, i, d_);
+        for (i64 j = 0; j < count; ++j) row[j] = gather_sum<P>(x_row, y_.values + (j0 + j) * d_);
+      } else {
+        for (i64 j = 0; j < count; ++j) row[j] = gather_sum<P>(row_of(y_, j0 + j, d_), x_.values + i * d_);
+      }
+      epilogue_(row, values, i, j0, count);
+      sink(r, j0, count, static_cast<const T*>(row));
+    }
+  }
+
+  const GramOperand<T>& x_;
+  const GramOperand<T>& y_;
+  i64 d_, m_, cols_;
+  PairTerm term_;
+  std::vector<T> x_terms_, y_terms_;
+  FormEpilogue<T> epilogue_;
+  std::vector<FeatureColumns<T>> y_by_feature_;  // one entry with both operands sparse
+};
+
+// Kernel sums take this many output rows per task: a constant, so that the order of the sums does
+// not depend on the thread count (see gram_sum_loop.hpp).
+constexpr i64 kSumRowBlock = 64;
 
 }  // namespace
 
 template <class T>
-void compute_sparse_gram(const GramParams& params, const GramOperand<T>& x, const GramOperand<T>* y_or_null,
-                         i64 d, T* out) {
-  const bool symmetric = y_or_null == nullptr;
-  const GramOperand<T>& y = symmetric ? x : *y_or_null;
-  const i64 n = x.rows, m = y.rows;
+void compute_sparse_gram_rows(const GramParams& params, const GramOperand<T>& x, RowSelection rows,
+                              const GramOperand<T>* y, i64 d, T* out) {
+  const i64 n = rows.count, m = y == nullptr ? x.rows : y->rows;
   if (n == 0 || m == 0) return;
   const SubnormalsAsZero float_mode;  // on this thread and the workers (see float_mode.hpp)
-  const int n_threads = params.n_threads;
-
-  const GramForm form = form_of(params.kind);
-  const std::vector<T> x_terms = row_terms(form, x, d, n_threads);
-  const std::vector<T> y_terms = symmetric ? std::vector<T>{} : row_terms(form, y, d, n_threads);
-  const T* y_term = symmetric ? x_terms.data() : y_terms.data();
-  const FormEpilogue<T> epilogue{form,           params.kind,
-                                 params.values,  x_terms.empty() ? nullptr : x_terms.data(),
-                                 x_terms.empty() ? nullptr : y_term, kernels().gram_epilogue,
-                                 symmetric};
-
-  const bool both_sparse = x.sparse() && y.sparse();
-  const TileShape shape = tile_shape<T>(n, m, d, both_sparse, n_threads);
-  const std::vector<Tile> tiles = tiles_of(n, m, shape.rows, shape.cols);
-  std::vector<FeatureColumns<T>> y_by_feature;  // built before the loop: nothing inside allocates
-  if (both_sparse) y_by_feature.emplace_back(y, d, shape.cols);
-  const FeatureColumns<T>* columns = both_sparse ? &y_by_feature.front() : nullptr;
-  const SparseGram<T> gram{x, y, d, m, out, epilogue, n * m * i64(sizeof(T)) > kStreamingOutputBytes};
-  const int threads = static_cast<int>(std::min<i64>(n_threads, static_cast<i64>(tiles.size())));
-  // Per thread: the row segment, then (float32) its values in double for the epilogue.
-  const std::size_t row_bytes = (std::size_t(shape.cols) * sizeof(T) + 63) / 64 * 64;
-  const ScratchLease scratch(threads, row_bytes + std::size_t(shape.cols) * sizeof(double));
-  const PairTerm term = pair_term_of(form);
-  parallel_for(static_cast<i64>(tiles.size()), threads, [&](i64 t) {
-    const Tile& tile = tiles[static_cast<std::size_t>(t)];
-    char* buffer = static_cast<char*>(scratch[thread_index()]);
-    T* row = reinterpret_cast<T*>(buffer);
-    double* values = reinterpret_cast<double*>(buffer + row_bytes);
-    if (term == PairTerm::product) gram.template tile<PairTerm::product>(tile, columns, row, values);
-    if (term == PairTerm::shared_magnitude) gram.template tile<PairTerm::shared_magnitude>(tile, columns, row, values);
-    if (term == PairTerm::chi2_overlap) gram.template tile<PairTerm::chi2_overlap>(tile, columns, row, values);
+  const SparseKernel<T> kernel(params, x, y, d);
+  // Output tiles: row blocks small enough for a dozen tiles per thread, column blocks outermost
+  // (Y's block grouped by feature is shared by the tiles that follow each other).
+  const i64 col_blocks = kernel.column_blocks();
+  const i64 tile_rows = std::clamp<i64>((n * col_blocks) / (12 * i64(params.n_threads)), 1, 64);
+  const i64 row_blocks = ceil_div(n, tile_rows);
+  const bool stream = n * m * i64(sizeof(T)) > kStreamingOutputBytes;
+  const int threads = threads_for(params.n_threads, row_blocks * col_blocks);
+  const ScratchLease scratch(threads, kernel.scratch_bytes());
+  parallel_for(row_blocks * col_blocks, threads, [&](i64 t) {
+    const i64 r0 = (t % row_blocks) * tile_rows;
+    kernel.segments(rows, r0, std::min(n, r0 + tile_rows), t / row_blocks, scratch[thread_index()],
+                    [&](i64 r, i64 j0, i64 count, const T* segment) { copy_row(out + r * m + j0, segment, count, stream); });
+    if (stream) store_fence();
   });
+}
+
+template <class T>
+void compute_sparse_gram(const GramParams& params, const GramOperand<T>& x, const GramOperand<T>* y, i64 d, T* out) {
+  compute_sparse_gram_rows(params, x, RowSelection{nullptr, 0, x.rows}, y, d, out);
+}
+
+template <class T>
+void compute_sparse_gram_matvec(const GramParams& params, const GramOperand<T>& x, const GramOperand<T>* y, i64 d,
+                                const double* v, i64 k, double* out) {
+  const i64 n = x.rows, m = y == nullptr ? x.rows : y->rows;
+  if (n == 0 || m == 0 || k == 0) {
+    std::fill_n(out, n * k, 0.0);
+    return;
+  }
+  const SubnormalsAsZero float_mode;
+  const SparseKernel<T> kernel(params, x, y, d);
+  const BlockProductFn<T> block_product = TableEntry<T>::block_product(kernels());
+  const RowSelection all{nullptr, 0, n};
+  sum_column_blocks({n, k, kSumRowBlock, kernel.column_blocks()}, params.n_threads, kernel.scratch_bytes(), out,
+                    [&](i64 i0, i64 rows, i64 block, double* sums, void* scratch) {
+                      kernel.segments(all, i0, i0 + rows, block, scratch, [&](i64 r, i64 j0, i64 count, const T* segment) {
+                        block_product(segment, count, 1, count, v + j0 * k, k, sums + (r - i0) * k);
+                      });
+                    });
 }
 
 template void compute_sparse_gram<float>(const GramParams&, const GramOperand<float>&, const GramOperand<float>*,
                                          i64, float*);
 template void compute_sparse_gram<double>(const GramParams&, const GramOperand<double>&,
                                           const GramOperand<double>*, i64, double*);
+template void compute_sparse_gram_rows<float>(const GramParams&, const GramOperand<float>&, RowSelection,
+                                              const GramOperand<float>*, i64, float*);
+template void compute_sparse_gram_rows<double>(const GramParams&, const GramOperand<double>&, RowSelection,
+                                               const GramOperand<double>*, i64, double*);
+template void compute_sparse_gram_matvec<float>(const GramParams&, const GramOperand<float>&,
+                                                const GramOperand<float>*, i64, const double*, i64, double*);
+template void compute_sparse_gram_matvec<double>(const GramParams&, const GramOperand<double>&,
+                                                 const GramOperand<double>*, i64, const double*, i64, double*);
 
 }  // namespace kk

@@ -1,14 +1,15 @@
 // Kernel sums and single rows of K: the parallel loops over blocks of K(X, Y), each block computed
 // by GramOperands::block() (cpp/src/gram_driver.cpp, the Gram kernels with their exactness rules)
 // into per-thread scratch and, for sums, multiplied into float64 by the per-ISA block product
-// (cpp/kernels/gram_sum_kernels.cpp). Memory beyond the inputs and outputs: one block per thread.
+// (cpp/kernels/gram_sum_kernels.cpp) in the loop shared with the sparse driver (gram_sum_loop.hpp).
+// Memory beyond the inputs and outputs: one block per thread.
 #include "kernelkit/gram_sum_driver.hpp"
 
 #include <algorithm>
-#include <vector>
 
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/float_mode.hpp"
+#include "kernelkit/gram_sum_loop.hpp"
 #include "kernelkit/parallel.hpp"
 #include "kernelkit/scratch.hpp"
 #include "kernelkit/table_entry.hpp"
@@ -18,9 +19,6 @@ namespace {
 
 using i64 = std::int64_t;
 
-// Sums over few row blocks are split over column groups too, so that this many tasks exist (a
-// constant, not the thread count, so that the order of the sums and the results stay the same).
-constexpr i64 kMinTasks = 64;
 // An index's gathered rows take at most this much scratch per thread (for many features).
 constexpr i64 kGatheredBytes = 4 << 20;
 
@@ -29,40 +27,23 @@ constexpr i64 kGatheredBytes = 4 << 20;
 template <class T>
 void compute_gram_matvec(const GramParams& params, const T* x, i64 n, const T* y, i64 m, i64 d, const double* v,
                          i64 k, double* out) {
-  std::fill_n(out, n * k, 0.0);
-  if (n == 0 || m == 0 || k == 0) return;
+  if (n == 0 || m == 0 || k == 0) {
+    std::fill_n(out, n * k, 0.0);
+    return;
+  }
   const SubnormalsAsZero float_mode;  // as in compute_gram: on this thread and the workers
   const GramOperands<T> operands(params, x, n, y, m, d);
   const i64 b = operands.block_rows();
-  const i64 row_blocks = ceil_div(n, b), col_blocks = ceil_div(m, b);
-  const i64 groups = std::clamp<i64>(ceil_div(kMinTasks, row_blocks), 1, col_blocks);
-  const i64 blocks_per_group = ceil_div(col_blocks, groups);
-  // Group 0 sums into out; the others into partial sums added afterwards, in group order.
-  std::vector<double> partial(static_cast<std::size_t>((groups - 1) * n * k), 0.0);
-  const i64 tasks = row_blocks * groups;
-  const int threads = threads_for(params.n_threads, tasks);
   const std::size_t tile_bytes = static_cast<std::size_t>(b * b) * sizeof(T);
-  const ScratchLease scratch(threads, operands.block_scratch_bytes(0) + tile_bytes);
   const BlockProductFn<T> block_product = TableEntry<T>::block_product(kernels());
-
-  parallel_for(tasks, threads, [&](i64 t) {
-    const i64 i0 = (t / groups) * b, g = t % groups;
-    const RowSelection rows{nullptr, i0, std::min(b, n - i0)};
-    char* own = static_cast<char*>(scratch[thread_index()]);
-    T* tile = reinterpret_cast<T*>(own);
-    void* block_scratch = own + tile_bytes;
-    double* sums = (g == 0 ? out : partial.data() + (g - 1) * n * k) + i0 * k;
-    const i64 last = std::min(col_blocks, (g + 1) * blocks_per_group);
-    for (i64 cb = g * blocks_per_group; cb < last; ++cb) {
-      const i64 j0 = cb * b, j1 = std::min(m, j0 + b);
-      operands.block(rows, j0, j1, tile, b, block_scratch);
-      block_product(tile, b, rows.count, j1 - j0, v + j0 * k, k, sums);
-    }
-  });
-  for (i64 g = 1; g < groups; ++g) {
-    const double* p = partial.data() + (g - 1) * n * k;
-    for (i64 e = 0; e < n * k; ++e) out[e] += p[e];
-  }
+  // Per thread: the block of K, then the tile kernel's scratch.
+  sum_column_blocks({n, k, b, ceil_div(m, b)}, params.n_threads, operands.block_scratch_bytes(0) + tile_bytes, out,
+                    [&](i64 i0, i64 rows, i64 cb, double* sums, void* scratch) {
+                      T* tile = static_cast<T*>(scratch);
+                      const i64 j0 = cb * b, j1 = std::min(m, j0 + b);
+                      operands.block({nullptr, i0, rows}, j0, j1, tile, b, static_cast<char*>(scratch) + tile_bytes);
+                      block_product(tile, b, rows, j1 - j0, v + j0 * k, k, sums);
+                    });
 }
 
 template <class T>

@@ -62,6 +62,26 @@ def gram_sparse(
     params: list[float],
     n_threads: int,
 ) -> None: ...
+def gram_sparse_rows(
+    kind: GramKind,
+    x: NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64], NDArray[np.int64]],
+    rows: NDArray[np.int64],
+    y: NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64], NDArray[np.int64]] | None,
+    out: NDArray[Any],
+    n_features: int,
+    params: list[float],
+    n_threads: int,
+) -> None: ...
+def gram_sparse_matvec(
+    kind: GramKind,
+    x: NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64], NDArray[np.int64]],
+    y: NDArray[Any] | tuple[NDArray[Any], NDArray[np.int64], NDArray[np.int64]] | None,
+    v: NDArray[np.float64],
+    out: NDArray[np.float64],
+    n_features: int,
+    params: list[float],
+    n_threads: int,
+) -> None: ...
 def vexp(x: NDArray[Any]) -> NDArray[np.floating[Any]]: ...
 def vtanh(x: NDArray[Any]) -> NDArray[np.floating[Any]]: ...
 def fma_peak(float64: bool, seconds: float, threads: int) -> float: ...

@@ -4,7 +4,8 @@ X, Y or both may be a scipy.sparse matrix or array in any format (CSR, CSC, COO,
 sparray). Each sparse operand is handed to the compiled core as canonical CSR (indices ascending,
 duplicates summed: a copy only where the input is not already so, O(nnz)); the Gram matrix is then
 computed from the sparse structure in tiles (cpp/src/gram_sparse_driver.cpp), never from a
-densified copy.
+densified copy; so are the rows of K and the kernel sums ``K @ v`` of :mod:`kernelkit.kernel_sums`
+(those without the whole matrix either).
 """
 
 from __future__ import annotations
@@ -97,6 +98,11 @@ class SparsePair:
     def both_sparse(self) -> bool:
         return is_sparse(self.x) and (self.y is None or is_sparse(self.y))
 
+    @property
+    def m(self) -> int:
+        """The number of rows of Y (of X when ``y`` is None)."""
+        return int((self.x if self.y is None else self.y).shape[0])
+
     def gram(
         self,
         kind: Any,
@@ -107,14 +113,38 @@ class SparsePair:
     ) -> NDArray[Any]:
         """The dense Gram matrix ``K(X, Y)`` of the compiled kernel ``kind`` (a _core.GramKind)
         with its parameters in the spec's order."""
-        m = self.x.shape[0] if self.y is None else self.y.shape[0]
         parts = [p for a in (self.x, self.y) for p in _arrays_of(a)]
-        result = check_out(out, (self.x.shape[0], m), self.dtype, inputs + parts, "X or Y")
-        y = None if self.y is None else _core_operand(self.y)
-        _core.gram_sparse(
-            kind, _core_operand(self.x), y, result, self.n_features, params, n_threads
-        )
+        result = check_out(out, (self.x.shape[0], self.m), self.dtype, inputs + parts, "X or Y")
+        _core.gram_sparse(kind, *self._core_operands(), result, self.n_features, params, n_threads)
         return result
+
+    def matvec(
+        self,
+        kind: Any,
+        params: list[float],
+        weights: NDArray[np.float64],
+        out: NDArray[np.float64],
+        n_threads: int,
+    ) -> None:
+        """``out = K(X, Y) @ weights`` (float64, 2-D): each row segment of K computed from the
+        sparse structure and multiplied into float64 sums at once, never the whole matrix."""
+        x, y = self._core_operands()
+        _core.gram_sparse_matvec(kind, x, y, weights, out, self.n_features, params, n_threads)
+
+    def rows(
+        self,
+        kind: Any,
+        params: list[float],
+        index: NDArray[np.int64],
+        out: NDArray[Any],
+        n_threads: int,
+    ) -> None:
+        """``out = K(X, Y)[index]`` (int64 row numbers of X in [0, n)), only those rows."""
+        x, y = self._core_operands()
+        _core.gram_sparse_rows(kind, x, index, y, out, self.n_features, params, n_threads)
+
+    def _core_operands(self) -> tuple[CoreOperand, CoreOperand | None]:
+        return _core_operand(self.x), None if self.y is None else _core_operand(self.y)
 
     def sparse_product(self, kind: str) -> Any:
         """``K(X, Y)`` as a sparse CSR matrix (of X's scipy type) for ``dense_output=False``:

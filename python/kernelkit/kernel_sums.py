@@ -28,15 +28,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import _core
+from ._sparse_gram import is_sparse
 from ._validation import InvalidParameterError, c_aligned
 from .pairwise import (
     KERNEL_METRICS,
     KERNEL_SPECS,
     FloatArray,
     GramCall,
+    SparseGramCall,
     gram_call,
     refuse_unexpected_params,
+    sparse_gram_call,
 )
 
 __all__ = ["kernel_matvec", "kernel_rows"]
@@ -61,11 +63,14 @@ def checked_call(
     Y: ArrayLike | None,
     params: Mapping[str, Any],
     n_threads: int | None,
-) -> GramCall:
+) -> GramCall | SparseGramCall:
     """The Gram call for ``kernel`` (see :func:`kernel_name`) with ``params`` checked as the
-    kernel's own function checks them; ``function`` names the caller in errors."""
+    kernel's own function checks them, X and Y as the Gram functions check theirs (scipy.sparse
+    ones by the sparse Gram functions' rules); ``function`` names the caller in errors."""
     name = kernel_name(function, kernel)
     refuse_unexpected_params(params, KERNEL_SPECS[name].param_names, f"{function}()", f"{kernel!r}")
+    if is_sparse(X) or is_sparse(Y):
+        return sparse_gram_call(name, X, Y, params, n_threads)
     return gram_call(name, X, Y, params, n_threads)
 
 
@@ -81,12 +86,14 @@ def _as_weights(v: ArrayLike, m: int) -> NDArray[np.float64]:
     return c_aligned(arr.reshape(m, 1) if arr.ndim == 1 else arr, dtype=np.float64)
 
 
-def matvec_float64(call: GramCall, v: ArrayLike) -> tuple[NDArray[np.float64], bool]:
+def matvec_float64(
+    call: GramCall | SparseGramCall, v: ArrayLike
+) -> tuple[NDArray[np.float64], bool]:
     """``K @ v`` for a checked call, as float64 of shape (n, k), and whether v was 1-D (for
     callers that sum several such products before rounding, as kernelkit.dask does)."""
     weights = _as_weights(v, call.m)
-    out = np.empty((call.x.shape[0], weights.shape[1]), dtype=np.float64)
-    _core.gram_matvec(call.kind, call.x, call.y, weights, out, call.params, call.threads)
+    out = np.empty((call.n, weights.shape[1]), dtype=np.float64)
+    call.matvec(weights, out)
     return out, np.ndim(v) == 1
 
 
@@ -181,7 +188,7 @@ def kernel_rows(
            [1.    , 0.3679, 0.0183]])
     """
     call = checked_call("kernel_rows", kernel, X, Y, params, n_threads)
-    index = _as_row_index(rows, call.x.shape[0])
+    index = _as_row_index(rows, call.n)
     out = np.empty((index.shape[0], call.m), dtype=call.dtype)
-    _core.gram_rows(call.kind, call.x, index, call.y, out, call.params, call.threads)
+    call.rows(index, out)
     return out

@@ -43,8 +43,8 @@ clipped at 0, as scikit-learn does for sparse input; laplacian, chi2 and additiv
 as ``sum|x| + sum|y|`` minus a sum over the features both rows hold (so nearly equal rows carry the
 rounding of those sums), their diagonal for ``Y=None`` exact; products, norms and sums are
 accumulated in the result dtype, without the dense path's rescaling of rows whose squares would
-overflow. Per-feature length scales, the kernel sums, and callable and ``"precomputed"`` metrics
-of pairwise_kernels refuse sparse input.
+overflow. Per-feature length scales and callable and ``"precomputed"`` metrics of
+pairwise_kernels refuse sparse input; the kernel sums (:mod:`kernelkit.kernel_sums`) take it.
 
 Subnormal numbers (float32 below 1.2e-38, float64 below 2.2e-308) count as zero inside the call,
 in the inputs, in gamma and coef0 as the result dtype holds them, and in every intermediate result,
@@ -99,8 +99,8 @@ FloatArray = NDArray[Union[np.float32, np.float64]]
 def _as_matrix(a: ArrayLike, name: str) -> NDArray[Any]:
     if is_sparse(a):  # the named kernels take sparse input before they get here
         raise TypeError(
-            f"{name}: sparse matrices are not supported here (callable and precomputed metrics, "
-            f"kernel sums); pass {name}.toarray()"
+            f"{name}: sparse matrices are not supported here (callable and precomputed "
+            f"metrics); pass {name}.toarray()"
         )
     arr = np.asarray(a)
     if arr.ndim != 2:
@@ -258,9 +258,55 @@ class GramCall:
     threads: int
 
     @property
+    def n(self) -> int:
+        """The number of rows of X."""
+        return int(self.x.shape[0])
+
+    @property
     def m(self) -> int:
         """The number of rows of Y (of X when ``y`` is None)."""
         return int((self.x if self.y is None else self.y).shape[0])
+
+    def matvec(self, weights: NDArray[np.float64], out: NDArray[np.float64]) -> None:
+        """``out = K(X, Y) @ weights`` (both float64 and 2-D), block by block."""
+        _core.gram_matvec(self.kind, self.x, self.y, weights, out, self.params, self.threads)
+
+    def rows(self, index: NDArray[np.int64], out: NDArray[Any]) -> None:
+        """``out = K(X, Y)[index]`` (index: int64 row numbers in [0, n))."""
+        _core.gram_rows(self.kind, self.x, index, self.y, out, self.params, self.threads)
+
+
+@dataclass(frozen=True)
+class SparseGramCall:
+    """:class:`GramCall` where X, Y or both are scipy.sparse: the operands as
+    :class:`kernelkit._sparse_gram.SparsePair` holds them (canonical CSR, values checked).
+    :func:`sparse_gram_call` makes it; the Gram functions and the kernel sums run it."""
+
+    kind: Any
+    pair: SparsePair
+    params: list[float]
+    threads: int
+
+    @property
+    def dtype(self) -> type[np.floating[Any]]:
+        """The result dtype: float32 if X and Y are float32, else float64."""
+        return self.pair.dtype
+
+    @property
+    def n(self) -> int:
+        return int(self.pair.x.shape[0])
+
+    @property
+    def m(self) -> int:
+        return self.pair.m
+
+    def matvec(self, weights: NDArray[np.float64], out: NDArray[np.float64]) -> None:
+        """As :meth:`GramCall.matvec`, from the sparse structure."""
+        self.pair.matvec(self.kind, self.params, weights, out, self.threads)
+
+    def rows(self, index: NDArray[np.int64], out: NDArray[Any]) -> None:
+        """As :meth:`GramCall.rows`, from the sparse structure."""
+        self.pair.rows(self.kind, self.params, index, out, self.threads)
 
 
 def gram_call(
@@ -310,6 +356,28 @@ def _checked_params(
     return values
 
 
+def sparse_gram_call(
+    kernel: str,
+    X: Any,
+    Y: Any,
+    params: Mapping[str, Any],
+    n_threads: int | None,
+    nested_in: str | None = None,
+) -> SparseGramCall:
+    """:func:`gram_call` for a scipy.sparse X or Y (:mod:`kernelkit._sparse_gram`'s operand rules:
+    canonical CSR, finite values, non-negative ones for chi2); one value per feature is refused."""
+    spec = KERNEL_SPECS[kernel]
+    values = _checked_params(spec, params, nested_in)
+    pair = SparsePair.of(X, Y, spec.nonnegative)
+    threads = resolve_n_threads(n_threads)
+    numbers = []
+    for name, value in values.items():
+        if isinstance(value, np.ndarray):
+            raise ValueError(f"{name}: one value per feature is not supported for sparse input")
+        numbers.append(1.0 / pair.n_features if value is None else value)  # gamma=None
+    return SparseGramCall(spec.core_kind, pair, numbers, threads)
+
+
 def _run_sparse(
     kernel: str,
     X: Any,
@@ -319,22 +387,15 @@ def _run_sparse(
     n_threads: int | None,
     nested_in: str | None,
 ) -> Any:
-    """_run_kernel for sparse X or Y (:mod:`kernelkit._sparse_gram`): a dense result, or with
-    ``dense_output=False`` and both sparse, scikit-learn's sparse CSR one."""
-    spec = KERNEL_SPECS[kernel]
-    values = _checked_params(spec, params, nested_in)
-    pair = SparsePair.of(X, Y, spec.nonnegative)
-    threads = resolve_n_threads(n_threads)
-    if spec.dense_output and not params.get("dense_output", True) and pair.both_sparse:
+    """_run_kernel for sparse X or Y: a dense result, or with ``dense_output=False`` and both
+    sparse, scikit-learn's sparse CSR one."""
+    call = sparse_gram_call(kernel, X, Y, params, n_threads, nested_in)
+    sparse_result = not params.get("dense_output", True) and call.pair.both_sparse
+    if KERNEL_SPECS[kernel].dense_output and sparse_result:
         if out is not None:
             raise ValueError("out: a sparse result (dense_output=False) cannot be written to out")
-        return pair.sparse_product(kernel)
-    numbers = []
-    for name, value in values.items():
-        if isinstance(value, np.ndarray):
-            raise ValueError(f"{name}: one value per feature is not supported for sparse input")
-        numbers.append(1.0 / pair.n_features if value is None else value)  # gamma=None
-    return pair.gram(spec.core_kind, numbers, out, threads, [X, Y])
+        return call.pair.sparse_product(kernel)
+    return call.pair.gram(call.kind, call.params, out, call.threads, [X, Y])
 
 
 def _run_kernel(

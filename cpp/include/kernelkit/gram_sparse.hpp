@@ -1,5 +1,5 @@
 // The operand side of a Gram matrix as the sparse driver takes it: rows stored densely or as
-// compressed sparse rows. Entry point of that driver (cpp/src/gram_sparse_driver.cpp).
+// compressed sparse rows. Entry points of that driver (cpp/src/gram_sparse_driver.cpp).
 #pragma once
 #include <cstdint>
 
@@ -19,10 +19,24 @@ struct GramOperand {
   bool sparse() const { return indptr != nullptr; }
 };
 
-// out (x.rows x m, row stride m) = K(x, y), where at least one operand is sparse; y == nullptr
-// means Y = X (then m == x.rows). Values must be finite (the bindings' callers check).
+// In all three, at least one operand is sparse, y == nullptr means Y = X (m = x.rows, with the exact
+// diagonal), and values must be finite (the bindings' callers check).
+
+// out (x.rows x m, row stride m) = K(x, y).
 template <class T>
 void compute_sparse_gram(const GramParams& params, const GramOperand<T>& x, const GramOperand<T>* y,
                          std::int64_t d, T* out);
+
+// out (rows.count x m, row stride m) = K(x, y)[rows], each selected row in [0, x.rows).
+template <class T>
+void compute_sparse_gram_rows(const GramParams& params, const GramOperand<T>& x, RowSelection rows,
+                              const GramOperand<T>* y, std::int64_t d, T* out);
+
+// out (x.rows x k) = K(x, y) . v, v being m x k (float64, as out), each row segment of K multiplied
+// into float64 sums while it is in cache. The order of the sums depends on the shapes only, never
+// on the thread count: results are the same for every n_threads.
+template <class T>
+void compute_sparse_gram_matvec(const GramParams& params, const GramOperand<T>& x, const GramOperand<T>* y,
+                                std::int64_t d, const double* v, std::int64_t k, double* out);
 
 }  // namespace kk
