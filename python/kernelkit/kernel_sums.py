@@ -12,6 +12,17 @@ its ``pairwise_kernels`` metric name (``"poly"`` too), with its parameters, defa
 ranges (checked as the kernel's own function checks them), and with the same exactness rules:
 exact diagonals for ``Y=None``, Inf and NaN rows as in the Gram functions.
 
+Sparse input: X, Y or both may be scipy.sparse matrices or arrays in any format (CSR, CSC, COO, ...;
+spmatrix and sparray), for every kernel, with the sparse Gram functions' rules and errors (see
+:mod:`kernelkit.pairwise`: canonical CSR copies where the input is not already so, finite values,
+non-negative ones for the chi2 kernels, no per-feature length scales; the entries are the sparse
+Gram functions', to the bit). ``K`` is computed from the sparse structure one output row segment
+at a time (cpp/src/gram_sparse_driver.cpp) and each finished segment is multiplied into the float64
+sums while it is in cache. Memory beyond the inputs and the result: O(nnz) for the canonical CSR
+copies and, with both operands sparse, Y grouped by feature (plus n_features per column block of
+Y), O(n + m) per-row terms, one row segment per thread (at most the larger of 1024 entries and half
+of L2) and O(n k) partial sums; never a densified X or Y, never the ``n x m`` K.
+
 Accuracy: each entry of ``K`` is the Gram functions' (float32 for float32 X and Y), and the sums
 over ``j`` are accumulated in float64 whatever the dtype (``v`` is used in float64), then rounded
 once to the result dtype. So ``kernel_matvec`` is ``K @ v`` with the float32 ``K`` summed exactly up
@@ -110,9 +121,10 @@ def kernel_matvec(
 
     Parameters
     ----------
-    X : array_like of shape (n, n_features)
-    Y : array_like of shape (m, n_features) or None
-        ``None`` (or ``X`` itself) means ``Y = X``.
+    X : array_like or scipy.sparse matrix of shape (n, n_features)
+    Y : array_like or scipy.sparse matrix of shape (m, n_features), or None
+        ``None`` (or ``X`` itself) means ``Y = X``. A sparse X or Y (any scipy format) is used
+        from its sparse structure, never densified (see the module's notes).
     v : array_like of shape (m,) or (m, k)
         One row per row of Y; used in float64.
     kernel : str, default "rbf"
@@ -139,6 +151,10 @@ def kernel_matvec(
     >>> kernelkit.kernel_matvec(X, Y, np.array([[1.0, 2.0]]), kernel="linear")
     array([[0., 0.],
            [3., 6.]])
+    >>> import scipy.sparse
+    >>> S = scipy.sparse.csr_array([[0.0, 2.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> kernelkit.kernel_matvec(S, None, np.ones(3), kernel="linear")
+    array([4., 1., 0.])
     """
     call = checked_call("kernel_matvec", kernel, X, Y, params, n_threads)
     out, one_column = matvec_float64(call, v)
@@ -172,7 +188,8 @@ def kernel_rows(
     For solvers that need individual rows of ``K`` (SMO working sets, greedy selection). ``rows``
     is a 1-D sequence of row numbers of X (negative ones count from the end, repeats allowed);
     ``Y=None`` means ``Y = X``, with the exact diagonal of the Gram functions (``K[i, i] = 1`` for
-    rbf and cosine). Other parameters as :func:`kernel_matvec`.
+    rbf and cosine). X and Y may be scipy.sparse (the rows are then those of the sparse Gram
+    functions, computed from the sparse structure). Other parameters as :func:`kernel_matvec`.
 
     Returns
     -------
@@ -186,6 +203,9 @@ def kernel_rows(
     >>> np.round(kernelkit.kernel_rows(X, [2, 0], gamma=0.5), 4)
     array([[0.0183, 0.3679, 1.    ],
            [1.    , 0.3679, 0.0183]])
+    >>> import scipy.sparse
+    >>> kernelkit.kernel_rows(scipy.sparse.csr_array(X), [-1], kernel="cosine")
+    array([[0., 1., 1.]])
     """
     call = checked_call("kernel_rows", kernel, X, Y, params, n_threads)
     index = _as_row_index(rows, call.n)
