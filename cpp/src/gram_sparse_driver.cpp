@@ -268,10 +268,11 @@ class SparseKernel {
         d_(d),
         m_(y_.rows),
         cols_(column_block<T>(m_, d, x.sparse() && y_.sparse())),
-        term_(pair_term_of(form_of(params.kind))),
-        x_terms_(row_terms(form_of(params.kind), x, d, params.n_threads)),
-        y_terms_(y_or_null == nullptr ? std::vector<T>{} : row_terms(form_of(params.kind), y_, d, params.n_threads)),
-        epilogue_{form_of(params.kind),
+        form_(form_of(params.kind)),
+        term_(pair_term_of(form_)),
+        x_terms_(row_terms(form_, x, d, params.n_threads)),
+        y_terms_(y_or_null == nullptr ? std::vector<T>{} : row_terms(form_, y_, d, params.n_threads)),
+        epilogue_{form_,
                   params.kind,
                   params.values,
                   x_terms_.empty() ? nullptr : x_terms_.data(),
@@ -330,6 +331,7 @@ class SparseKernel {
   const GramOperand<T>& x_;
   const GramOperand<T>& y_;
   i64 d_, m_, cols_;
+  GramForm form_;
   PairTerm term_;
   std::vector<T> x_terms_, y_terms_;
   FormEpilogue<T> epilogue_;
