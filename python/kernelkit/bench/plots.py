@@ -45,7 +45,10 @@ def draw_suite(axes: Axes, suite: Suite, results: Sequence[CaseResult]) -> None:
         axes.bar(positions + offset, heights, width, label=library, color=_COLOURS[library])
     if suite.unit != "ms":
         draw_ceilings(axes, positions.tolist(), results)
-    axes.set_xticks(positions, [f"{r.case.name}\n{r.case.dtype}" for r in results], fontsize=7)
+    labels = [f"{r.case.name}\n{r.case.dtype}" for r in results]
+    # Many cases' names side by side overlap: slanted, each ends under its bars.
+    slanted = {"rotation": 30, "ha": "right"} if len(results) > 8 else {}
+    axes.set_xticks(positions, labels, fontsize=7, **slanted)
     axes.set_yscale("log")
     axes.set_ylabel("ms (lower is better)" if suite.unit == "ms" else "GFLOP/s (higher is better)")
     axes.set_title(f"{suite.title}, {results[0].threads} thread(s)" if results else suite.title)
