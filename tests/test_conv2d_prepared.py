@@ -100,7 +100,8 @@ PLAN_CASES = [
     ),
     ("gemm-nhwc", (1, 32, 15, 15), (48, 32, 3, 3), 2, 1, 1, "NHWC", "indirect_gemm"),
     ("pointwise-nhwc", (1, 64, 7, 7), (96, 64, 1, 1), 1, 0, 1, "NHWC", "indirect_gemm"),
-    ("pointwise-s2", (1, 64, 14, 14), (128, 64, 1, 1), 2, 0, 1, "NCHW", "indirect_gemm"),
+    # strided 1x1 in NCHW: the direct kernel on a subsampled copy of the input
+    ("pointwise-s2", (2, 64, 28, 27), (128, 64, 1, 1), 2, 0, 1, "NCHW", "direct_pointwise"),
 ]
 
 
@@ -239,6 +240,28 @@ def test_non_finite_weights_plan_the_gemm() -> None:
     got = conv(x)
     assert_array_equal(np.isnan(got), np.isnan(ref))
     assert_array_equal(np.isinf(got), np.isinf(ref))
+
+
+@pytest.mark.parametrize("stride", [(2, 2), (3, 2)])
+def test_strided_pointwise_subsamples_in_passes(stride) -> None:
+    """A strided 1x1 NCHW layer runs on a subsampled copy of its input, 8 MiB of images at a time
+    (at least one): subsampled images of 4.4 MiB (stride 2) take a pass each, of 2.9 MiB two a
+    pass; the result is the reference's either way."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 32, 380, 380), dtype=np.float32)
+    w = rng.standard_normal((24, 32, 1, 1), dtype=np.float32)
+    bias = np.linspace(-1, 1, 24).astype(np.float32)
+    conv = kernelkit.Conv2d(w, bias, stride, activation="relu")
+    plan = conv.plan(x.shape)
+    assert plan.algorithm == "direct_pointwise"
+    subsampled = x[:, :, :: stride[0], :: stride[1]]
+    per_pass = max(1, min((8 << 20) // subsampled[0].nbytes, 3))
+    assert plan.copy_bytes == per_pass * subsampled[0].nbytes
+    expected = np.einsum(
+        "nchw,oc->nohw", subsampled.astype(np.float64), w[:, :, 0, 0].astype(np.float64)
+    )
+    expected = np.maximum(expected + bias[None, :, None, None], 0)
+    assert rel_err(conv(x), expected) <= 1e-5
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -39,6 +39,29 @@ ScratchBuffer allocate(i64 elements) {
   return aligned_scratch(sizeof(T) * static_cast<std::size_t>(std::max<i64>(elements, 1)));
 }
 
+// A strided 1x1 layer's input is subsampled (planned_shape) this many bytes of images at a time (at
+// least one image), as the GEMM's channels-last copy is.
+constexpr i64 kSubsampleBytes = 8 << 20;
+
+// Images per pass of the subsampled copy of a strided 1x1 layer's input (`compact`: its shape).
+template <class T>
+i64 subsampled_images(const ConvShape& compact) {
+  const i64 image_bytes = compact.c * compact.h * compact.w * i64(sizeof(T));
+  return std::clamp<i64>(kSubsampleBytes / image_bytes, 1, compact.n);
+}
+
+// compact[image][channel][y][x] = x[image][channel][y * sh][x * sw] for `images` NCHW images.
+template <class T>
+void subsample(const ConvShape& s, i64 images, const T* x, T* compact, int n_threads) {
+  const i64 oh = s.out_h(), ow = s.out_w();
+  parallel_for(images * s.c, n_threads, [&](i64 plane) {
+    const T* src = x + plane * s.h * s.w;
+    T* dst = compact + plane * oh * ow;
+    for (i64 y = 0; y < oh; ++y)
+      for (i64 col = 0; col < ow; ++col) dst[y * ow + col] = src[y * s.sh * s.w + col * s.sw];
+  });
+}
+
 template <class T>
 bool all_finite(const WeightView<T>& w, i64 groups, i64 og, i64 cg, i64 kh, i64 kw) {
   for (i64 g = 0; g < groups; ++g)
@@ -112,7 +135,11 @@ void PreparedConv<T>::validate(const ConvShape& s) const {
 template <class T>
 ConvPlan PreparedConv<T>::plan(const ConvShape& s, int n_threads) const {
   validate(s);
-  return make_conv_plan<T>(s, kernels(), std::max(n_threads, 1), finite_weights_);
+  const ConvShape shape = planned_shape(s);
+  ConvPlan plan = make_conv_plan<T>(shape, kernels(), std::max(n_threads, 1), finite_weights_);
+  if (shape.h != s.h || shape.w != s.w)
+    plan.copy_bytes += static_cast<std::size_t>(subsampled_images<T>(shape) * shape.c * shape.h * shape.w) * sizeof(T);
+  return plan;
 }
 
 template <class T>
@@ -228,6 +255,19 @@ void PreparedConv<T>::run(const ConvShape& s, const T* x, T* out, int n_threads)
   validate(s);
   if (s.n == 0) return;
   const SubnormalsAsZero float_mode;  // on this thread and the workers (see float_mode.hpp)
+  const ConvShape shape = planned_shape(s);
+  if (shape.h != s.h || shape.w != s.w) {
+    const i64 per_pass = subsampled_images<T>(shape), image = shape.c * shape.h * shape.w;
+    ScratchBuffer copy = allocate<T>(per_pass * image);
+    T* compact = static_cast<T*>(copy.get());
+    for (i64 first = 0; first < s.n; first += per_pass) {
+      ConvShape pass = shape;
+      pass.n = std::min(per_pass, s.n - first);
+      subsample(s, pass.n, x + first * s.c * s.h * s.w, compact, std::max(n_threads, 1));
+      run(pass, compact, out + first * s.o * shape.h * shape.w, n_threads);
+    }
+    return;
+  }
   const KernelTable& table = kernels();
   const ConvPlan plan = make_conv_plan<T>(s, table, std::max(n_threads, 1), finite_weights_);
   const std::shared_ptr<const Packed> packed = packed_for(table, plan.algorithm, s.nhwc, plan.tile_channels, plan.threads);

@@ -149,6 +149,15 @@ bool depthwise_by_channel_blocks(const ConvShape& s, i64 lanes, std::size_t elem
 
 }  // namespace
 
+ConvShape planned_shape(const ConvShape& s) {
+  const bool unpadded = s.pad_top == 0 && s.pad_bottom == 0 && s.pad_left == 0 && s.pad_right == 0;
+  if (s.nhwc || s.kh != 1 || s.kw != 1 || !unpadded || (s.sh == 1 && s.sw == 1)) return s;
+  ConvShape compact = s;
+  compact.h = s.out_h(), compact.w = s.out_w();
+  compact.sh = compact.sw = 1;
+  return compact;
+}
+
 std::int64_t gemm_depth_block_bytes() { return std::max<i64>(cpu_caches().l1d, 16 << 10); }
 
 const char* algorithm_name(ConvAlgorithm algorithm) {
