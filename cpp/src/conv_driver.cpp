@@ -229,9 +229,12 @@ void PreparedConv<T>::pack_winograd(Packed& packed, int n_threads) const {
   parallel_for(groups_ * panels, parallel ? n_threads : 1, [&](i64 gp) {
     const i64 g = gp / panels, panel = gp % panels;
     T* group = out + g * packed.group_stride;
-    for (i64 j = 0; j < cols; ++j) {
-      const i64 oc = panel * cols + j;
-      for (i64 ci = 0; ci < cg_; ++ci) {
+    // The panel's channels innermost: each point's row of `cols` values is written whole (a line at
+    // a time; channel-major writes touched every line 16 times and made packing most of a one-shot
+    // call with 256 channels).
+    for (i64 ci = 0; ci < cg_; ++ci)
+      for (i64 j = 0; j < cols; ++j) {
+        const i64 oc = panel * cols + j;
         double u[kWinogradPoints] = {};
         if (oc < og) winograd_weights(weights_, g, oc, ci, u);
         for (i64 point = 0; point < kWinogradPoints; ++point)
@@ -239,7 +242,6 @@ void PreparedConv<T>::pack_winograd(Packed& packed, int n_threads) const {
         if (oc < og)
           for (i64 t = 0; t < 9; ++t) group[transformed + (oc * cg_ + ci) * 9 + t] = weights_.at(g, oc, ci, t / 3, t % 3);
       }
-    }
   });
   if (bias_ != nullptr) pack_bias(packed);
 }
