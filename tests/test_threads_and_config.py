@@ -111,14 +111,18 @@ def test_config_reports_cache_sizes_and_conv_blocking(simd_path):
     if expected is not None and info["caches_detected"]:
         assert info["cache_l1d"] == expected
     assert info["conv_depth_block_bytes"] >= min(info["cache_l1d"], 16384)
-    # the plan reports the configured register tile, and depth blocks whose weight panels
-    # (9 taps x channel_block x tile columns) fit conv_depth_block_bytes
-    conv = kernelkit.Conv2d(np.ones((64, 256, 3, 3), np.float32), padding=1)
-    plan = conv.plan((1, 256, 14, 14))
-    assert f"{plan.register_tile[0]}x{plan.register_tile[1]}" == info["conv_gemm_tile"]
-    channel_panel = 9 * plan.register_tile[1] * 4  # bytes of one input channel's weights
-    assert (plan.channel_block - 1) * channel_panel <= info["conv_depth_block_bytes"]
-    assert plan.channel_block < 256  # 256 channels' panels exceed any L1 data cache
+    # the plan reports the configured register tile, and depth blocks whose weight panels fit
+    # conv_depth_block_bytes: the GEMM's (9 taps x channel_block x tile columns; stride 2 keeps
+    # the layer off Winograd) and Winograd's (channel_block x tile columns per transformed point)
+    weights = np.ones((64, 256, 3, 3), np.float32)
+    for stride, algorithm, taps in ((2, "indirect_gemm", 9), (1, "winograd", 1)):
+        plan = kernelkit.Conv2d(weights, stride=stride, padding=1).plan((1, 256, 14, 14))
+        assert plan.algorithm == algorithm
+        assert f"{plan.register_tile[0]}x{plan.register_tile[1]}" == info["conv_gemm_tile"]
+        channel_panel = taps * plan.register_tile[1] * 4  # bytes of one input channel's weights
+        assert (plan.channel_block - 1) * channel_panel <= info["conv_depth_block_bytes"]
+    plan = kernelkit.Conv2d(weights, stride=2, padding=1).plan((1, 256, 14, 14))
+    assert plan.channel_block < 256  # 256 channels' GEMM panels exceed any L1 data cache
 
 
 def test_default_simd_path_is_the_best_supported():
