@@ -153,6 +153,40 @@ def test_exact_diagonal(kernel):
     assert diagonal[0] == (0.0 if kernel in ("cosine", "additive_chi2") else 1.0)
 
 
+def mirror_block_side() -> int:
+    """The side of the blocks the driver mirrors K(X, X)'s upper triangle by (from L1's size)."""
+    return min(max(kernelkit.config()["cache_l1d"] // 128, 16), 1024) // 16 * 16
+
+
+MIRROR_SIDE = mirror_block_side()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "rows", [1, 2, 64, 65, MIRROR_SIDE - 1, MIRROR_SIDE + 1, 2 * MIRROR_SIDE + 3]
+)
+@pytest.mark.parametrize("kernel", list(KERNELS))
+def test_y_none_mirrors_the_upper_triangle(kernel, rows, dtype, threads, simd_path):
+    """K(X) is computed on and above the diagonal and mirrored: exactly symmetric, equal to the bit
+    to the whole square K(X, copy of X) off the diagonal (the same sums in the same order), with
+    every entry written (out= starts as NaN), against scikit-learn; sizes around the tiles of rows
+    (up to 64) and the mirrored blocks, repeated rows (distance 0 off the diagonal)."""
+    rng = np.random.default_rng(rows)
+    xd = sparse_data(rows, 40, rows, kernel in NONNEGATIVE)
+    xd[rng.integers(0, rows, rows // 5)] = xd[-1]
+    x = sp.csr_matrix(xd.astype(dtype))
+    function = getattr(kernelkit, KERNELS[kernel][0])
+    params = KERNELS[kernel][1]
+    out = np.full((rows, rows), np.nan, dtype=dtype)
+    result = function(x, out=out, n_threads=threads, **params)
+    assert_array_equal(result, result.T)
+    square = function(x, x.copy(), n_threads=threads, **params)
+    off_diagonal = ~np.eye(rows, dtype=bool)
+    assert_array_equal(result[off_diagonal], square[off_diagonal])
+    assert_allclose(result, sklearn_reference(kernel, x, None, xd, None), **tolerance(dtype))
+
+
 @pytest.mark.parametrize("side", ["X", "Y", "both"])
 @pytest.mark.parametrize("kernel", ["linear", "rbf", "laplacian", "chi2"])
 def test_many_output_tiles(kernel, side):

@@ -327,6 +327,11 @@ void gram_epilogue(GramKind kind, const double* params, double* values, i64 coun
   }
 }
 
+template <class T>
+void transposed_copy(const T* src, i64 lds, i64 rows, i64 cols, T* dst, i64 ldd, bool stream) {
+  write_transposed<T>(src, lds, rows, cols, dst, ldd, 0, 0, stream);
+}
+
 // The tile buffer and both packed blocks for the widest element type, padded to whole register
 // tiles (at most 64 extra rows or columns), plus alignment.
 constexpr std::size_t kGramScratchBytes =
@@ -340,6 +345,8 @@ void fill_gram_entries(KernelTable& table) {
   table.gram_tile_f32 = &gram_tile<float>;
   table.gram_tile_f64 = &gram_tile<double>;
   table.gram_epilogue = &gram_epilogue;
+  table.transposed_copy_f32 = &transposed_copy<float>;
+  table.transposed_copy_f64 = &transposed_copy<double>;
 }
 
 }  // namespace KK_ISA

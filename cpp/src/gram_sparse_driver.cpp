@@ -22,9 +22,10 @@
 // matrix and kernel_rows store it; the kernel sums multiply it into float64 sums at once with the
 // per-ISA block product (the loop of gram_sum_loop.hpp, as for dense operands), so they never hold
 // more of K than one segment per thread.
-// For Y = X the result is exactly symmetric without mirroring: indices ascend within each row, so
-// s(i, j) and s(j, i) add the same products in the same order, and every epilogue is symmetric in
-// i and j.
+// For Y = X only the entries on and above the diagonal are computed (from each tile's first row
+// on), then mirrored by blocks of transposed copies. The result is exactly symmetric, and equal to
+// the whole square computed: indices ascend within each row, so s(i, j) and s(j, i) add the same
+// products in the same order, and every epilogue is symmetric in i and j.
 #include "kernelkit/gram_sparse.hpp"
 
 #include <algorithm>
@@ -190,17 +191,22 @@ struct FeatureColumns {
   std::size_t slot(i64 block, i64 k) const { return static_cast<std::size_t>(block * (features + 1) + k); }
 };
 
-// s[0:count) for output row x_row against Y's rows [block * width, + count): zeroed, then every
-// stored x_k adds pair(x_k, y_k) at the rows of the block that hold k.
+// s[lo:count) for output row x_row against Y's rows [block * width + lo, block * width + count):
+// zeroed, then every stored x_k adds pair(x_k, y_k) at the rows of that range that hold k (found by
+// bisection: the rows of a feature ascend).
 template <PairTerm P, class T>
-void accumulate_by_feature(const RowView<T>& x_row, const FeatureColumns<T>& y, i64 block, T* s, i64 count) {
-  std::fill(s, s + count, T(0));
+void accumulate_by_feature(const RowView<T>& x_row, const FeatureColumns<T>& y, i64 block, T* s, i64 lo,
+                           i64 count) {
+  std::fill(s + lo, s + count, T(0));
+  const std::int32_t* rows = y.row.data();
+  const T* values = y.value.data();
   for (i64 p = 0; p < x_row.size; ++p) {
     const T a = x_row.values[p];
     const std::size_t k = y.slot(block, x_row.indices[p]);
-    const std::int32_t* rows = y.row.data();
-    const T* values = y.value.data();
-    for (i64 q = y.starts[k]; q < y.starts[k + 1]; ++q) s[rows[q]] += pair<P>(a, values[q]);
+    const std::int32_t* first = rows + y.starts[k];
+    const std::int32_t* end = rows + y.starts[k + 1];
+    if (lo > 0) first = std::lower_bound(first, end, static_cast<std::int32_t>(lo));
+    for (const std::int32_t* q = first; q < end; ++q) s[*q] += pair<P>(a, values[q - rows]);
   }
 }
 
@@ -290,41 +296,47 @@ class SparseKernel {
   std::size_t scratch_bytes() const { return row_bytes() + std::size_t(cols_) * sizeof(double); }
 
   // For the output rows r in [r0, r1) in turn: the shared-support sums of X's row rows[r] against
-  // column block `block` (scratch: scratch_bytes()), the epilogue on them, then
-  // sink(r, j0, count, segment) with the finished K(x_rows[r], y_j) for j in [j0, j0 + count),
-  // while the segment is in cache. Runs on the calling thread only.
+  // the columns j >= first_column of column block `block` (scratch: scratch_bytes()), the epilogue
+  // on them, then sink(r, j0, count, segment) with the finished K(x_rows[r], y_j) for j in
+  // [j0, j0 + count), while the segment is in cache. first_column > 0 needs both operands sparse
+  // (the upper triangle of a symmetric result). Runs on the calling thread only.
   template <class Sink>
-  void segments(RowSelection rows, i64 r0, i64 r1, i64 block, void* scratch, const Sink& sink) const {
+  void segments(RowSelection rows, i64 r0, i64 r1, i64 block, i64 first_column, void* scratch,
+                const Sink& sink) const {
     switch (term_) {
       case PairTerm::product:
-        return segments_of<PairTerm::product>(rows, r0, r1, block, scratch, sink);
+        return segments_of<PairTerm::product>(rows, r0, r1, block, first_column, scratch, sink);
       case PairTerm::shared_magnitude:
-        return segments_of<PairTerm::shared_magnitude>(rows, r0, r1, block, scratch, sink);
+        return segments_of<PairTerm::shared_magnitude>(rows, r0, r1, block, first_column, scratch, sink);
       case PairTerm::chi2_overlap:
-        return segments_of<PairTerm::chi2_overlap>(rows, r0, r1, block, scratch, sink);
+        return segments_of<PairTerm::chi2_overlap>(rows, r0, r1, block, first_column, scratch, sink);
     }
   }
+
+  i64 column_block_width() const { return cols_; }
 
  private:
   std::size_t row_bytes() const { return (std::size_t(cols_) * sizeof(T) + 63) / 64 * 64; }
 
   template <PairTerm P, class Sink>
-  void segments_of(RowSelection rows, i64 r0, i64 r1, i64 block, void* scratch, const Sink& sink) const {
+  void segments_of(RowSelection rows, i64 r0, i64 r1, i64 block, i64 first_column, void* scratch,
+                   const Sink& sink) const {
     const i64 j0 = block * cols_, count = std::min(cols_, m_ - j0);
+    const i64 lo = std::clamp<i64>(first_column - j0, 0, count);
     T* row = static_cast<T*>(scratch);
     double* values = reinterpret_cast<double*>(static_cast<char*>(scratch) + row_bytes());
     for (i64 r = r0; r < r1; ++r) {
       const i64 i = rows[r];
       if (!y_by_feature_.empty()) {
-        accumulate_by_feature<P>(row_of(x_, i, d_), y_by_feature_.front(), block, row, count);
+        accumulate_by_feature<P>(row_of(x_, i, d_), y_by_feature_.front(), block, row, lo, count);
       } else if (x_.sparse()) {
         const RowView<T> x_row = row_of(x_, i, d_);
         for (i64 j = 0; j < count; ++j) row[j] = gather_sum<P>(x_row, y_.values + (j0 + j) * d_);
       } else {
         for (i64 j = 0; j < count; ++j) row[j] = gather_sum<P>(row_of(y_, j0 + j, d_), x_.values + i * d_);
       }
-      epilogue_(row, values, i, j0, count);
-      sink(r, j0, count, static_cast<const T*>(row));
+      epilogue_(row + lo, values, i, j0 + lo, count - lo);
+      sink(r, j0 + lo, count - lo, static_cast<const T*>(row + lo));
     }
   }
 
@@ -344,32 +356,72 @@ constexpr i64 kSumRowBlock = 64;
 
 }  // namespace
 
+// The strictly lower triangle of the symmetric n x n result out (row stride n) from its upper
+// triangle: blocks of `side` rows and columns, each a transposed copy (the dispatch table's) of its
+// mirror image; blocks on the diagonal element by element. side keeps the source lines a block
+// reads (one per row) in L1 while the block's columns are crossed.
 template <class T>
-void compute_sparse_gram_rows(const GramParams& params, const GramOperand<T>& x, RowSelection rows,
-                              const GramOperand<T>* y, i64 d, T* out) {
+void mirror_upper_triangle(T* out, i64 n, int n_threads, bool stream) {
+  const i64 side = std::clamp<i64>(cpu_caches().l1d / (2 * 64), 16, 1024) / 16 * 16;
+  const i64 blocks = ceil_div(n, side);
+  const TransposedCopyFn<T> transposed_copy = TableEntry<T>::transposed_copy(kernels());
+  // Task t: block row b = (t / blocks), block column c = (t % blocks) <= b.
+  const i64 tasks = blocks * blocks;
+  parallel_for(tasks, threads_for(n_threads, tasks), [&](i64 t) {
+    const i64 b = t / blocks, c = t % blocks;
+    if (c > b) return;
+    const i64 i0 = b * side, rows = std::min(side, n - i0), j0 = c * side, cols = std::min(side, n - j0);
+    if (c < b) {
+      transposed_copy(out + j0 * n + i0, n, cols, rows, out + i0 * n + j0, n, stream);
+      if (stream) store_fence();
+      return;
+    }
+    for (i64 i = i0 + 1; i < i0 + rows; ++i)
+      for (i64 j = j0; j < i; ++j) out[i * n + j] = out[j * n + i];
+  });
+}
+
+// out (n x m) = K(x, y)[rows]; with `upper` (Y = X, every row of X in order) only the entries
+// on and above the diagonal are computed, and the rest mirrored from them.
+template <class T>
+void store_sparse_gram(const GramParams& params, const GramOperand<T>& x, RowSelection rows,
+                       const GramOperand<T>* y, i64 d, bool upper, T* out) {
   const i64 n = rows.count, m = y == nullptr ? x.rows : y->rows;
   if (n == 0 || m == 0) return;
   const SubnormalsAsZero float_mode;  // on this thread and the workers (see float_mode.hpp)
   const SparseKernel<T> kernel(params, x, y, d);
   // Output tiles: row blocks small enough for a dozen tiles per thread, column blocks outermost
-  // (Y's block grouped by feature is shared by the tiles that follow each other).
-  const i64 col_blocks = kernel.column_blocks();
+  // (Y's block grouped by feature is shared by the tiles that follow each other). Upper: the tile
+  // of rows [r0, r1) computes the columns from r0 on (a triangle of r1 - r0 rows beyond the
+  // diagonal, equal to their mirror images: s(i, j) and s(j, i) add the same products in the same
+  // order); the dynamic schedule takes the long tiles of the first rows first.
+  const i64 col_blocks = kernel.column_blocks(), width = kernel.column_block_width();
   const i64 tile_rows = std::clamp<i64>((n * col_blocks) / (12 * i64(params.n_threads)), 1, 64);
   const i64 row_blocks = ceil_div(n, tile_rows);
   const bool stream = n * m * i64(sizeof(T)) > kStreamingOutputBytes;
   const int threads = threads_for(params.n_threads, row_blocks * col_blocks);
   const ScratchLease scratch(threads, kernel.scratch_bytes());
   parallel_for(row_blocks * col_blocks, threads, [&](i64 t) {
-    const i64 r0 = (t % row_blocks) * tile_rows;
-    kernel.segments(rows, r0, std::min(n, r0 + tile_rows), t / row_blocks, scratch[thread_index()],
+    const i64 r0 = (t % row_blocks) * tile_rows, block = t / row_blocks;
+    const i64 first_column = upper ? r0 : 0;
+    if ((block + 1) * width <= first_column) return;
+    kernel.segments(rows, r0, std::min(n, r0 + tile_rows), block, first_column, scratch[thread_index()],
                     [&](i64 r, i64 j0, i64 count, const T* segment) { copy_row(out + r * m + j0, segment, count, stream); });
     if (stream) store_fence();
   });
+  if (upper) mirror_upper_triangle(out, n, params.n_threads, stream);
 }
 
 template <class T>
+void compute_sparse_gram_rows(const GramParams& params, const GramOperand<T>& x, RowSelection rows,
+                              const GramOperand<T>* y, i64 d, T* out) {
+  store_sparse_gram(params, x, rows, y, d, false, out);
+}
+
+// Y = X: the upper triangle, mirrored (both operands are sparse: at least one is).
+template <class T>
 void compute_sparse_gram(const GramParams& params, const GramOperand<T>& x, const GramOperand<T>* y, i64 d, T* out) {
-  compute_sparse_gram_rows(params, x, RowSelection{nullptr, 0, x.rows}, y, d, out);
+  store_sparse_gram(params, x, RowSelection{nullptr, 0, x.rows}, y, d, y == nullptr, out);
 }
 
 template <class T>
@@ -386,7 +438,7 @@ void compute_sparse_gram_matvec(const GramParams& params, const GramOperand<T>& 
   const RowSelection all{nullptr, 0, n};
   sum_column_blocks({n, k, kSumRowBlock, kernel.column_blocks()}, params.n_threads, kernel.scratch_bytes(), out,
                     [&](i64 i0, i64 rows, i64 block, double* sums, void* scratch) {
-                      kernel.segments(all, i0, i0 + rows, block, scratch, [&](i64 r, i64 j0, i64 count, const T* segment) {
+                      kernel.segments(all, i0, i0 + rows, block, 0, scratch, [&](i64 r, i64 j0, i64 count, const T* segment) {
                         block_product(segment, count, 1, count, v + j0 * k, k, sums + (r - i0) * k);
                       });
                     });

@@ -26,6 +26,8 @@ struct KernelTable {
   GramEpilogueFn gram_epilogue;
   BlockProductFn<float> block_product_f32;
   BlockProductFn<double> block_product_f64;
+  TransposedCopyFn<float> transposed_copy_f32;
+  TransposedCopyFn<double> transposed_copy_f64;
   ElementwiseFn<float> exp_f32;
   ElementwiseFn<double> exp_f64;
   ElementwiseFn<float> tanh_f32;

@@ -55,6 +55,13 @@ template <class T>
 using BlockProductFn = void (*)(const T* block, std::int64_t ldb, std::int64_t rows, std::int64_t cols,
                                 const double* v, std::int64_t k, double* acc);
 
+// dst[q * ldd + r] = src[r * lds + q] for r < rows, q < cols (the mirroring of a symmetric result
+// computed by its upper triangle); with `stream`, whole aligned vector blocks are written with
+// streaming stores and the caller fences.
+template <class T>
+using TransposedCopyFn = void (*)(const T* src, std::int64_t lds, std::int64_t rows, std::int64_t cols, T* dst,
+                                  std::int64_t ldd, bool stream);
+
 template <class T>
 using GramTileFn = void (*)(const GramProblem<T>&, std::int64_t i0, std::int64_t i1,
                             std::int64_t j0, std::int64_t j1, bool mirror, void* scratch);

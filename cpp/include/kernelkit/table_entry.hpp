@@ -12,6 +12,7 @@ template <>
 struct TableEntry<float> {
   static GramTileFn<float> gram_tile(const KernelTable& t) { return t.gram_tile_f32; }
   static BlockProductFn<float> block_product(const KernelTable& t) { return t.block_product_f32; }
+  static TransposedCopyFn<float> transposed_copy(const KernelTable& t) { return t.transposed_copy_f32; }
   static ElementwiseFn<float> exp(const KernelTable& t) { return t.exp_f32; }
   static ElementwiseFn<float> tanh(const KernelTable& t) { return t.tanh_f32; }
   static ChannelsLastRowFn<float> channels_last_row(const KernelTable& t) { return t.channels_last_row_f32; }
@@ -30,6 +31,7 @@ template <>
 struct TableEntry<double> {
   static GramTileFn<double> gram_tile(const KernelTable& t) { return t.gram_tile_f64; }
   static BlockProductFn<double> block_product(const KernelTable& t) { return t.block_product_f64; }
+  static TransposedCopyFn<double> transposed_copy(const KernelTable& t) { return t.transposed_copy_f64; }
   static ElementwiseFn<double> exp(const KernelTable& t) { return t.exp_f64; }
   static ElementwiseFn<double> tanh(const KernelTable& t) { return t.tanh_f64; }
   static ChannelsLastRowFn<double> channels_last_row(const KernelTable& t) { return t.channels_last_row_f64; }
