@@ -191,6 +191,25 @@ struct FeatureColumns {
   std::size_t slot(i64 block, i64 k) const { return static_cast<std::size_t>(block * (features + 1) + k); }
 };
 
+// s[rows[q]] += pair(a, values[q]) for q < n, four at a time. The rows of one feature are
+// distinct, so the four entries never coincide (hence restrict: their loads need not wait for the
+// stores before them).
+template <PairTerm P, class T>
+inline void scatter_pairs(T a, const std::int32_t* __restrict rows, const T* __restrict values, i64 n,
+                          T* __restrict s) {
+  i64 q = 0;
+  for (; q + 4 <= n; q += 4) {
+    const std::int32_t r0 = rows[q], r1 = rows[q + 1], r2 = rows[q + 2], r3 = rows[q + 3];
+    const T p0 = pair<P>(a, values[q]), p1 = pair<P>(a, values[q + 1]);
+    const T p2 = pair<P>(a, values[q + 2]), p3 = pair<P>(a, values[q + 3]);
+    s[r0] += p0;
+    s[r1] += p1;
+    s[r2] += p2;
+    s[r3] += p3;
+  }
+  for (; q < n; ++q) s[rows[q]] += pair<P>(a, values[q]);
+}
+
 // s[lo:count) for output row x_row against Y's rows [block * width + lo, block * width + count):
 // zeroed, then every stored x_k adds pair(x_k, y_k) at the rows of that range that hold k (found by
 // bisection: the rows of a feature ascend).
@@ -201,12 +220,11 @@ void accumulate_by_feature(const RowView<T>& x_row, const FeatureColumns<T>& y, 
   const std::int32_t* rows = y.row.data();
   const T* values = y.value.data();
   for (i64 p = 0; p < x_row.size; ++p) {
-    const T a = x_row.values[p];
     const std::size_t k = y.slot(block, x_row.indices[p]);
-    const std::int32_t* first = rows + y.starts[k];
-    const std::int32_t* end = rows + y.starts[k + 1];
-    if (lo > 0) first = std::lower_bound(first, end, static_cast<std::int32_t>(lo));
-    for (const std::int32_t* q = first; q < end; ++q) s[*q] += pair<P>(a, values[q - rows]);
+    i64 first = y.starts[k];
+    const i64 end = y.starts[k + 1];
+    if (lo > 0) first = std::lower_bound(rows + first, rows + end, static_cast<std::int32_t>(lo)) - rows;
+    scatter_pairs<P>(x_row.values[p], rows + first, values + first, end - first, s);
   }
 }
 
