@@ -144,6 +144,7 @@ struct FormEpilogue {
     if (form == GramForm::sq_distance || form == GramForm::l1_distance || form == GramForm::chi2_sum)
       for (i64 j = 0; j < count; ++j) s[j] = std::max((xt + y_term[j0 + j]) - scale * s[j], T(0));
     if (symmetric && form != GramForm::dot && i >= j0 && i < j0 + count) s[i - j0] = exact_diagonal(xt);
+    if (has_identity_epilogue(kind)) return;  // linear, cosine: float32 needs no pass through double
     if constexpr (sizeof(T) == sizeof(double)) {
       epilogue(kind, params, s, count);
     } else {

@@ -2,6 +2,7 @@
 // The kernels themselves are declared in gram_kernels.def.
 #pragma once
 #include <cstdint>
+#include <string_view>
 
 namespace kk {
 
@@ -23,6 +24,15 @@ constexpr GramForm kGramForms[] = {
 };
 
 constexpr GramForm form_of(GramKind kind) { return kGramForms[static_cast<int>(kind)]; }
+
+// Whether a kind's value is its form's value (the epilogue Identity: linear, cosine), so that a
+// driver can skip the epilogue and its conversions to double.
+constexpr bool kGramIdentityEpilogue[] = {
+#define KK_GRAM_KERNEL(kind, function, form, epilogue, metrics, flags) std::string_view(#epilogue) == "Identity",
+#include "kernelkit/gram_kernels.def"
+};
+
+constexpr bool has_identity_epilogue(GramKind kind) { return kGramIdentityEpilogue[static_cast<int>(kind)]; }
 
 // The most parameters a kernel has.
 constexpr int kMaxGramParams = 4;
