@@ -187,13 +187,35 @@ def test_y_none_mirrors_the_upper_triangle(kernel, rows, dtype, threads, simd_pa
     assert_allclose(result, sklearn_reference(kernel, x, None, xd, None), **tolerance(dtype))
 
 
+def sparse_column_block(itemsize: int) -> int:
+    """The rows of Y in one column block of the sparse driver with both operands sparse (as many
+    as fill half of L1, for Y with more stored values than features)."""
+    return max(256, kernelkit.config()["cache_l1d"] // 2 // itemsize)
+
+
+@pytest.mark.parametrize("kernel", ["linear", "rbf"])
+def test_y_none_across_column_blocks(kernel):
+    """K(X)'s upper triangle where the tiles of rows start inside a later column block (the
+    blocks left of them skipped, the first one computed from the tile's first row on)."""
+    rows = 2 * sparse_column_block(8) + 3
+    x = sp.random(rows, 60, density=0.1, format="csr", random_state=np.random.default_rng(6))
+    function = getattr(kernelkit, KERNELS[kernel][0])
+    params = KERNELS[kernel][1]
+    result = function(x, **params)
+    assert_array_equal(result, result.T)
+    square = function(x, x.copy(), **params)
+    off_diagonal = ~np.eye(rows, dtype=bool)
+    assert_array_equal(result[off_diagonal], square[off_diagonal])
+    assert_allclose(result, sklearn_reference(kernel, x, None, None, None), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("side", ["X", "Y", "both"])
 @pytest.mark.parametrize("kernel", ["linear", "rbf", "laplacian", "chi2"])
 def test_many_output_tiles(kernel, side):
-    """Many row blocks of X and several column blocks of Y, both sparse (a column block is as many
-    rows of Y as fill half of L2 in float64) and with a dense operand (64-4096 rows per block)."""
+    """Many row blocks of X and several column blocks of Y, both sparse (see sparse_column_block)
+    and with a dense operand (64-4096 rows per block)."""
     rng = np.random.default_rng(5)
-    block = max(1024, kernelkit.config()["cache_l2"] // 2 // 8)
+    block = sparse_column_block(8)
     rows, features = (2 * block + 77, 40) if side == "both" else (700, 1000)
     y = sp.random(rows, features, density=0.05, format="csr", random_state=rng)
     x = sp.random(

@@ -14,7 +14,7 @@
 // loop with a per-kernel pair term serves all kernels, whichever operand is sparse:
 //   sparse X, sparse Y: row-wise Gustavson accumulation: for each stored x_ik, add pair(x_ik, y_jk)
 //     into the output row at every Y row j that holds feature k (Y grouped by feature, per block of
-//     columns so that the output row segment stays in L2);
+//     columns so that the output row segment stays in L1);
 //   one operand dense: each sparse row gathers its features from the dense row.
 // The epilogue (the kernel's function of s and the row terms) runs on each finished output row
 // segment, while it is in cache; exp and tanh are the per-ISA vector routines of the dispatch table.
@@ -270,14 +270,19 @@ inline void store_fence() {
 #endif
 }
 
-// The width of the output column blocks: with both operands sparse, row segments (the accumulation
-// target) that fit half of L2; with a dense operand, as many of its rows as fit there (64 to 4096).
-// From the shapes and the CPU only, not the thread count (the kernel sums' order depends on it).
+// The width of the output column blocks. Both operands sparse: row segments (the target of the
+// scattered accumulation) that fit half of L1 (cachegrind, 1000 x 12000 linear: 71 % fewer L1 read
+// misses than segments of half L2, 5 % more instructions), widened where needed so that the block
+// starts of Y grouped by feature (blocks x features) stay within Y's stored values in number.
+// A dense operand: as many of its rows as fit half of L2 (64 to 4096). From the shapes and the CPU
+// only, not the thread count (the kernel sums' order depends on it).
 template <class T>
-i64 column_block(i64 m, i64 d, bool both_sparse) {
-  const i64 half_l2 = cpu_caches().l2 / 2 / i64(sizeof(T));
-  const i64 cols = both_sparse ? std::max<i64>(1024, half_l2) : std::clamp<i64>(half_l2 / d, 64, 4096);
-  return std::min(cols, m);
+i64 column_block(const GramOperand<T>& y, i64 d, bool both_sparse) {
+  const i64 m = y.rows;
+  if (!both_sparse) return std::min(std::clamp<i64>(cpu_caches().l2 / 2 / i64(sizeof(T)) / d, 64, 4096), m);
+  const i64 half_l1 = std::max<i64>(256, cpu_caches().l1d / 2 / i64(sizeof(T)));
+  const i64 most_blocks = std::max<i64>(1, y.indptr[m] / (d + 1));
+  return std::max<i64>(1, std::min(std::max(half_l1, ceil_div(m, most_blocks)), m));
 }
 
 // K(X, Y) for sparse operands, prepared once per call (row terms, epilogue, Y grouped by feature),
@@ -292,7 +297,7 @@ class SparseKernel {
         y_(y_or_null == nullptr ? x : *y_or_null),
         d_(d),
         m_(y_.rows),
-        cols_(column_block<T>(m_, d, x.sparse() && y_.sparse())),
+        cols_(column_block<T>(y_, d, x.sparse() && y_.sparse())),
         form_(form_of(params.kind)),
         term_(pair_term_of(form_)),
         x_terms_(row_terms(form_, x, d, params.n_threads)),
