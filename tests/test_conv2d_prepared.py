@@ -165,13 +165,26 @@ def test_small_pointwise_planes_go_to_the_gemm(simd_path: str) -> None:
         assert rel_err(conv(x), reference(x, w)) <= 1e-5
 
 
+def test_small_planes_of_few_images_go_from_winograd_to_the_gemm(simd_path: str) -> None:
+    """Winograd's register tiles hold output tiles of 4 x 4 pixels, which run across images: one
+    5 x 5 image (four tiles) would leave most of them empty, and runs the GEMM; a batch of them
+    fills them, and runs Winograd; both give the reference's result."""
+    x, w = data((16, 32, 5, 5), (40, 32, 3, 3), seed=3)
+    conv = kernelkit.Conv2d(w, padding=1)
+    for images, algorithm in ((1, "indirect_gemm"), (16, "winograd")):
+        assert conv.plan(x[:images].shape).algorithm == algorithm
+        ref = reference(x[:images], w, None, 1, (1, 1, 1, 1))
+        assert rel_err(conv(x[:images]), ref) <= WINOGRAD_TOL
+
+
 # Winograd F(4x4, 3x3): output sizes around whole 4 x 4 tiles, padding 0 to 2 (asymmetric too),
-# channels off whole vectors and panels, groups.
+# channels off whole vectors and panels, groups; batches whose images have fewer tiles than a
+# register tile's rows (a task's tiles run from one image into the next).
 WINOGRAD_CASES = [
     # (x NCHW, (out channels, in channels per group), padding, groups)
-    ((1, 8, 3, 3), (8, 8), 1, 1),
-    ((2, 13, 6, 9), (21, 13), 0, 1),
-    ((1, 16, 7, 5), (17, 16), ((2, 0), (1, 2)), 1),
+    ((12, 8, 3, 3), (8, 8), 1, 1),
+    ((8, 13, 6, 9), (21, 13), 0, 1),
+    ((5, 16, 7, 5), (17, 16), ((2, 0), (1, 2)), 1),
     ((3, 24, 11, 4), (40, 12), 1, 2),
     ((1, 9, 16, 16), (33, 9), 2, 1),
     ((1, 64, 14, 14), (64, 64), 1, 1),
@@ -360,7 +373,7 @@ def test_weights_packed_once_over_calls_and_shapes(layout: str) -> None:
     for _ in range(5):
         conv(xl)
     assert conv.packings == 1
-    for n, h, wd in [(1, 5, 7), (3, 20, 9), (1, 1, 1)]:
+    for n, h, wd in [(16, 5, 5), (3, 20, 9), (1, 12, 12)]:  # all Winograd's (see the plan tests)
         xs = np.ones((n, 16, h, wd) if layout == "NCHW" else (n, h, wd, 16), np.float32)
         conv(xs)
         conv.plan(xs.shape)

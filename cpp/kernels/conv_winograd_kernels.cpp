@@ -1,7 +1,8 @@
 // Winograd convolution F(4x4, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
 // Networks", 2016; interpolation points 0, +-1, +-2 and infinity) for 3x3 layers with stride and
 // dilation 1: every 4 x 4 tile of output pixels from the 6 x 6 inputs under it with 36 products per
-// input and output channel instead of 144. One task, a block of tiles x a range of output channels:
+// input and output channel instead of 144. One task, a block of tiles (of one or several images) x a
+// range of output channels:
 //   1. the input transform V = B^T d B of every tile and input channel, a vector of channels at a
 //      time from channel-contiguous input (NHWC, or the driver's copy of NCHW images);
 //   2. 36 independent GEMMs, one per transformed point: M[point] = V[point] (tiles x channels) x
@@ -179,11 +180,24 @@ void transform_output(const ConvProblem<T>& p, const T* m, i64 point_stride, con
                         oc, false);
 }
 
+// Where tile `tile` of a task's pass (numbered image-major) lies: its image's channel-contiguous
+// input at the group's first channel, its place in that image, and its image's output.
+template <class T>
+struct PassTile {
+  const T* x;
+  TilePlace at;
+  OutputView<T> out;
+  PassTile(const ConvProblem<T>& p, const T* pass_input, i64 group, i64 first_channel, i64 tile)
+      : x(pass_input + tile / winograd_tiles(p) * p.h * p.w * p.c + group * p.cg),
+        at(p, tile % winograd_tiles(p)),
+        out(p, p.x_nhwc_first + tile / winograd_tiles(p), first_channel) {}
+};
+
 template <class T>
 void winograd_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   constexpr int MR = DotStep::rows, NR = kPanelCols<T>, W = lanes<T>;
-  const GemmTask job(p, task);
-  const i64 tiles = job.pix1 - job.pix0, row_panels = ceil_div(tiles, MR);
+  const WinogradTask job(p, task);
+  const i64 tiles = job.tile1 - job.tile0, row_panels = ceil_div(tiles, MR);
   const i64 col0 = job.panel0 * NR, cols = min_i64(p.og - col0, p.channel_units * NR);
   const i64 col_panels = ceil_div(cols, NR);
   const WinogradScratch layout{ceil_div(p.tile_pixels, MR) * MR, ceil_div(p.cg, W) * W, p.channel_units * NR, W};
@@ -192,12 +206,14 @@ void winograd_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   T* m = v + ceil_div(layout.transformed(), 64) * 64;
   T* buffer = m + ceil_div(layout.products(), 64) * 64;
   bool* finite = reinterpret_cast<bool*>(buffer + kOut * kOut * W);
-  const T* images = p.x_nhwc != nullptr ? p.x_nhwc : p.x;
-  const i64 first = p.x_nhwc != nullptr ? p.x_nhwc_first : 0;
-  const T* x = images + (job.image - first) * p.h * p.w * p.c + job.group * p.cg;
+  // The pass's first image: the driver's channels-last copy of it, or the NHWC input's.
+  const T* pass_input = p.x_nhwc != nullptr ? p.x_nhwc : p.x + p.x_nhwc_first * p.h * p.w * p.c;
+  const i64 first_channel = job.group * p.og + col0;
 
-  for (i64 t = 0; t < tiles; ++t)
-    finite[t] = transform_input<T>(p, x, TilePlace(p, job.pix0 + t), v + t * layout.channel_stride, v_point);
+  for (i64 t = 0; t < tiles; ++t) {
+    const PassTile<T> tile(p, pass_input, job.group, first_channel, job.tile0 + t);
+    finite[t] = transform_input<T>(p, tile.x, tile.at, v + t * layout.channel_stride, v_point);
+  }
   // The register tiles' rows past the last tile read zeros (their products are never stored).
   for (i64 point = 0; point < kPoints; ++point)
     std::fill(v + point * v_point + tiles * layout.channel_stride, v + point * v_point + row_panels * MR * layout.channel_stride,
@@ -224,17 +240,18 @@ void winograd_task(const ConvProblem<T>& p, i64 task, void* scratch) {
     }
 
   const T* bias = p.packed_bias != nullptr ? p.packed_bias + job.group * p.packed_bias_stride + col0 : nullptr;
-  const OutputView<T> out(p, job.image, job.group * p.og + col0);
   const T* g = u + kPoints * panels * p.cg * NR;
   for (i64 t = 0; t < tiles; ++t) {
-    const TilePlace at(p, job.pix0 + t);
+    const PassTile<T> tile(p, pass_input, job.group, first_channel, job.tile0 + t);
     for (i64 oc = 0; oc < cols; oc += W)
-      transform_output<T>(p, m + t * layout.cols, m_point, bias, at, out, oc, min_i64(W, cols - oc), buffer);
+      transform_output<T>(p, m + t * layout.cols, m_point, bias, tile.at, tile.out, oc, min_i64(W, cols - oc), buffer);
     if (finite[t]) continue;
+    const TilePlace& at = tile.at;
     for (i64 oy = at.oy; oy < min_i64(at.oy + kOut, p.oh); ++oy)
       for (i64 ox = at.ox; ox < min_i64(at.ox + kOut, p.ow); ++ox)
         for (i64 oc = 0; oc < cols; ++oc)
-          *out.at(oy, ox, oc) = direct_output<T>(p, x, g, oy, ox, col0 + oc, bias != nullptr ? bias[oc] : T(0));
+          *tile.out.at(oy, ox, oc) =
+              direct_output<T>(p, tile.x, g, oy, ox, col0 + oc, bias != nullptr ? bias[oc] : T(0));
   }
 }
 

@@ -299,8 +299,8 @@ void PreparedConv<T>::run(const ConvShape& s, const T* x, T* out, int n_threads)
     case ConvAlgorithm::winograd:
       break;
   }
-  const ConvTaskFn<T> tile_fn =
-      TableEntry<T>::task(plan.algorithm == ConvAlgorithm::winograd ? table.conv_winograd : table.conv_gemm);
+  const bool winograd = plan.algorithm == ConvAlgorithm::winograd;
+  const ConvTaskFn<T> tile_fn = TableEntry<T>::task(winograd ? table.conv_winograd : table.conv_gemm);
   const i64 per_image = gemm_tasks_per_image(p);
   if (s.nhwc) return run_tasks(tile_fn, p, 0, plan.tasks, plan.scratch_bytes, plan.threads);
   // NCHW input: a pass of images (plan.copy_bytes) transposed to (H, W, C) in one parallel loop,
@@ -321,7 +321,13 @@ void PreparedConv<T>::run(const ConvShape& s, const T* x, T* out, int n_threads)
                         hwc + row * s.w * s.c);
         },
         std::max<i64>(1, images * s.h / (4 * plan.threads)));
-    run_tasks(tile_fn, p, first * per_image, images * per_image, plan.scratch_bytes, plan.threads);
+    // GEMM tasks are numbered over all images, Winograd's over the pass (its tiles run across images).
+    p.pass_images = images;
+    if (winograd) {
+      run_tasks(tile_fn, p, 0, winograd_tasks(p), plan.scratch_bytes, plan.threads);
+    } else {
+      run_tasks(tile_fn, p, first * per_image, images * per_image, plan.scratch_bytes, plan.threads);
+    }
   }
 }
 

@@ -37,6 +37,9 @@ constexpr i64 kWinogradMinChannels = 8;
 // bench/README.md).
 constexpr i64 kWinogradL2Share = 2;
 constexpr i64 kWinogradMinPanels = 4;
+// One 512-channel 7 x 7 image: Winograd (the GEMM's work) 1.4x slower than the GEMM, one 256-channel
+// 14 x 14 image (1.75x less work) as fast, on a Xeon with AVX-512 and 2 threads.
+constexpr double kWinogradMinSaving = 1.5;
 // Output pixels a depthwise NCHW task computes at least (whole planes).
 constexpr i64 kDepthwiseTaskPixels = 4096;
 
@@ -81,17 +84,34 @@ i64 gemm_tiles(i64 pixels, i64 images, i64 max_tile, i64 min_tile, i64 channel_u
   return tiles;
 }
 
-// NCHW input to the GEMM-like kernels is read from an (H, W, C) copy of a pass of images.
+// NCHW input to the GEMM-like kernels is read from an (H, W, C) copy of a pass of this many images;
+// NHWC input is read where it lies, all images in one pass.
+i64 pass_images(const ConvShape& s, i64 element_bytes) {
+  if (s.nhwc) return std::max<i64>(s.n, 1);
+  return std::clamp<i64>(kIndirectCopyBytes / (s.c * s.h * s.w * element_bytes), 1, std::max<i64>(s.n, 1));
+}
+
 std::size_t channels_last_copy_bytes(const ConvShape& s, i64 element_bytes) {
   if (s.nhwc) return 0;
-  const i64 image_bytes = s.c * s.h * s.w * element_bytes;
-  return static_cast<std::size_t>(std::clamp<i64>(kIndirectCopyBytes / image_bytes, 1, s.n) * image_bytes);
+  return static_cast<std::size_t>(pass_images(s, element_bytes) * s.c * s.h * s.w * element_bytes);
 }
 
 // A 3x3 layer that Winograd F(4x4, 3x3) computes: stride and dilation 1.
 bool winograd_shape(const ConvShape& s) {
   return s.kh == 3 && s.kw == 3 && s.sh == 1 && s.sw == 1 && s.dh == 1 && s.dw == 1 &&
          s.o / s.groups >= kWinogradMinChannels;
+}
+
+// Winograd computes 36 points per 4 x 4 output tile where the GEMM computes 9 taps per output
+// pixel, both in register tiles of `rows` tiles or pixels (Winograd's tiles run across images). On
+// small planes of few images Winograd's rows are mostly empty (one 7 x 7 image: 4 tiles in a
+// register tile of 14), and the GEMM does as little work without the transforms: Winograd is chosen
+// where it saves kWinogradMinSaving of the GEMM's products (its transforms cost about the rest).
+bool winograd_pays(const ConvShape& s, i64 rows) {
+  const i64 oh = s.out_h(), ow = s.out_w(), images = std::max<i64>(s.n, 1);
+  const i64 winograd = kWinogradPoints * round_up(images * ceil_div(oh, kWinogradOut) * ceil_div(ow, kWinogradOut), rows);
+  const i64 gemm = s.kh * s.kw * images * round_up(oh * ow, rows);
+  return gemm >= kWinogradMinSaving * double(winograd);
 }
 
 template <class T>
@@ -121,15 +141,16 @@ void plan_winograd(const ConvShape& s, const KernelTable& table, int n_threads, 
   const i64 cg = s.c / s.groups, og = s.o / s.groups;
   const GemmConvEntry& entry = table.conv_winograd;
   const i64 mr = entry.rows, nr = TableEntry<T>::cols(entry), lanes = table.vector_bytes / i64(sizeof(T));
-  const i64 tiles = ceil_div(s.out_h(), kWinogradOut) * ceil_div(s.out_w(), kWinogradOut);
+  // A pass's tiles, numbered across its images (see WinogradTask).
+  const i64 tiles = ceil_div(s.out_h(), kWinogradOut) * ceil_div(s.out_w(), kWinogradOut) * pass_images(s, sizeof(T));
   const i64 panels = ceil_div(og, nr);
   const i64 tile_bytes = kWinogradPoints * (round_up(cg, lanes) + round_up(og, nr)) * i64(sizeof(T));
   const i64 most_tiles = std::max(kWinogradMinPanels * mr, kWinogradL2Share * cpu_caches().l2 / tile_bytes / mr * mr);
-  const i64 task_count = gemm_tiles(tiles, s.n * s.groups, most_tiles, mr, panels, n_threads);
+  const i64 ranges = gemm_tiles(tiles, s.groups, most_tiles, mr, panels, n_threads);
   plan.tile_pixels = mr;
   plan.tile_channels = nr;
-  plan.task_pixels = std::min(round_up(ceil_div(tiles, task_count), mr), round_up(tiles, mr));
-  split_channels(s.n * s.groups * ceil_div(tiles, plan.task_pixels), panels, n_threads, plan, nr);
+  plan.task_pixels = std::min(round_up(ceil_div(tiles, ranges), mr), round_up(tiles, mr));
+  split_channels(s.groups * ceil_div(tiles, plan.task_pixels), panels, n_threads, plan, nr);
   plan.channel_block = ceil_div(cg, ceil_div(cg * nr * i64(sizeof(T)), gemm_depth_block_bytes()));
   const WinogradScratch layout{round_up(plan.task_pixels, mr), round_up(cg, lanes), plan.task_channels, lanes};
   plan.scratch_bytes = sizeof(T) * static_cast<std::size_t>(layout.elements());
@@ -148,6 +169,14 @@ bool depthwise_by_channel_blocks(const ConvShape& s, i64 lanes, std::size_t elem
 }
 
 }  // namespace
+
+template <class T>
+std::int64_t winograd_tasks_of_images(ConvProblem<T> p, std::int64_t images) {
+  const i64 whole = images / p.pass_images, rest = images % p.pass_images;
+  i64 tasks = whole * winograd_tasks(p);
+  p.pass_images = rest;
+  return rest > 0 ? tasks + winograd_tasks(p) : tasks;
+}
 
 ConvShape planned_shape(const ConvShape& s) {
   const bool unpadded = s.pad_top == 0 && s.pad_bottom == 0 && s.pad_left == 0 && s.pad_right == 0;
@@ -179,7 +208,8 @@ const DirectConvEntry& direct_entry(const KernelTable& table, ConvAlgorithm algo
 }
 
 ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_strip_pixels,
-                                    std::int64_t pixel_block_channels, bool winograd_allowed) {
+                                    std::int64_t pixel_block_channels, std::int64_t gemm_rows,
+                                    bool winograd_allowed) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups;
   if (cg == 1 && og == 1) return ConvAlgorithm::depthwise;
   // The direct kernel computes whole strips of pixels: a plane shorter than two strips wastes most
@@ -192,7 +222,7 @@ ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_s
   if (cg <= kDirectMaxChannels)
     return s.nhwc && og >= pixel_block_channels ? ConvAlgorithm::direct_few_channels_nhwc
                                                 : ConvAlgorithm::direct_few_channels;
-  if (winograd_allowed && winograd_shape(s)) return ConvAlgorithm::winograd;
+  if (winograd_allowed && winograd_shape(s) && winograd_pays(s, gemm_rows)) return ConvAlgorithm::winograd;
   return ConvAlgorithm::indirect_gemm;
 }
 
@@ -212,7 +242,7 @@ ConvProblem<T> planned_problem(const ConvShape& shape, const ConvPlan& plan) {
   p.channel_tasks = plan.channel_tasks;
   p.tile_pixels = plan.task_pixels;
   p.channel_block = plan.channel_block;
-  p.winograd = plan.algorithm == ConvAlgorithm::winograd;
+  p.pass_images = pass_images(s, sizeof(T));
   // GEMM and direct kernels: whole panels or blocks of the register tile's width; depthwise NCHW:
   // planes per task.
   p.channel_units = plan.algorithm == ConvAlgorithm::depthwise ? plan.task_channels
@@ -227,7 +257,7 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
   // Winograd for float32 only: its transforms cost float64 the accuracy that callers of float64
   // ask for (relative errors near 1e-14 instead of 1e-16).
   plan.algorithm = select_conv_algorithm(shape, sizeof(T) == 4 ? pointwise.strip_pixels_f32 : pointwise.strip_pixels_f64,
-                                         table.conv_direct_few_channels_nhwc.block,
+                                         table.conv_direct_few_channels_nhwc.block, table.conv_gemm.rows,
                                          sizeof(T) == 4 && finite_weights);
   plan.channel_tasks = 1;
   const ConvShape s = plan.algorithm == ConvAlgorithm::direct_pointwise ? as_one_row(shape) : shape;
@@ -286,7 +316,9 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
       break;
   }
   const ConvProblem<T> p = planned_problem<T>(shape, plan);
-  if (reads_channels_last(plan.algorithm)) {
+  if (plan.algorithm == ConvAlgorithm::winograd) {
+    plan.tasks = winograd_tasks_of_images(p, s.n);
+  } else if (plan.algorithm == ConvAlgorithm::indirect_gemm) {
     plan.tasks = s.n * gemm_tasks_per_image(p);
   } else if (plan.algorithm == ConvAlgorithm::depthwise) {
     plan.scratch_bytes = sizeof(T) * static_cast<std::size_t>(TableEntry<T>::depthwise_scratch(table, p));
@@ -303,5 +335,7 @@ template ConvPlan make_conv_plan<float>(const ConvShape&, const KernelTable&, in
 template ConvPlan make_conv_plan<double>(const ConvShape&, const KernelTable&, int, bool);
 template ConvProblem<float> planned_problem<float>(const ConvShape&, const ConvPlan&);
 template ConvProblem<double> planned_problem<double>(const ConvShape&, const ConvPlan&);
+template std::int64_t winograd_tasks_of_images<float>(ConvProblem<float>, std::int64_t);
+template std::int64_t winograd_tasks_of_images<double>(ConvProblem<double>, std::int64_t);
 
 }  // namespace kk

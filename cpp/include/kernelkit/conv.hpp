@@ -39,7 +39,9 @@ struct ConvProblem {
   // in cache while every register tile of the task passes). Winograd: the same with output tiles of
   // kWinogradOut x kWinogradOut pixels in place of pixels.
   std::int64_t tile_pixels, channel_block;
-  bool winograd;
+  // Winograd only: the images one run of its tasks covers (a pass of the channels-last copy from
+  // x_nhwc_first; NHWC input: every image).
+  std::int64_t pass_images;
 };
 
 // Winograd F(4x4, 3x3) (cpp/kernels/conv_winograd_kernels.cpp): each output tile of 4 x 4 pixels
@@ -48,11 +50,9 @@ constexpr std::int64_t kWinogradOut = 4;
 constexpr std::int64_t kWinogradIn = kWinogradOut + 2;
 constexpr std::int64_t kWinogradPoints = kWinogradIn * kWinogradIn;
 
-// What the GEMM-like kernels split an image's output into: pixels, or Winograd's output tiles
-// (row-major over ceil(OH / 4) x ceil(OW / 4)).
+// Winograd's output tiles of one image, row-major over ceil(OH / 4) x ceil(OW / 4).
 template <class T>
-std::int64_t work_units(const ConvProblem<T>& p) {
-  if (!p.winograd) return p.oh * p.ow;
+std::int64_t winograd_tiles(const ConvProblem<T>& p) {
   return ((p.oh + kWinogradOut - 1) / kWinogradOut) * ((p.ow + kWinogradOut - 1) / kWinogradOut);
 }
 
@@ -76,6 +76,8 @@ using ChannelsLastRowFn = void (*)(const T* chw, std::int64_t plane, std::int64_
 // - indirect GEMM: one task is tile_pixels output pixels (row-major over OH x OW) x channel_units
 //   panels of output channels of one (image, group), numbered image-major, then group, pixel tile,
 //   channel range (see GemmTask);
+// - Winograd: one task is tile_pixels output tiles of a pass's images x channel_units panels of one
+//   group (see WinogradTask);
 // - depthwise (groups == channels, one output channel each): one task is channel_units planes (NCHW,
 //   numbered image * C + channel), a block of channel_block channels of an image (NCHW with narrow
 //   rows) or an output row (NHWC); packed_weights holds (kh, kw, c) for NHWC and (c, kh, kw) for
@@ -128,13 +130,13 @@ std::int64_t direct_tasks(const ConvProblem<T>& p, std::int64_t images) {
   return images * p.groups * direct_bands(p) * direct_chunks(p) * p.channel_tasks;
 }
 
-// The part of the output one GEMM (or Winograd) task computes: pixels (tiles) [pix0, pix1) and
-// panels [panel0, panel0 + panels) of (image, group).
+// The part of the output one GEMM task computes: pixels [pix0, pix1) and panels
+// [panel0, panel0 + panels) of (image, group).
 struct GemmTask {
   std::int64_t image, group, pix0, pix1, panel0;
   template <class T>
   GemmTask(const ConvProblem<T>& p, std::int64_t task) {
-    const std::int64_t pixels = work_units(p), tiles = (pixels + p.tile_pixels - 1) / p.tile_pixels;
+    const std::int64_t pixels = p.oh * p.ow, tiles = (pixels + p.tile_pixels - 1) / p.tile_pixels;
     const std::int64_t per_image = p.groups * tiles * p.channel_tasks;
     image = task / per_image;
     group = task / (tiles * p.channel_tasks) % p.groups;
@@ -145,7 +147,30 @@ struct GemmTask {
 };
 template <class T>
 std::int64_t gemm_tasks_per_image(const ConvProblem<T>& p) {
-  return p.groups * ((work_units(p) + p.tile_pixels - 1) / p.tile_pixels) * p.channel_tasks;
+  return p.groups * ((p.oh * p.ow + p.tile_pixels - 1) / p.tile_pixels) * p.channel_tasks;
+}
+
+// The part of the output one Winograd task computes: output tiles [tile0, tile1) of a pass's
+// pass_images images (numbered image-major, so that a task's tiles may run from one image into the
+// next: planes of a few tiles, 7 x 7 has four, would otherwise leave most rows of each register
+// tile empty) and panels [panel0, panel0 + panels) of group `group`; tasks are numbered group-major,
+// then tile range, channel range.
+struct WinogradTask {
+  std::int64_t group, tile0, tile1, panel0;
+  template <class T>
+  WinogradTask(const ConvProblem<T>& p, std::int64_t task) {
+    const std::int64_t tiles = winograd_tiles(p) * p.pass_images;
+    const std::int64_t ranges = (tiles + p.tile_pixels - 1) / p.tile_pixels;
+    group = task / (ranges * p.channel_tasks);
+    tile0 = task / p.channel_tasks % ranges * p.tile_pixels;
+    tile1 = tile0 + p.tile_pixels < tiles ? tile0 + p.tile_pixels : tiles;
+    panel0 = task % p.channel_tasks * p.channel_units;
+  }
+};
+template <class T>
+std::int64_t winograd_tasks(const ConvProblem<T>& p) {
+  const std::int64_t tiles = winograd_tiles(p) * p.pass_images;
+  return p.groups * ((tiles + p.tile_pixels - 1) / p.tile_pixels) * p.channel_tasks;
 }
 
 // Padded input rows that `output_rows` consecutive output rows read.

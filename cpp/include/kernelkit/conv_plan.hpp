@@ -32,10 +32,12 @@ enum class ConvAlgorithm : int {
 const char* algorithm_name(ConvAlgorithm algorithm);
 
 // shape -> algorithm (pointwise_strip_pixels: the direct pointwise kernel's strip on this path;
-// pixel_block_channels: the NHWC first-layer kernel's channel block; winograd_allowed: float32
-// with finite weights, see conv_winograd_kernels.cpp).
+// pixel_block_channels: the NHWC first-layer kernel's channel block; gemm_rows: the rows of the
+// GEMM's and Winograd's register tile; winograd_allowed: float32 with finite weights, see
+// conv_winograd_kernels.cpp).
 ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_strip_pixels,
-                                    std::int64_t pixel_block_channels, bool winograd_allowed);
+                                    std::int64_t pixel_block_channels, std::int64_t gemm_rows,
+                                    bool winograd_allowed);
 
 // The register-block shape of a direct algorithm on `table`'s SIMD path.
 const DirectConvEntry& direct_entry(const KernelTable& table, ConvAlgorithm algorithm);
@@ -79,6 +81,10 @@ inline bool reads_channels_last(ConvAlgorithm algorithm) {
 // The problem the plan's kernel runs, without its data pointers (input, weights, bias, output).
 template <class T>
 ConvProblem<T> planned_problem(const ConvShape& s, const ConvPlan& plan);
+
+// Winograd's tasks for `images` images: whole passes of p.pass_images, then the rest.
+template <class T>
+std::int64_t winograd_tasks_of_images(ConvProblem<T> p, std::int64_t images);
 
 // The bytes of weight panels one GEMM depth block may hold: this CPU's L1 data cache.
 std::int64_t gemm_depth_block_bytes();
