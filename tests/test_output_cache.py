@@ -109,3 +109,21 @@ def test_the_oldest_buffer_goes_first_when_the_limit_is_reached() -> None:
 def test_set_output_cache_rejects_bad_limits(value: object, exc: type, match: str) -> None:
     with pytest.raises(exc, match=match):
         kernelkit.set_output_cache(value)  # type: ignore[arg-type]
+
+
+def test_large_packed_weights_go_back_to_the_cache() -> None:
+    """A one-shot conv2d packs its weights in every call; packings of the cache's size (Winograd's
+    transformed weights of 384 channels: 36 points x 384 x 384 floats) are reused by the next call
+    instead of being mapped (and page-faulted) anew."""
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((384, 384, 3, 3), dtype=np.float32)
+    x = rng.standard_normal((4, 384, 8, 8), dtype=np.float32)
+    plan = kernelkit.Conv2d(w, padding=1).plan(x.shape)
+    assert plan.algorithm == "winograd"
+    assert plan.packed_bytes >= MIN_BYTES
+    ref = kernelkit.Conv2d(w, padding=1)(x)  # its packing goes to the cache when it is gone
+    held = kernelkit.output_cache()["held_bytes"]
+    assert held >= MIN_BYTES
+    for _ in range(2):
+        assert_array_equal(kernelkit.conv2d(x, w, padding=1), ref)
+        assert kernelkit.output_cache()["held_bytes"] == held

@@ -11,6 +11,7 @@
 
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/float_mode.hpp"
+#include "kernelkit/output_cache.hpp"
 #include "kernelkit/scratch.hpp"
 #include "kernelkit/table_entry.hpp"
 #include "kernelkit/parallel.hpp"
@@ -37,6 +38,11 @@ void run_tasks(ConvTaskFn<T> task_fn, const ConvProblem<T>& p, i64 first, i64 ta
 template <class T>
 ScratchBuffer allocate(i64 elements) {
   return aligned_scratch(sizeof(T) * static_cast<std::size_t>(std::max<i64>(elements, 1)));
+}
+
+template <class T>
+CachedBuffer allocate_packed(i64 elements) {
+  return cached_buffer(sizeof(T) * static_cast<std::size_t>(std::max<i64>(elements, 1)));
 }
 
 // A strided 1x1 layer's input is subsampled (planned_shape) this many bytes of images at a time (at
@@ -73,23 +79,45 @@ bool all_finite(const WeightView<T>& w, i64 groups, i64 og, i64 cg, i64 kh, i64 
   return true;
 }
 
-// Winograd F(4x4, 3x3)'s weight transform U = G g G^T (6 x 6 from 3 x 3), in double.
-constexpr double kWinogradG[kWinogradIn][3] = {{1.0 / 4, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                               {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                               {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+// Output channels whose Winograd weights are transformed together (a panel's, at most).
+constexpr i64 kWinogradFilters = 64;
 
+// r[i][j] = sum over k of G[i][k] a[k][j] for j < n: Winograd F(4x4, 3x3)'s
+// G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1] applied to n
+// filters at once with its rows' shared sums (a loop over filters that compilers vectorise; the
+// 3 x 3 products one filter at a time were most of a one-shot call with 256 channels).
 template <class T>
-void winograd_weights(const WeightView<T>& w, i64 g, i64 oc, i64 ci, double (&u)[kWinogradPoints]) {
-  double gg[kWinogradIn][3] = {};  // G g
-  for (i64 i = 0; i < kWinogradIn; ++i)
-    for (i64 kx = 0; kx < 3; ++kx)
-      for (i64 ky = 0; ky < 3; ++ky) gg[i][kx] += kWinogradG[i][ky] * double(w.at(g, oc, ci, ky, kx));
-  for (i64 i = 0; i < kWinogradIn; ++i)
-    for (i64 j = 0; j < kWinogradIn; ++j) {
-      double sum = 0;
-      for (i64 kx = 0; kx < 3; ++kx) sum += gg[i][kx] * kWinogradG[j][kx];
-      u[i * kWinogradIn + j] = sum;
-    }
+void apply_winograd_g(const T* const a[3], i64 n, T* const r[kWinogradIn]) {
+  for (i64 j = 0; j < n; ++j) {
+    const T a0 = a[0][j], a1 = a[1][j], a2 = a[2][j], even = a0 + a2, quarter = T(0.25) * a0 + a2;
+    r[0][j] = T(0.25) * a0;
+    r[1][j] = (even + a1) * T(-1.0 / 6);
+    r[2][j] = (even - a1) * T(-1.0 / 6);
+    r[3][j] = (quarter + T(0.5) * a1) * T(1.0 / 6);
+    r[4][j] = (quarter - T(0.5) * a1) * T(1.0 / 6);
+    r[5][j] = a2;
+  }
+}
+
+// u[point][j] = (G g_j G^T)[point] for the n filters g_j = w(g, oc0 + j, ci, :, :).
+template <class T>
+void winograd_weights(const WeightView<T>& w, i64 g, i64 oc0, i64 ci, i64 n,
+                      T (&u)[kWinogradPoints][kWinogradFilters]) {
+  T taps[9][kWinogradFilters], gg[kWinogradIn][3][kWinogradFilters];  // gg[i][kx] = (G g)[i][kx]
+  for (i64 t = 0; t < 9; ++t)
+    for (i64 j = 0; j < n; ++j) taps[t][j] = w.at(g, oc0 + j, ci, t / 3, t % 3);
+  for (i64 kx = 0; kx < 3; ++kx) {
+    const T* column[3] = {taps[kx], taps[3 + kx], taps[6 + kx]};
+    T* rows[kWinogradIn];
+    for (i64 i = 0; i < kWinogradIn; ++i) rows[i] = gg[i][kx];
+    apply_winograd_g(column, n, rows);
+  }
+  for (i64 i = 0; i < kWinogradIn; ++i) {
+    const T* row[3] = {gg[i][0], gg[i][1], gg[i][2]};
+    T* points[kWinogradIn];
+    for (i64 j = 0; j < kWinogradIn; ++j) points[j] = u[i * kWinogradIn + j];
+    apply_winograd_g(row, n, points);
+  }
 }
 
 }  // namespace
@@ -101,7 +129,8 @@ struct PreparedConv<T>::Packed {
   ConvAlgorithm algorithm;
   bool nhwc;
   i64 panel_cols;  // output channels per packed block or panel (the register tile's)
-  ScratchBuffer weights, bias;  // bias: nullptr where the kernel takes none
+  CachedBuffer weights;
+  ScratchBuffer bias;  // nullptr where the kernel takes none
   i64 group_stride = 0, bias_stride = 0;
 };
 
@@ -165,7 +194,7 @@ std::shared_ptr<const typename PreparedConv<T>::Packed> PreparedConv<T>::packed_
   if (algorithm == ConvAlgorithm::depthwise) {
     // The NCHW kernel reads the taps as (c, kh, kw), the NHWC kernel as (kh, kw, c).
     const i64 c = groups_;
-    packed->weights = allocate<T>(c * taps);
+    packed->weights = allocate_packed<T>(c * taps);
     T* taps_out = static_cast<T*>(packed->weights.get());
     for (i64 ch = 0; ch < c; ++ch)
       for (i64 t = 0; t < taps; ++t) taps_out[nhwc ? t * c + ch : ch * taps + t] = w.at(ch, 0, 0, t / kw_, t % kw_);
@@ -184,7 +213,7 @@ std::shared_ptr<const typename PreparedConv<T>::Packed> PreparedConv<T>::packed_
     const i64 blocks = ceil_div(og, cols);
     packed->group_stride = blocks * depth * cols;
     packed->bias_stride = blocks * cols;
-    packed->weights = allocate<T>(groups_ * packed->group_stride);
+    packed->weights = allocate_packed<T>(groups_ * packed->group_stride);
     T* out = static_cast<T*>(packed->weights.get());
     const bool parallel = o_ * depth >= kParallelPackElements;
 parallel_for(groups_ * blocks, parallel ? n_threads : 1, [&](i64 gb) {
@@ -220,28 +249,32 @@ void PreparedConv<T>::pack_bias(Packed& packed) const {
 template <class T>
 void PreparedConv<T>::pack_winograd(Packed& packed, int n_threads) const {
   const i64 og = o_ / groups_, cols = packed.panel_cols, panels = ceil_div(og, cols);
+  if (cols > kWinogradFilters) throw std::logic_error("Winograd panels wider than kWinogradFilters");
   const i64 transformed = kWinogradPoints * panels * cg_ * cols;
   packed.group_stride = transformed + og * cg_ * 9;
   packed.bias_stride = panels * cols;
-  packed.weights = allocate<T>(groups_ * packed.group_stride);
+  packed.weights = allocate_packed<T>(groups_ * packed.group_stride);
   T* out = static_cast<T*>(packed.weights.get());
   const bool parallel = o_ * cg_ * kWinogradPoints >= kParallelPackElements;
   parallel_for(groups_ * panels, parallel ? n_threads : 1, [&](i64 gp) {
     const i64 g = gp / panels, panel = gp % panels;
     T* group = out + g * packed.group_stride;
-    // The panel's channels innermost: each point's row of `cols` values is written whole (a line at
-    // a time; channel-major writes touched every line 16 times and made packing most of a one-shot
-    // call with 256 channels).
-    for (i64 ci = 0; ci < cg_; ++ci)
-      for (i64 j = 0; j < cols; ++j) {
-        const i64 oc = panel * cols + j;
-        double u[kWinogradPoints] = {};
-        if (oc < og) winograd_weights(weights_, g, oc, ci, u);
-        for (i64 point = 0; point < kWinogradPoints; ++point)
-          group[((point * panels + panel) * cg_ + ci) * cols + j] = T(u[point]);
-        if (oc < og)
-          for (i64 t = 0; t < 9; ++t) group[transformed + (oc * cg_ + ci) * 9 + t] = weights_.at(g, oc, ci, t / 3, t % 3);
+    // A point's row of `cols` values per input channel, written whole (contiguous stores).
+    const i64 oc0 = panel * cols, valid = std::min(cols, og - oc0);
+    T u[kWinogradPoints][kWinogradFilters];
+    for (i64 ci = 0; ci < cg_; ++ci) {
+      winograd_weights(weights_, g, oc0, ci, valid, u);
+      for (i64 point = 0; point < kWinogradPoints; ++point) {
+        T* row = group + ((point * panels + panel) * cg_ + ci) * cols;
+        std::copy(u[point], u[point] + valid, row);
+        std::fill(row + valid, row + cols, T(0));
       }
+    }
+    // The plain weights in their own order (OIHW input: one contiguous copy).
+    T* plain = group + transformed + oc0 * cg_ * 9;
+    for (i64 j = 0; j < valid; ++j)
+      for (i64 ci = 0; ci < cg_; ++ci)
+        for (i64 t = 0; t < 9; ++t) *plain++ = weights_.at(g, oc0 + j, ci, t / 3, t % 3);
   });
   if (bias_ != nullptr) pack_bias(packed);
 }

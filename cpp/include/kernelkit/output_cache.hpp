@@ -1,10 +1,11 @@
 // A small cache of large result buffers. kernelkit's functions return new arrays, and the first
 // touch of a freshly mapped block of tens of MiB costs the operating system's page zeroing (glibc
 // maps every block of 32 MiB or more anew and unmaps it on free), often more than the kernel
-// itself. Freed result buffers of at least kMinCachedBytes are kept, up to a limit in all, and handed
+// itself. Freed result buffers (and packed weights) of at least kMinCachedBytes are kept, up to a limit in all, and handed
 // out again for requests that fit them, as onnxruntime's arena does.
 #pragma once
 #include <cstddef>
+#include <memory>
 
 namespace kk {
 
@@ -22,5 +23,19 @@ void set_output_cache_limit(std::size_t bytes);
 std::size_t output_cache_limit();
 // Bytes of freed buffers held now.
 std::size_t output_cache_held();
+
+// A buffer of this cache that goes back to it when it ends: the packed weights of a prepared
+// convolution, which a one-shot conv2d frees at the end of every call (Winograd's of 512 channels,
+// 38 MiB, cost more in page faults than the call's arithmetic).
+struct ReleaseToCache {
+  std::size_t capacity;
+  void operator()(void* data) const { release_output(data, capacity); }
+};
+using CachedBuffer = std::unique_ptr<void, ReleaseToCache>;
+inline CachedBuffer cached_buffer(std::size_t bytes) {
+  std::size_t capacity = 0;
+  void* data = acquire_output(bytes, capacity);
+  return CachedBuffer(data, ReleaseToCache{capacity});
+}
 
 }  // namespace kk
