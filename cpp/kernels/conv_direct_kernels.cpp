@@ -210,10 +210,25 @@ void pack_strip(const T* src, const i64* offsets, i64 depth, T* panel) {
     for (int v = 0; v < V; ++v) store<T>(panel + (k * V + v) * W, load<T>(src + offsets[k] + v * W));
 }
 
+// panel[k * pitch + v * lanes + j] = the strip's input at depth index k and pixel v * lanes + j
+// for the first n pixels, zeros after them (V vectors; a row's last, partial strip, read without
+// going past the row's end).
+template <class T, int V>
+void pack_strip_tail(const T* src, const i64* offsets, i64 depth, i64 n, i64 pitch, T* panel) {
+  constexpr int W = lanes<T>;
+  for (i64 k = 0; k < depth; ++k)
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      const i64 left = n - v * W;
+      const T* at = src + offsets[k] + v * W;
+      store<T>(panel + k * pitch + v * W, left >= W ? load<T>(at) : left > 0 ? load_partial<T>(at, left) : splat<T>(T(0)));
+    }
+}
+
 // `width` output pixels of one row, every channel block: whole strips, then the narrowest strip
-// that covers the rest. Shapes that read the input in place first gather each whole strip's input
-// into `panel` (read with panel_offsets): its depth rows lie a whole plane apart, too many streams
-// for the hardware prefetchers, so the next strip's rows are prefetched meanwhile.
+// that covers the rest. Shapes that read the input in place first gather each strip's input into
+// `panel` (read with panel_offsets): its depth rows lie a whole plane apart, too many streams for
+// the hardware prefetchers, so the next strip's rows are prefetched meanwhile.
 template <class S, class T>
 void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* offsets, i64 depth, i64 blocks,
                 const T* w, const T* bias, const RowTarget<T>& to, T* panel, const i64* panel_offsets) {
@@ -231,7 +246,13 @@ void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* off
   }
   if (ox < width)
     narrowest_strip<V>(ceil_div(width - ox, lanes<T>), [&](auto vectors) {
-      strip_all_blocks<T, B, decltype(vectors)::value>(p, src + ox, offsets, depth, blocks, w, bias, to, ox);
+      constexpr int U = decltype(vectors)::value;
+      if constexpr (S::in_place) {
+        pack_strip_tail<T, U>(src + ox, offsets, depth, width - ox, strip_pixels, panel);
+        strip_all_blocks<T, B, U>(p, panel, panel_offsets, depth, blocks, w, bias, to, ox);
+      } else {
+        strip_all_blocks<T, B, U>(p, src + ox, offsets, depth, blocks, w, bias, to, ox);
+      }
     });
 }
 
@@ -242,9 +263,10 @@ template <class S, class T>
 void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   constexpr int B = S::block;
   const DirectTask t(p, task, B);
-  // In place, a strip tail reads up to its last whole vector: inside the array only when rows are
-  // whole vectors long.
-  const bool in_place = S::in_place && !p.nhwc && p.ow % lanes<T> == 0;
+  // In place (each image one row of pixels, NCHW): every strip is gathered into the panel, the
+  // last one with partial loads, so nothing past a row is read. A copy of the task's rows for each
+  // of its channel ranges cost as much as their products on 14 x 14 planes.
+  const bool in_place = S::in_place && !p.nhwc;
   const RowCopy<S, T> padded(p);
   const RowCopy<S, T> g = in_place ? RowCopy<S, T>::in_place(p) : padded;
   const i64 depth = p.cg * p.kh * p.kw;
