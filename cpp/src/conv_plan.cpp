@@ -61,10 +61,16 @@ ConvShape as_one_row(const ConvShape& s) {
 i64 wanted_tasks(int n_threads) { return n_threads > 1 ? kTasksPerThread * n_threads : 1; }
 
 // Splits `units` output-channel units (panels or blocks) of a group into ranges, so that `work`
-// independent pieces (images x groups x pixel tiles) times the ranges give every thread tasks.
+// independent pieces (images x groups x pixel tiles) times the ranges give every thread tasks. Of
+// the range widths up to the one that gives the wanted task count, the widest whose tasks the
+// threads finish soonest (in units of work, tasks taken in rounds): one 7 x 7 image with 10 panels
+// on 2 threads runs 10 ranges of one panel (5 rounds of 1) rather than 5 of two (3 rounds of 2).
 void split_channels(i64 work, i64 units, int n_threads, ConvPlan& plan, i64 unit_channels) {
   const i64 ranges = std::clamp<i64>(ceil_div(wanted_tasks(n_threads), work), 1, units);
-  const i64 per_range = ceil_div(units, ranges);
+  i64 per_range = ceil_div(units, ranges);
+  const auto finish = [&](i64 width) { return ceil_div(work * ceil_div(units, width), n_threads) * width; };
+  for (i64 width = per_range - 1; width >= 1; --width)
+    if (finish(width) < finish(per_range)) per_range = width;
   plan.channel_tasks = ceil_div(units, per_range);
   plan.task_channels = per_range * unit_channels;
 }
