@@ -3,6 +3,7 @@ view of them lives, and every function still writes its whole result into reused
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -127,3 +128,13 @@ def test_large_packed_weights_go_back_to_the_cache() -> None:
     for _ in range(2):
         assert_array_equal(kernelkit.conv2d(x, w, padding=1), ref)
         assert kernelkit.output_cache()["held_bytes"] == held
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="transparent huge pages: Linux")
+def test_large_results_start_on_a_huge_page() -> None:
+    """madvise(MADV_HUGEPAGE) applies only to ranges that start on a page: large results start on a
+    2 MiB boundary, so that they get huge pages where the system offers them on request (as NumPy's
+    large arrays do) instead of a page fault per 4 KiB."""
+    y = kernelkit.conv2d(*large_conv_inputs(9))
+    assert y.nbytes >= MIN_BYTES
+    assert y.ctypes.data % (2 << 20) == 0

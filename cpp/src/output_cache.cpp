@@ -41,13 +41,22 @@ Cache& cache() {
   return instance;
 }
 
-// A new buffer; large ones are backed by transparent huge pages where the system offers them on
-// request, as NumPy does for its own large arrays.
-void* allocate(std::size_t capacity) {
-  void* data = std::aligned_alloc(64, capacity);
+// Buffers of at least kHugeBytes start on a huge-page boundary and fill whole huge pages, so that
+// madvise can back them with transparent huge pages where the system offers them on request, as
+// NumPy does for its arrays of 4 MiB or more (madvise refuses a range that does not start on a
+// page, which every large block from malloc does not: a 320 MB result then took 78,000 page
+// faults, half the time of a sparse Gram matrix).
+constexpr std::size_t kHugePage = std::size_t(2) << 20;
+constexpr std::size_t kHugeBytes = std::size_t(4) << 20;
+
+// A new buffer of `capacity` bytes (rounded up to whole huge pages where it gets them).
+void* allocate(std::size_t& capacity) {
+  const bool huge = capacity >= kHugeBytes;
+  if (huge) capacity = (capacity + kHugePage - 1) / kHugePage * kHugePage;
+  void* data = std::aligned_alloc(huge ? kHugePage : 64, capacity);
   if (data == nullptr) throw AllocationFailure(capacity);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  madvise(data, capacity, MADV_HUGEPAGE);  // a hint: failure changes nothing
+  if (huge) madvise(data, capacity, MADV_HUGEPAGE);  // a hint: failure changes nothing
 #endif
   return data;
 }
