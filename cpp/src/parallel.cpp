@@ -36,6 +36,15 @@ using i64 = std::int64_t;
 // threads than the machine has cores, where a spinning thread takes the core of one that works.
 constexpr int kSpinRounds = 4000;
 
+// A spinning thread yields its core every this many pause rounds: where the scheduler has put a
+// worker on the caller's core, spinning alone would keep the other from running until the spin ends.
+constexpr int kYieldEvery = 64;
+
+void spin_pause(int spin) {
+  KK_PAUSE();
+  if (spin % kYieldEvery == kYieldEvery - 1) std::this_thread::yield();
+}
+
 int spin_rounds(int threads) {
   static const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return threads > cores ? 0 : kSpinRounds;
@@ -125,7 +134,7 @@ class Pool {
     const int spins = spin_rounds(workers_.load(std::memory_order_relaxed) + 1);
     for (int spin = 0; job.left.load(std::memory_order_acquire) > 0; ++spin) {
       if (spin < spins) {
-        KK_PAUSE();
+        spin_pause(spin);
       } else {
         std::unique_lock<std::mutex> wait(mutex_);
         done_.wait(wait, [&] { return job.left.load(std::memory_order_acquire) == 0; });
@@ -195,7 +204,7 @@ class Pool {
     for (int spin = 0; spin < spins; ++spin) {
       const unsigned long now = generation_.load(std::memory_order_acquire);
       if (now != seen) return now;
-      KK_PAUSE();
+      spin_pause(spin);
     }
     std::unique_lock<std::mutex> lock(mutex_);
     wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
