@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
 import sys
 import threading
 import time
@@ -170,3 +171,23 @@ def test_scratch_kept_by_many_idle_threads_stays_within_the_limit(expected):
     assert wait_for_kept_scratch(before) == before
     for result in results:
         check(result, expected)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs thread affinities (Linux) and two CPUs",
+)
+def test_workers_keep_the_affinity_they_were_given() -> None:
+    """A worker that the scheduler has put on its caller's core moves off it by leaving that core
+    out of its own affinity for a moment; afterwards every thread may run where it could before."""
+    allowed = os.sched_getaffinity(0)
+    w = np.random.default_rng(0).standard_normal((64, 96, 1, 1)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal((1, 96, 7, 7)).astype(np.float32)
+    conv = kernelkit.Conv2d(w)
+    for _ in range(200):
+        conv(x, n_threads=2)
+    time.sleep(0.05)  # after a pause the scheduler tends to wake a worker where its caller runs
+    for _ in range(200):
+        conv(x, n_threads=2)
+    for tid in os.listdir("/proc/self/task"):
+        assert os.sched_getaffinity(int(tid)) == allowed

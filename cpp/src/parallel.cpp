@@ -9,6 +9,9 @@
 #include "kernelkit/parallel.hpp"
 
 #include <pthread.h>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -61,6 +64,7 @@ struct Job {
   i64 tasks, chunk;
   int threads;
   FloatMode float_mode;  // the starting thread's (FTZ/DAZ, rounding): the workers take it on
+  int caller_cpu = -1;   // where the starting thread runs (Linux), else -1
   std::atomic<i64> next{0};
   std::atomic<int> left{0};  // workers still inside the job
   std::atomic<bool> stop{false};
@@ -86,6 +90,24 @@ class Checker {
   InterruptCheck check_;
   std::chrono::steady_clock::time_point last_;
 };
+
+// A worker that the scheduler has put on the caller's core (seen after pauses on virtual machines,
+// for tens to hundreds of calls: the two threads then share one core while another idles) moves
+// off it: its affinity without that core for a moment, then as it was.
+void leave_callers_cpu(int caller_cpu) {
+#if defined(__linux__)
+  if (caller_cpu < 0 || sched_getcpu() != caller_cpu) return;
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0 || CPU_COUNT(&allowed) < 2 ||
+      !CPU_ISSET(caller_cpu, &allowed))
+    return;
+  cpu_set_t elsewhere = allowed;
+  CPU_CLR(caller_cpu, &elsewhere);
+  if (sched_setaffinity(0, sizeof(elsewhere), &elsewhere) == 0) sched_setaffinity(0, sizeof(allowed), &allowed);
+#else
+  (void)caller_cpu;
+#endif
+}
 
 void run_share(Job& job, int index) {
   current_index = index;
@@ -125,6 +147,9 @@ class Pool {
         return false;
       }
       job.left.store(helpers, std::memory_order_relaxed);
+#if defined(__linux__)
+      job.caller_cpu = sched_getcpu();
+#endif
       job_.store(&job, std::memory_order_relaxed);
       threads_.store(job.threads, std::memory_order_relaxed);
       generation_.fetch_add(1, std::memory_order_release);
@@ -223,6 +248,7 @@ class Pool {
       if (job == nullptr || index >= threads) continue;
       const FloatMode own = current_float_mode();
       set_float_mode(job->float_mode);
+      leave_callers_cpu(job->caller_cpu);
       run_share(*job, index);
       set_float_mode(own);
       if (job->left.fetch_sub(1, std::memory_order_acq_rel) == 1) {
