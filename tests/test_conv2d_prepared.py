@@ -102,6 +102,9 @@ PLAN_CASES = [
     ("pointwise-nhwc", (1, 64, 7, 7), (96, 64, 1, 1), 1, 0, 1, "NHWC", "indirect_gemm"),
     # strided 1x1 in NCHW: the direct kernel on a subsampled copy of the input
     ("pointwise-s2", (2, 64, 28, 27), (128, 64, 1, 1), 2, 0, 1, "NCHW", "direct_pointwise"),
+    # ... unless its output plane is too small for the direct kernel: the GEMM reads the strided
+    # input itself
+    ("pointwise-s2-small", (2, 64, 4, 4), (128, 64, 1, 1), 2, 0, 1, "NCHW", "indirect_gemm"),
 ]
 
 

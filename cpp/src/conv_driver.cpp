@@ -45,6 +45,12 @@ CachedBuffer allocate_packed(i64 elements) {
   return cached_buffer(sizeof(T) * static_cast<std::size_t>(std::max<i64>(elements, 1)));
 }
 
+// The direct pointwise kernel's strip on `table`'s SIMD path.
+template <class T>
+i64 pointwise_strip(const KernelTable& table) {
+  return sizeof(T) == 4 ? table.conv_direct_pointwise.strip_pixels_f32 : table.conv_direct_pointwise.strip_pixels_f64;
+}
+
 // A strided 1x1 layer's input is subsampled (planned_shape) this many bytes of images at a time (at
 // least one image), as the GEMM's channels-last copy is.
 constexpr i64 kSubsampleBytes = 8 << 20;
@@ -164,7 +170,7 @@ void PreparedConv<T>::validate(const ConvShape& s) const {
 template <class T>
 ConvPlan PreparedConv<T>::plan(const ConvShape& s, int n_threads) const {
   validate(s);
-  const ConvShape shape = planned_shape(s);
+  const ConvShape shape = planned_shape(s, pointwise_strip<T>(kernels()));
   ConvPlan plan = make_conv_plan<T>(shape, kernels(), std::max(n_threads, 1), finite_weights_);
   if (shape.h != s.h || shape.w != s.w)
     plan.copy_bytes += static_cast<std::size_t>(subsampled_images<T>(shape) * shape.c * shape.h * shape.w) * sizeof(T);
@@ -290,7 +296,7 @@ void PreparedConv<T>::run(const ConvShape& s, const T* x, T* out, int n_threads)
   validate(s);
   if (s.n == 0) return;
   const SubnormalsAsZero float_mode;  // on this thread and the workers (see float_mode.hpp)
-  const ConvShape shape = planned_shape(s);
+  const ConvShape shape = planned_shape(s, pointwise_strip<T>(kernels()));
   if (shape.h != s.h || shape.w != s.w) {
     const i64 per_pass = subsampled_images<T>(shape), image = shape.c * shape.h * shape.w;
     ScratchBuffer copy = allocate<T>(per_pass * image);

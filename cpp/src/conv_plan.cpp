@@ -49,6 +49,13 @@ bool pointwise_unpadded(const ConvShape& s) {
          s.pad_right == 0;
 }
 
+// The direct pointwise kernel computes whole strips of pixels: a plane shorter than two strips wastes
+// most of its last one (e.g. 7 x 7 = 49 pixels in strips of 32), the GEMM's short register tiles do
+// not.
+bool runs_direct_pointwise(const ConvShape& s, i64 strip_pixels) {
+  return !s.nhwc && pointwise_unpadded(s) && s.h * s.w >= 2 * strip_pixels;
+}
+
 // The direct pointwise kernel sees each NCHW image as one row of H * W pixels.
 ConvShape as_one_row(const ConvShape& s) {
   ConvShape row = s;
@@ -184,13 +191,13 @@ std::int64_t winograd_tasks_of_images(ConvProblem<T> p, std::int64_t images) {
   return rest > 0 ? tasks + winograd_tasks(p) : tasks;
 }
 
-ConvShape planned_shape(const ConvShape& s) {
+ConvShape planned_shape(const ConvShape& s, std::int64_t pointwise_strip_pixels) {
   const bool unpadded = s.pad_top == 0 && s.pad_bottom == 0 && s.pad_left == 0 && s.pad_right == 0;
   if (s.nhwc || s.kh != 1 || s.kw != 1 || !unpadded || (s.sh == 1 && s.sw == 1)) return s;
   ConvShape compact = s;
   compact.h = s.out_h(), compact.w = s.out_w();
   compact.sh = compact.sw = 1;
-  return compact;
+  return runs_direct_pointwise(compact, pointwise_strip_pixels) ? compact : s;
 }
 
 std::int64_t gemm_depth_block_bytes() { return std::max<i64>(cpu_caches().l1d, 16 << 10); }
@@ -218,10 +225,7 @@ ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_s
                                     bool winograd_allowed) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups;
   if (cg == 1 && og == 1) return ConvAlgorithm::depthwise;
-  // The direct kernel computes whole strips of pixels: a plane shorter than two strips wastes most
-  // of its last one (e.g. 7 x 7 = 49 pixels in strips of 32), the GEMM's short register tiles do not.
-  if (!s.nhwc && pointwise_unpadded(s) && s.h * s.w >= 2 * pointwise_strip_pixels)
-    return ConvAlgorithm::direct_pointwise;
+  if (runs_direct_pointwise(s, pointwise_strip_pixels)) return ConvAlgorithm::direct_pointwise;
   // First layers: strips of pixels x a few channels, stored transposed in NHWC; in NHWC the pixel
   // block (pixels x channel vectors, stored in place) where the filters fill its channel block,
   // else most of its accumulators would hold padding (16 filters with AVX-512: 1.5x slower).

@@ -63,10 +63,14 @@ struct ConvPlan {
 };
 
 // The shape the plan is made for: a strided, unpadded 1x1 layer in NCHW reads every sh-th row and
-// sw-th column only, so it runs as a 1x1 layer without stride on a subsampled copy of its input
-// (input / (sh sw) bytes) instead of transposing all of it channels-last for the GEMM (ResNet's
-// stride-2 projections: 0.4-0.7x onnxruntime that way); every other shape is planned as it is.
-ConvShape planned_shape(const ConvShape& s);
+// sw-th column only, so where its output plane is wide enough for the direct pointwise kernel
+// (pointwise_strip_pixels: its strip on this path) it runs as a 1x1 layer without stride on a
+// subsampled copy of its input (input / (sh sw) bytes), instead of transposing all of it
+// channels-last for the GEMM (ResNet's stride-2 projections on Zen 1: 0.4-0.7x onnxruntime that
+// way). Smaller output planes go to the GEMM in any case, which reads the strided rows itself: a
+// subsampled copy first made 8 x 256 -> 512 from 14 x 14 0.68x onnxruntime instead of 0.93x (Xeon,
+// AVX-512). Every other shape is planned as it is.
+ConvShape planned_shape(const ConvShape& s, std::int64_t pointwise_strip_pixels);
 
 // The plan for element type T (float or double) on `table`'s SIMD path with up to n_threads threads;
 // finite_weights: whether every weight is finite (Winograd's transforms would spread a non-finite one).
