@@ -211,6 +211,11 @@ inline void scatter_pairs(T a, const std::int32_t* __restrict rows, const T* __r
   for (; q < n; ++q) s[rows[q]] += pair<P>(a, values[q]);
 }
 
+// Y's feature groups (starts and values) are larger than L2 for text-sized vocabularies, and each
+// stored x_k opens one at random: their lines are fetched this many features ahead (the starts
+// first, then the rows and values they point to), so that the misses overlap.
+constexpr i64 kStartsAhead = 8, kColumnsAhead = 4;
+
 // s[lo:count) for output row x_row against Y's rows [block * width + lo, block * width + count):
 // zeroed, then every stored x_k adds pair(x_k, y_k) at the rows of that range that hold k (found by
 // bisection: the rows of a feature ascend).
@@ -220,7 +225,14 @@ void accumulate_by_feature(const RowView<T>& x_row, const FeatureColumns<T>& y, 
   std::fill(s + lo, s + count, T(0));
   const std::int32_t* rows = y.row.data();
   const T* values = y.value.data();
+  const i64* starts = y.starts.data();
   for (i64 p = 0; p < x_row.size; ++p) {
+    if (p + kStartsAhead < x_row.size) __builtin_prefetch(starts + y.slot(block, x_row.indices[p + kStartsAhead]));
+    if (p + kColumnsAhead < x_row.size) {
+      const i64 q = starts[y.slot(block, x_row.indices[p + kColumnsAhead])];
+      __builtin_prefetch(rows + q);
+      __builtin_prefetch(values + q);
+    }
     const std::size_t k = y.slot(block, x_row.indices[p]);
     i64 first = y.starts[k];
     const i64 end = y.starts[k + 1];
