@@ -3,6 +3,7 @@ view of them lives, and every function still writes its whole result into reused
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from numpy.testing import assert_array_equal
 import kernelkit
 
 MIN_BYTES = kernelkit.output_cache()["min_bytes"]
+DEFAULT_LIMIT = kernelkit.output_cache()["default_limit_bytes"]
 
 
 @pytest.fixture(autouse=True)
@@ -79,6 +81,7 @@ def test_a_limit_below_the_result_keeps_nothing(limit: int) -> None:
         "limit_bytes": limit,
         "held_bytes": 0,
         "min_bytes": MIN_BYTES,
+        "default_limit_bytes": DEFAULT_LIMIT,
     }
 
 
@@ -138,3 +141,9 @@ def test_large_results_start_on_a_huge_page() -> None:
     y = kernelkit.conv2d(*large_conv_inputs(9))
     assert y.nbytes >= MIN_BYTES
     assert y.ctypes.data % (2 << 20) == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the memory size is read on Linux")
+def test_the_default_limit_is_a_sixteenth_of_memory_within_bounds() -> None:
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert min(max(memory // 16, 256 << 20), 1 << 30) == DEFAULT_LIMIT

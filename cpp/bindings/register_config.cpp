@@ -91,6 +91,7 @@ void register_config(py::module_& m) {
     info["limit_bytes"] = output_cache_limit();
     info["held_bytes"] = output_cache_held();
     info["min_bytes"] = kMinCachedBytes;
+    info["default_limit_bytes"] = default_output_cache_limit();
     return info;
   });
   m.def("scratch_info", [] {

@@ -3,6 +3,7 @@
 #include "kernelkit/output_cache.hpp"
 #include "kernelkit/scratch.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -10,6 +11,7 @@
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 namespace kk {
@@ -24,7 +26,7 @@ struct Cache {
   std::mutex mutex;
   std::vector<Buffer> free;  // oldest first
   std::size_t held = 0;
-  std::size_t limit = kDefaultCacheLimit;
+  std::size_t limit = default_output_cache_limit();
 
   // Frees the oldest buffers until `incoming` more bytes fit the limit. Caller holds the mutex.
   void evict_for(std::size_t incoming) {
@@ -62,6 +64,15 @@ void* allocate(std::size_t& capacity) {
 }
 
 }  // namespace
+
+std::size_t default_output_cache_limit() {
+#if defined(__linux__)
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0)
+    return std::clamp(std::size_t(pages) * std::size_t(page) / 16, kLeastDefaultCacheLimit, kMostDefaultCacheLimit);
+#endif
+  return kLeastDefaultCacheLimit;
+}
 
 void* acquire_output(std::size_t bytes, std::size_t& capacity) {
   capacity = (bytes + 4095) / 4096 * 4096;  // whole pages (aligned_alloc needs a multiple of 64)

@@ -105,7 +105,9 @@ def set_output_cache(max_bytes: int) -> None:
     its memory is kept (up to ``max_bytes`` in all, the oldest given back first) and handed to the
     next result that fits it, as onnxruntime's arena does. A fresh block of that size costs the
     operating system's page zeroing on first touch, which for a memory-bound call can take longer
-    than the computation. The default limit is 256 MiB; lowering it frees what no longer fits.
+    than the computation. The default limit is a sixteenth of the machine's memory, at least
+    256 MiB and at most 1 GiB (``output_cache()["default_limit_bytes"]``); lowering it frees what
+    no longer fits.
 
     Examples
     --------
@@ -113,19 +115,20 @@ def set_output_cache(max_bytes: int) -> None:
     >>> kernelkit.set_output_cache(0)  # keep nothing: every result is freed with its array
     >>> kernelkit.output_cache()["held_bytes"]
     0
-    >>> kernelkit.set_output_cache(256 << 20)  # the default
+    >>> kernelkit.set_output_cache(kernelkit.output_cache()["default_limit_bytes"])
     """
     _core.set_output_cache_limit(int_at_least(max_bytes, 0, "max_bytes"))
 
 
 def output_cache() -> dict[str, int]:
-    """The result cache's state: ``limit_bytes`` (see :func:`set_output_cache`), ``held_bytes``
-    (freed results kept now) and ``min_bytes`` (the smallest result that goes through it).
+    """The result cache's state: ``limit_bytes`` (see :func:`set_output_cache`),
+    ``default_limit_bytes`` (the limit at import), ``held_bytes`` (freed results kept now) and
+    ``min_bytes`` (the smallest result that goes through it).
 
     Examples
     --------
     >>> import kernelkit
     >>> sorted(kernelkit.output_cache())
-    ['held_bytes', 'limit_bytes', 'min_bytes']
+    ['default_limit_bytes', 'held_bytes', 'limit_bytes', 'min_bytes']
     """
     return {str(k): int(v) for k, v in _core.output_cache_info().items()}

@@ -10,7 +10,11 @@
 namespace kk {
 
 constexpr std::size_t kMinCachedBytes = std::size_t(16) << 20;
-constexpr std::size_t kDefaultCacheLimit = std::size_t(256) << 20;
+// The default limit: a sixteenth of the machine's memory, within these bounds (a 20,000 x 2,000
+// float64 Gram matrix is 320 MB; fresh, its page zeroing took as long as its computation).
+constexpr std::size_t kLeastDefaultCacheLimit = std::size_t(256) << 20;
+constexpr std::size_t kMostDefaultCacheLimit = std::size_t(1) << 30;
+std::size_t default_output_cache_limit();
 
 // A 64-byte aligned buffer of at least `bytes` bytes (a cached one when one fits); `capacity`
 // receives its real size, to be given back to release_output.
