@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import kernelkit
+from kernelkit import _core
 
 TIMEOUT_S = 60
 
@@ -191,3 +192,20 @@ def test_workers_keep_the_affinity_they_were_given() -> None:
         conv(x, n_threads=2)
     for tid in os.listdir("/proc/self/task"):
         assert os.sched_getaffinity(int(tid)) == allowed
+
+
+@pytest.mark.parametrize(("tasks", "threads"), [(64, 2), (7, 3), (100, 4), (5, 1)])
+def test_each_thread_starts_with_its_own_contiguous_share(tasks: int, threads: int) -> None:
+    """Thread i of a parallel loop first runs share i (tasks [tasks i / threads, tasks (i + 1) /
+    threads) in order), so that it writes the same part of the output in every call; a share's
+    tasks that its thread had not reached are taken by the others. Every task runs exactly once."""
+    for _ in range(5):
+        ran = _core.parallel_trace(tasks, threads, 20.0)
+        assert sorted(t for mine in ran for t in mine) == list(range(tasks))
+        owner = {t: i for i, mine in enumerate(ran) for t in mine}
+        for i, mine in enumerate(ran):
+            lo, hi = tasks * i // threads, tasks * (i + 1) // threads
+            own = [t for t in mine if lo <= t < hi]
+            assert own == sorted(own)
+            if mine and lo < hi and owner[lo] == i:
+                assert mine[0] == lo  # its share first, from the start

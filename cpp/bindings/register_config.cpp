@@ -1,5 +1,7 @@
 // Build and runtime configuration: SIMD paths, OpenMP, compiler, the result-buffer cache.
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -8,6 +10,7 @@
 #include "kernelkit/cpu_caches.hpp"
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/output_cache.hpp"
+#include "kernelkit/parallel.hpp"
 #include "kernelkit/scratch.hpp"
 #include "kernelkit/table_entry.hpp"
 #include "kernelkit/threads.hpp"
@@ -42,6 +45,22 @@ py::array empty_result(const std::vector<py::ssize_t>& shape, const py::dtype& d
     delete o;
   });
   return py::array(dtype, shape, owned->data, base);
+}
+
+// For each thread of one parallel loop of `tasks` tasks on `threads` threads (each task busy for
+// `task_us` microseconds), the tasks it ran, in its order: how the pool shares out work, for tests.
+std::vector<std::vector<std::int64_t>> parallel_trace(std::int64_t tasks, int threads, double task_us) {
+  require(tasks >= 0 && threads >= 1 && task_us >= 0, "parallel_trace: tasks >= 0, threads >= 1, task_us >= 0");
+  std::vector<std::vector<std::int64_t>> ran(static_cast<std::size_t>(threads));
+  for (auto& list : ran) list.reserve(static_cast<std::size_t>(tasks));  // nothing allocates inside the loop
+  py::gil_scoped_release release;
+  parallel_for(tasks, threads, [&](std::int64_t t) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double, std::micro>(task_us);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    ran[static_cast<std::size_t>(thread_index())].push_back(t);
+  });
+  return ran;
 }
 
 }  // namespace
@@ -84,6 +103,7 @@ void register_config(py::module_& m) {
   m.def("get_max_threads", &max_threads);
   m.def("set_max_threads", &set_max_threads, py::arg("n"));
   m.def("available_cores", &available_cores);
+  m.def("parallel_trace", &parallel_trace, py::arg("tasks"), py::arg("threads"), py::arg("task_us"));
   m.def("empty_result", &empty_result, py::arg("shape"), py::arg("dtype"));
   m.def("set_output_cache_limit", &set_output_cache_limit, py::arg("bytes"));
   m.def("output_cache_info", [] {

@@ -1,6 +1,6 @@
 // The prepared convolution: packs the weights (and bias) once per SIMD path and algorithm into the
 // layout that algorithm's kernel streams, then runs each call's plan: the per-ISA kernel's tasks on
-// kernelkit's threads (parallel_for, dynamic schedule, one scratch buffer per thread). Memory
+// kernelkit's threads (parallel_for, one scratch buffer per thread). Memory
 // beyond input, weights and output: the packed weights, one scratch per thread and, for NCHW
 // input to the indirect GEMM, an (H, W, C) copy of a pass of images (ConvPlan::copy_bytes).
 #include "kernelkit/conv_driver.hpp"

@@ -20,8 +20,8 @@ i64 round_up(i64 a, i64 b) { return ceil_div(a, b) * b; }
 // amortise its row pointers and transposed stores; the direct kernel wins (bench_conv.py stem cases,
 // 3x3 and 7x7 layers with 5-7 channels, both layouts).
 constexpr i64 kDirectMaxChannels = 7;
-// Tasks per thread the split aims for when there are few images (dynamic scheduling evens out the
-// rest).
+// Tasks per thread the split aims for when there are few images (threads that finish first take
+// over the rest).
 constexpr i64 kTasksPerThread = 4;
 // NCHW input to the indirect GEMM is read from an (H, W, C) copy of this many bytes of images at most
 // (at least one image).

@@ -25,7 +25,7 @@ using i64 = std::int64_t;
 // (its padded band, or its row-pass results) stay in a 512 KiB L2.
 constexpr i64 kTileRowBytes = 4096;
 constexpr i64 kBandBytes = 192 << 10;
-// Tasks per thread, so that the dynamic schedule evens out tasks of unequal cost.
+// Tasks per thread, so that the threads that finish first can even out tasks of unequal cost.
 constexpr i64 kTasksPerThread = 4;
 // Multiply-adds per thread below which waking another thread costs more than it saves.
 constexpr i64 kMinWorkPerThread = 1 << 16;

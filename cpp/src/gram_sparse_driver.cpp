@@ -430,7 +430,7 @@ void store_sparse_gram(const GramParams& params, const GramOperand<T>& x, RowSel
   // (Y's block grouped by feature is shared by the tiles that follow each other). Upper: the tile
   // of rows [r0, r1) computes the columns from r0 on (a triangle of r1 - r0 rows beyond the
   // diagonal, equal to their mirror images: s(i, j) and s(j, i) add the same products in the same
-  // order); the dynamic schedule takes the long tiles of the first rows first.
+  // order); the threads that finish their share of these unequal tiles first take over the rest.
   const i64 col_blocks = kernel.column_blocks(), width = kernel.column_block_width();
   const i64 tile_rows = std::clamp<i64>((n * col_blocks) / (12 * i64(params.n_threads)), 1, 64);
   const i64 row_blocks = ceil_div(n, tile_rows);

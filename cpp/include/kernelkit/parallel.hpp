@@ -41,9 +41,10 @@ using TaskRange = void (*)(void* context, std::int64_t begin, std::int64_t end);
 void run_parallel(std::int64_t tasks, int threads, std::int64_t chunk, TaskRange body, void* context);
 }  // namespace detail
 
-// body(task) for every task in [0, tasks), on up to `threads` threads, the caller included. Tasks
-// are handed out `chunk` at a time in order (chunk 1: a dynamic schedule; larger chunks for cheap
-// tasks). body must not throw.
+// body(task) for every task in [0, tasks), on up to `threads` threads, the caller included. Thread
+// i runs the i-th of `threads` contiguous shares of the tasks in order, then helps with what the
+// others have not reached, `chunk` tasks at a time (larger chunks for cheap tasks): a static
+// schedule that balances itself. body must not throw.
 template <class Body>
 void parallel_for(std::int64_t tasks, int threads, const Body& body, std::int64_t chunk = 1) {
   auto range = [](void* context, std::int64_t begin, std::int64_t end) {
