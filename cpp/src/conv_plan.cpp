@@ -30,12 +30,12 @@ constexpr i64 kStreamingOutputBytes = 32 << 20;
 // Winograd's transforms cost about as much per input and per output channel as a few of its
 // products: below this many output channels per group they are not paid back.
 constexpr i64 kWinogradMinChannels = 8;
-// A Winograd task's tiles: their transformed inputs and products within this many L2 caches (they
-// are written and read once per task; L3 holds the rest), and at least this many register tiles, so
-// that each panel of transformed weights is used several times before it leaves L1 (256 and 512
-// channels would otherwise stream the weights: 1.4x onnxruntime instead of 1.8-2x on one Zen 1 core,
-// bench/README.md).
-constexpr i64 kWinogradL2Share = 2;
+// A Winograd task's tiles: their transformed inputs and products within the L2 cache (they are
+// written and read once per task; twice the L2, as before, left 64 channels at 56 x 56 1.25x slower
+// on a Xeon with 2 MiB of L2 and 2 threads: 3.6-3.8 ms instead of 2.9-3.0), and at least this many
+// register tiles, so that each panel of transformed weights is used several times before it leaves
+// L1 (256 and 512 channels would otherwise stream the weights: 1.4x onnxruntime instead of 1.8-2x
+// on one Zen 1 core, bench/README.md).
 constexpr i64 kWinogradMinPanels = 4;
 // One 512-channel 7 x 7 image: Winograd (the GEMM's work) 1.4x slower than the GEMM, one 256-channel
 // 14 x 14 image (1.75x less work) as fast, on a Xeon with AVX-512 and 2 threads.
@@ -148,7 +148,7 @@ void plan_gemm(const ConvShape& s, const KernelTable& table, int n_threads, Conv
 }
 
 // Winograd: the GEMM's split over output tiles of 4 x 4 pixels, a task's tiles as many as keep
-// their transformed inputs and products (36 points each) within kWinogradL2Share L2 caches.
+// their transformed inputs and products (36 points each) within the L2 cache.
 template <class T>
 void plan_winograd(const ConvShape& s, const KernelTable& table, int n_threads, ConvPlan& plan) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups;
@@ -158,7 +158,7 @@ void plan_winograd(const ConvShape& s, const KernelTable& table, int n_threads, 
   const i64 tiles = ceil_div(s.out_h(), kWinogradOut) * ceil_div(s.out_w(), kWinogradOut) * pass_images(s, sizeof(T));
   const i64 panels = ceil_div(og, nr);
   const i64 tile_bytes = kWinogradPoints * (round_up(cg, lanes) + round_up(og, nr)) * i64(sizeof(T));
-  const i64 most_tiles = std::max(kWinogradMinPanels * mr, kWinogradL2Share * cpu_caches().l2 / tile_bytes / mr * mr);
+  const i64 most_tiles = std::max(kWinogradMinPanels * mr, cpu_caches().l2 / tile_bytes / mr * mr);
   const i64 ranges = gemm_tiles(tiles, s.groups, most_tiles, mr, panels, n_threads);
   plan.tile_pixels = mr;
   plan.tile_channels = nr;
