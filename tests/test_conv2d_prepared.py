@@ -244,18 +244,43 @@ def test_winograd_non_finite_inputs_reach_only_their_receptive_fields(value, lay
     assert rel_err(got[finite], ref[finite]) <= WINOGRAD_TOL
 
 
-def test_non_finite_weights_plan_the_gemm() -> None:
-    """A non-finite weight would spread over every transformed point: such a layer runs the GEMM,
-    whose NaNs are the reference's."""
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("where", [(3, 2, 1, 1), (0, 0, 0, 0), (15, 15, 2, 2)])
+@pytest.mark.parametrize("weight_layout", ["OIHW", "HWIO"])
+def test_non_finite_weights_plan_the_gemm(value, where, weight_layout) -> None:
+    """A non-finite weight (anywhere: the first, the last, one between) would spread over every
+    transformed point: such a layer runs the GEMM, whose NaNs are the reference's; a layer of finite
+    weights runs Winograd."""
     x, w = data((1, 16, 9, 9), (16, 16, 3, 3), seed=6)
-    w[3, 2, 1, 1] = np.inf
-    conv = kernelkit.Conv2d(w, padding=1)
-    assert conv.plan(x.shape).algorithm == "indirect_gemm"
+    finite = w.copy()
+    w[where] = value
+    as_given = (lambda a: a.transpose(2, 3, 1, 0).copy()) if weight_layout == "HWIO" else np.copy
+    for weights, algorithm in ((finite, "winograd"), (w, "indirect_gemm")):
+        conv = kernelkit.Conv2d(as_given(weights), padding=1, weight_layout=weight_layout)
+        assert conv.plan(x.shape).algorithm == algorithm
     with np.errstate(invalid="ignore"):
         ref = reference(x, w, None, 1, (1, 1, 1, 1))
     got = conv(x)
     assert_array_equal(np.isnan(got), np.isnan(ref))
     assert_array_equal(np.isinf(got), np.isinf(ref))
+
+
+@pytest.mark.parametrize(
+    ("images", "single_use_algorithm"), [(1, "indirect_gemm"), (8, "winograd")]
+)
+def test_one_shot_conv2d_counts_the_weight_transform(images, single_use_algorithm) -> None:
+    """conv2d packs the weights for its one call, so it runs Winograd only where that saves the
+    weight transform too: one 256-channel 14 x 14 image runs the GEMM there (a prepared Conv2d,
+    whose packing is paid once, runs Winograd), a batch of eight runs Winograd in both; conv2d's
+    results are Conv2d's within Winograd's tolerance."""
+    x, w = data((images, 256, 14, 14), (256, 256, 3, 3), seed=8)
+    prepared = kernelkit.Conv2d(w, padding=1)
+    one_shot = kernelkit.Conv2d._borrowing(w, None, 1, 1, 1, 1, "NCHW", None, None, 0.01)
+    assert prepared.plan(x.shape).algorithm == "winograd"
+    assert one_shot.plan(x.shape).algorithm == single_use_algorithm
+    ref = reference(x, w, None, 1, (1, 1, 1, 1))
+    assert rel_err(kernelkit.conv2d(x, w, padding=1), ref) <= WINOGRAD_TOL
+    assert rel_err(prepared(x), ref) <= WINOGRAD_TOL
 
 
 @pytest.mark.parametrize("stride", [(2, 2), (3, 2)])

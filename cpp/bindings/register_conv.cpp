@@ -20,7 +20,8 @@ using Pads = std::array<i64, 4>;
 template <class T>
 class Conv2dCore {
  public:
-  Conv2dCore(const py::array& weight, bool hwio, i64 groups, const py::object& bias, int activation, double alpha)
+  Conv2dCore(const py::array& weight, bool hwio, i64 groups, const py::object& bias, int activation, double alpha,
+             bool single_use)
       : weight_(weight), hwio_(hwio) {
     require(has_dtype<T>(weight) && is_c_contiguous(weight) && weight.ndim() == 4,
             "weight: must be a C-contiguous 4-D array (OIHW or HWIO) of the convolution's dtype");
@@ -37,7 +38,7 @@ class Conv2dCore {
     }
     conv_ = std::make_unique<PreparedConv<T>>(static_cast<const T*>(weight.data()), hwio, bias_data, groups, o, cg,
                                               weight.shape(hwio ? 0 : 2), weight.shape(hwio ? 1 : 3),
-                                              static_cast<Activation>(activation), alpha);
+                                              static_cast<Activation>(activation), alpha, single_use);
     groups_ = groups;
   }
 
@@ -100,8 +101,9 @@ class Conv2dCore {
 template <class T>
 void register_core(py::module_& m, const char* name) {
   py::class_<Conv2dCore<T>>(m, name)
-      .def(py::init<const py::array&, bool, i64, const py::object&, int, double>(), py::arg("weight"),
-           py::arg("hwio"), py::arg("groups"), py::arg("bias"), py::arg("activation"), py::arg("alpha"))
+      .def(py::init<const py::array&, bool, i64, const py::object&, int, double, bool>(), py::arg("weight"),
+           py::arg("hwio"), py::arg("groups"), py::arg("bias"), py::arg("activation"), py::arg("alpha"),
+           py::arg("single_use") = false)
       .def("run", &Conv2dCore<T>::run, py::arg("x"), py::arg("out"), py::arg("stride"), py::arg("dilation"),
            py::arg("pads"), py::arg("nhwc"), py::arg("n_threads"),
            "out = act(conv2d(x, weight) + bias) with explicit per-side padding.")

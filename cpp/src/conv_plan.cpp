@@ -40,6 +40,12 @@ constexpr i64 kWinogradMinPanels = 4;
 // One 512-channel 7 x 7 image: Winograd (the GEMM's work) 1.4x slower than the GEMM, one 256-channel
 // 14 x 14 image (1.75x less work) as fast, on a Xeon with AVX-512 and 2 threads.
 constexpr double kWinogradMinSaving = 1.5;
+// A single-use call (conv2d, which packs the weights for that call alone) also pays Winograd's
+// weight transform, about this many of the GEMM's products per pair of input and output channels:
+// on the Xeon with AVX-512 and 2 threads, one-shot Winograd lost to the one-shot GEMM where it
+// saved up to 4300 products a pair (16 x 512 channels at 7 x 7: 16.0 ms against 14.7; one 128-channel
+// 28 x 28 image 1.02 against 0.79) and won from 6500 on (8 x 256 at 14 x 14: 5.3 against 6.0).
+constexpr double kWinogradTransformProducts = 5000;
 // Output pixels a depthwise NCHW task computes at least (whole planes).
 constexpr i64 kDepthwiseTaskPixels = 4096;
 
@@ -119,12 +125,13 @@ bool winograd_shape(const ConvShape& s) {
 // pixel, both in register tiles of `rows` tiles or pixels (Winograd's tiles run across images). On
 // small planes of few images Winograd's rows are mostly empty (one 7 x 7 image: 4 tiles in a
 // register tile of 14), and the GEMM does as little work without the transforms: Winograd is chosen
-// where it saves kWinogradMinSaving of the GEMM's products (its transforms cost about the rest).
-bool winograd_pays(const ConvShape& s, i64 rows) {
+// where it saves kWinogradMinSaving of the GEMM's products (its transforms cost about the rest),
+// and a single-use call also the weight transform's kWinogradTransformProducts.
+bool winograd_pays(const ConvShape& s, i64 rows, bool single_use) {
   const i64 oh = s.out_h(), ow = s.out_w(), images = std::max<i64>(s.n, 1);
   const i64 winograd = kWinogradPoints * round_up(images * ceil_div(oh, kWinogradOut) * ceil_div(ow, kWinogradOut), rows);
   const i64 gemm = s.kh * s.kw * images * round_up(oh * ow, rows);
-  return gemm >= kWinogradMinSaving * double(winograd);
+  return gemm >= kWinogradMinSaving * double(winograd) + (single_use ? kWinogradTransformProducts : 0.0);
 }
 
 template <class T>
@@ -222,7 +229,7 @@ const DirectConvEntry& direct_entry(const KernelTable& table, ConvAlgorithm algo
 
 ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_strip_pixels,
                                     std::int64_t pixel_block_channels, std::int64_t gemm_rows,
-                                    bool winograd_allowed) {
+                                    bool winograd_allowed, bool single_use) {
   const i64 cg = s.c / s.groups, og = s.o / s.groups;
   if (cg == 1 && og == 1) return ConvAlgorithm::depthwise;
   if (runs_direct_pointwise(s, pointwise_strip_pixels)) return ConvAlgorithm::direct_pointwise;
@@ -232,7 +239,7 @@ ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_s
   if (cg <= kDirectMaxChannels)
     return s.nhwc && og >= pixel_block_channels ? ConvAlgorithm::direct_few_channels_nhwc
                                                 : ConvAlgorithm::direct_few_channels;
-  if (winograd_allowed && winograd_shape(s) && winograd_pays(s, gemm_rows)) return ConvAlgorithm::winograd;
+  if (winograd_allowed && winograd_shape(s) && winograd_pays(s, gemm_rows, single_use)) return ConvAlgorithm::winograd;
   return ConvAlgorithm::indirect_gemm;
 }
 
@@ -261,14 +268,15 @@ ConvProblem<T> planned_problem(const ConvShape& shape, const ConvPlan& plan) {
 }
 
 template <class T>
-ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_threads, bool finite_weights) {
+ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_threads, bool finite_weights,
+                        bool single_use) {
   ConvPlan plan{};
   const DirectConvEntry& pointwise = table.conv_direct_pointwise;
   // Winograd for float32 only: its transforms cost float64 the accuracy that callers of float64
   // ask for (relative errors near 1e-14 instead of 1e-16).
   plan.algorithm = select_conv_algorithm(shape, sizeof(T) == 4 ? pointwise.strip_pixels_f32 : pointwise.strip_pixels_f64,
                                          table.conv_direct_few_channels_nhwc.block, table.conv_gemm.rows,
-                                         sizeof(T) == 4 && finite_weights);
+                                         sizeof(T) == 4 && finite_weights, single_use);
   plan.channel_tasks = 1;
   const ConvShape s = plan.algorithm == ConvAlgorithm::direct_pointwise ? as_one_row(shape) : shape;
   const i64 cg = s.c / s.groups, og = s.o / s.groups, taps = s.kh * s.kw;
@@ -341,8 +349,8 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
   return plan;
 }
 
-template ConvPlan make_conv_plan<float>(const ConvShape&, const KernelTable&, int, bool);
-template ConvPlan make_conv_plan<double>(const ConvShape&, const KernelTable&, int, bool);
+template ConvPlan make_conv_plan<float>(const ConvShape&, const KernelTable&, int, bool, bool);
+template ConvPlan make_conv_plan<double>(const ConvShape&, const KernelTable&, int, bool, bool);
 template ConvProblem<float> planned_problem<float>(const ConvShape&, const ConvPlan&);
 template ConvProblem<double> planned_problem<double>(const ConvShape&, const ConvPlan&);
 template std::int64_t winograd_tasks_of_images<float>(ConvProblem<float>, std::int64_t);

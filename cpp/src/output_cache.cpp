@@ -74,9 +74,9 @@ std::size_t default_output_cache_limit() {
   return kLeastDefaultCacheLimit;
 }
 
-void* acquire_output(std::size_t bytes, std::size_t& capacity) {
+void* acquire_output(std::size_t bytes, std::size_t& capacity, std::size_t min_cached) {
   capacity = (bytes + 4095) / 4096 * 4096;  // whole pages (aligned_alloc needs a multiple of 64)
-  if (capacity < kMinCachedBytes) return allocate(capacity);
+  if (capacity < min_cached) return allocate(capacity);
   Cache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mutex);
@@ -98,10 +98,10 @@ void* acquire_output(std::size_t bytes, std::size_t& capacity) {
   return allocate(capacity);
 }
 
-void release_output(void* data, std::size_t capacity) {
+void release_output(void* data, std::size_t capacity, std::size_t min_cached) {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mutex);
-  if (capacity < kMinCachedBytes || capacity > c.limit) {
+  if (capacity < min_cached || capacity > c.limit) {
     std::free(data);
     return;
   }

@@ -101,9 +101,10 @@ def set_simd_path(name: str) -> None:
 def set_output_cache(max_bytes: int) -> None:
     """Set how many bytes of freed result arrays kernelkit keeps for reuse (0: none).
 
-    Results of 16 MiB or more come from a small cache: when the last array using one is gone,
-    its memory is kept (up to ``max_bytes`` in all, the oldest given back first) and handed to the
-    next result that fits it, as onnxruntime's arena does. A fresh block of that size costs the
+    Results of 16 MiB or more (and the packed weights of a one-shot :func:`conv2d` of 1 MiB or
+    more) come from a small cache: when the last array using one is gone, its memory is kept (up
+    to ``max_bytes`` in all, the oldest given back first) and handed to the next result that fits
+    it, as onnxruntime's arena does. A fresh block of that size costs the
     operating system's page zeroing on first touch, which for a memory-bound call can take longer
     than the computation. The default limit is a sixteenth of the machine's memory, at least
     256 MiB and at most 1 GiB (``output_cache()["default_limit_bytes"]``); lowering it frees what

@@ -98,6 +98,7 @@ class _Conv2dCore:
         bias: NDArray[Any] | None,
         activation: int,
         alpha: float,
+        single_use: bool = False,
     ) -> None: ...
     def run(
         self,

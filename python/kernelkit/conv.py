@@ -398,6 +398,7 @@ class Conv2d:
             raise ValueError(f"bias: expected shape ({o},), got {bias.shape}")
         self._weight, self._bias = weight, bias
         self._cores: dict[type, _core._Conv2dCore] = {}
+        self._single_use = False
         self._geometry: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self._plans: dict[tuple[Any, ...], ConvPlan] = {}
         self._lock = threading.Lock()
@@ -427,6 +428,7 @@ class Conv2d:
         """A Conv2d over the caller's arrays without copying them (conv2d's one-shot call)."""
         conv = cls.__new__(cls)
         conv._setup(weight, bias, *args)
+        conv._single_use = True  # its plans count the packing: it is done for this call alone
         return conv
 
     # -- configuration ---------------------------------------------------------------------
@@ -528,6 +530,7 @@ class Conv2d:
                     bias,
                     _ACTIVATIONS[self._activation],
                     self._alpha,
+                    self._single_use,
                 )
                 self._cores[dtype] = core
         return core
@@ -688,7 +691,10 @@ def conv2d(
     """Batched multi-channel 2-D convolution (cross-correlation, no kernel flip).
 
     One call packs the weights and runs; to run the same weights many times, prepare them once
-    with :class:`Conv2d` (the same kernels, without the packing).
+    with :class:`Conv2d` (the same kernels, without the packing). Since the packing is part of
+    this call, it may choose another algorithm than :meth:`Conv2d.plan` shows: a 3x3 layer with
+    many channels applied to few small images runs the GEMM rather than Winograd, whose weight
+    transform would cost more than it saves in one call.
 
     Parameters
     ----------

@@ -37,9 +37,10 @@ template <class T>
 class PreparedConv {
  public:
   // `weights` (and `bias`, (O,) or nullptr) must stay alive and unchanged as long as this object:
-  // they are packed again when a later call runs another SIMD path or algorithm.
+  // they are packed again when a later call runs another SIMD path or algorithm. single_use: the
+  // object serves one call (conv2d), so that its plans count the packing as part of the call.
   PreparedConv(const T* weights, bool hwio, const T* bias, std::int64_t groups, std::int64_t o, std::int64_t cg,
-               std::int64_t kh, std::int64_t kw, Activation activation, double alpha);
+               std::int64_t kh, std::int64_t kw, Activation activation, double alpha, bool single_use = false);
 
   // Throws std::invalid_argument when s does not match the weights or has no output.
   void validate(const ConvShape& s) const;
@@ -61,7 +62,7 @@ class PreparedConv {
   std::int64_t groups_, o_, cg_, kh_, kw_;
   Activation activation_;
   T alpha_;
-  bool finite_weights_;
+  bool finite_weights_, single_use_;
   mutable std::mutex mutex_;
   mutable std::vector<std::shared_ptr<const Packed>> packed_;
 };

@@ -34,10 +34,10 @@ const char* algorithm_name(ConvAlgorithm algorithm);
 // shape -> algorithm (pointwise_strip_pixels: the direct pointwise kernel's strip on this path;
 // pixel_block_channels: the NHWC first-layer kernel's channel block; gemm_rows: the rows of the
 // GEMM's and Winograd's register tile; winograd_allowed: float32 with finite weights, see
-// conv_winograd_kernels.cpp).
+// conv_winograd_kernels.cpp; single_use: the weights are packed for this call only, conv2d's).
 ConvAlgorithm select_conv_algorithm(const ConvShape& s, std::int64_t pointwise_strip_pixels,
                                     std::int64_t pixel_block_channels, std::int64_t gemm_rows,
-                                    bool winograd_allowed);
+                                    bool winograd_allowed, bool single_use);
 
 // The register-block shape of a direct algorithm on `table`'s SIMD path.
 const DirectConvEntry& direct_entry(const KernelTable& table, ConvAlgorithm algorithm);
@@ -73,9 +73,11 @@ struct ConvPlan {
 ConvShape planned_shape(const ConvShape& s, std::int64_t pointwise_strip_pixels);
 
 // The plan for element type T (float or double) on `table`'s SIMD path with up to n_threads threads;
-// finite_weights: whether every weight is finite (Winograd's transforms would spread a non-finite one).
+// finite_weights: whether every weight is finite (Winograd's transforms would spread a non-finite one);
+// single_use: whether the weights are packed for this one call (conv2d), whose cost then counts.
 template <class T>
-ConvPlan make_conv_plan(const ConvShape& s, const KernelTable& table, int n_threads, bool finite_weights);
+ConvPlan make_conv_plan(const ConvShape& s, const KernelTable& table, int n_threads, bool finite_weights,
+                        bool single_use);
 
 // Whether the plan's kernel reads channel-contiguous input (NCHW input is copied to (H, W, C) first).
 inline bool reads_channels_last(ConvAlgorithm algorithm) {
