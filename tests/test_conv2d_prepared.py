@@ -221,20 +221,24 @@ def test_winograd_against_the_reference(xs, oc, pad, groups, layout, activation,
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-def test_winograd_non_finite_inputs_reach_only_their_receptive_fields(value, layout) -> None:
+@pytest.mark.parametrize("groups", [1, 2])
+def test_winograd_non_finite_inputs_reach_only_their_receptive_fields(
+    value, layout, groups
+) -> None:
     """Winograd's transforms mix a whole 6 x 6 input tile: a non-finite input (at a tile's edge,
     where two tiles overlap, and inside one) must still reach exactly the outputs whose 3x3 window
-    holds it, with the values the direct sums give (Inf stays Inf, Inf - Inf is NaN)."""
-    x, w = data((2, 16, 13, 11), (24, 16, 3, 3), seed=5)
+    holds it, with the values the direct sums give (Inf stays Inf, Inf - Inf is NaN); the tile's
+    other outputs, computed again from the caller's weights, keep their values."""
+    x, w = data((2, 16, 13, 11), (24, 16 // groups, 3, 3), seed=5)
     x[0, 3, 4, 5] = value  # rows 4-5 are shared by two tiles' inputs
     x[1, 7, 9, 1] = value
     x[1, 2, 0, 10] = -value
     xl, wl = to_layout(x, w, layout)
-    conv = kernelkit.Conv2d(wl, padding=1, layout=layout)
+    conv = kernelkit.Conv2d(wl, padding=1, layout=layout, groups=groups)
     assert conv.plan(xl.shape).algorithm == "winograd"
     got = conv(xl)
     with np.errstate(invalid="ignore"):
-        ref = reference(x, w, None, 1, (1, 1, 1, 1)).astype(np.float32)
+        ref = reference(x, w, None, 1, (1, 1, 1, 1), groups).astype(np.float32)
     if layout == "NHWC":
         ref = ref.transpose(0, 2, 3, 1)
     assert_array_equal(np.isnan(got), np.isnan(ref))

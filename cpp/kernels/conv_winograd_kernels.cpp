@@ -103,10 +103,10 @@ bool transform_input(const ConvProblem<T>& p, const T* x, const TilePlace& at, T
   return true;
 }
 
-// Output pixel (oy, ox), output channel `channel` of the group (from its first), as the direct
-// convolution computes it from the untransformed weights (packed (og, cg, 3, 3) after U).
+// Output pixel (oy, ox), output channel `channel` of group `group` (from its first), as the direct
+// convolution computes it from the caller's weights.
 template <class T>
-T direct_output(const ConvProblem<T>& p, const T* x, const T* g, i64 oy, i64 ox, i64 channel, T bias) {
+T direct_output(const ConvProblem<T>& p, const T* x, i64 group, i64 oy, i64 ox, i64 channel, T bias) {
   T sum = bias;
   for (i64 ky = 0; ky < 3; ++ky) {
     const i64 iy = oy - p.pad_top + ky;
@@ -115,8 +115,7 @@ T direct_output(const ConvProblem<T>& p, const T* x, const T* g, i64 oy, i64 ox,
       const i64 ix = ox - p.pad_left + kx;
       if (ix < 0 || ix >= p.w) continue;
       const T* pixel = x + (iy * p.w + ix) * p.c;
-      const T* taps = g + channel * p.cg * 9 + ky * 3 + kx;
-      for (i64 ci = 0; ci < p.cg; ++ci) sum += pixel[ci] * taps[ci * 9];
+      for (i64 ci = 0; ci < p.cg; ++ci) sum += pixel[ci] * p.weights.at(group, channel, ci, ky, kx);
     }
   }
   return activate_scalar<T>(sum, p.activation, p.alpha);
@@ -219,7 +218,7 @@ void winograd_task(const ConvProblem<T>& p, i64 task, void* scratch) {
     std::fill(v + point * v_point + tiles * layout.channel_stride, v + point * v_point + row_panels * MR * layout.channel_stride,
               T(0));
 
-  // U[point] per group: every panel of NR output channels, (cg x NR) each; then the plain weights.
+  // U[point] per group: every panel of NR output channels, (cg x NR) each.
   const i64 panels = ceil_div(p.og, NR);
   const T* u = p.packed_weights + job.group * p.packed_group_stride;
   const i64 cb = p.channel_block;
@@ -240,7 +239,6 @@ void winograd_task(const ConvProblem<T>& p, i64 task, void* scratch) {
     }
 
   const T* bias = p.packed_bias != nullptr ? p.packed_bias + job.group * p.packed_bias_stride + col0 : nullptr;
-  const T* g = u + kPoints * panels * p.cg * NR;
   for (i64 t = 0; t < tiles; ++t) {
     const PassTile<T> tile(p, pass_input, job.group, first_channel, job.tile0 + t);
     for (i64 oc = 0; oc < cols; oc += W)
@@ -251,7 +249,7 @@ void winograd_task(const ConvProblem<T>& p, i64 task, void* scratch) {
       for (i64 ox = at.ox; ox < min_i64(at.ox + kOut, p.ow); ++ox)
         for (i64 oc = 0; oc < cols; ++oc)
           *tile.out.at(oy, ox, oc) =
-              direct_output<T>(p, tile.x, g, oy, ox, col0 + oc, bias != nullptr ? bias[oc] : T(0));
+              direct_output<T>(p, tile.x, job.group, oy, ox, col0 + oc, bias != nullptr ? bias[oc] : T(0));
   }
 }
 

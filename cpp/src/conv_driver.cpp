@@ -262,14 +262,14 @@ void PreparedConv<T>::pack_bias(Packed& packed) const {
 }
 
 // Per group: U[point][panel][cg][cols] (the transformed weights in panels of the register tile's
-// width, zero-padded to whole panels), then the weights as they are, (og, cg, 3, 3), for the tiles
-// whose input is not finite (see conv_winograd_kernels.cpp); the bias as for the GEMM.
+// width, zero-padded to whole panels); the bias as for the GEMM. The tiles whose input is not
+// finite read the caller's weights (see conv_winograd_kernels.cpp).
 template <class T>
 void PreparedConv<T>::pack_winograd(Packed& packed, int n_threads) const {
   const i64 og = o_ / groups_, cols = packed.panel_cols, panels = ceil_div(og, cols);
   if (cols > kWinogradFilters) throw std::logic_error("Winograd panels wider than kWinogradFilters");
   const i64 transformed = kWinogradPoints * panels * cg_ * cols;
-  packed.group_stride = transformed + og * cg_ * 9;
+  packed.group_stride = transformed;
   packed.bias_stride = panels * cols;
   packed.weights = allocate_packed<T>(groups_ * packed.group_stride);
   T* out = static_cast<T*>(packed.weights.get());
@@ -288,11 +288,6 @@ void PreparedConv<T>::pack_winograd(Packed& packed, int n_threads) const {
         std::fill(row + valid, row + cols, T(0));
       }
     }
-    // The plain weights in their own order (OIHW input: one contiguous copy).
-    T* plain = group + transformed + oc0 * cg_ * 9;
-    for (i64 j = 0; j < valid; ++j)
-      for (i64 ci = 0; ci < cg_; ++ci)
-        for (i64 t = 0; t < 9; ++t) *plain++ = weights_.at(g, oc0 + j, ci, t / 3, t % 3);
   });
   if (bias_ != nullptr) pack_bias(packed);
 }
@@ -329,6 +324,7 @@ void PreparedConv<T>::run(const ConvShape& s, const T* x, T* out, int n_threads)
   p.out = out;
   p.packed_weights = static_cast<const T*>(packed->weights.get());
   p.packed_group_stride = packed->group_stride;
+  p.weights = weights_;
   p.packed_bias = static_cast<const T*>(packed->bias.get());
   p.packed_bias_stride = packed->bias_stride;
   p.activation = activation_;

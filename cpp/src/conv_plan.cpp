@@ -175,7 +175,7 @@ void plan_winograd(const ConvShape& s, const KernelTable& table, int n_threads, 
   const WinogradScratch layout{round_up(plan.task_pixels, mr), round_up(cg, lanes), plan.task_channels, lanes};
   plan.scratch_bytes = sizeof(T) * static_cast<std::size_t>(layout.elements());
   plan.packed_bytes = sizeof(T) * static_cast<std::size_t>(
-                                      s.groups * (panels * nr * (kWinogradPoints * cg + 1) + og * cg * 9));
+                                      s.groups * panels * nr * (kWinogradPoints * cg + 1));
   plan.copy_bytes = channels_last_copy_bytes(s, sizeof(T));
 }
 

@@ -6,6 +6,29 @@ namespace kk {
 
 enum class Activation : int { none = 0, relu = 1, leaky_relu = 2, relu6 = 3 };
 
+// The weights as the caller holds them, C-contiguous OIHW (O, C/groups, KH, KW) or HWIO (KH, KW,
+// C/groups, O), read through strides, so that no layout copy is made before they are packed.
+template <class T>
+struct WeightView {
+  const T* data = nullptr;
+  std::int64_t group = 0, out = 0, in = 0, row = 0, col = 0;  // element strides
+
+  WeightView() = default;
+  WeightView(const T* w, bool hwio, std::int64_t o, std::int64_t cg, std::int64_t og, std::int64_t kh,
+             std::int64_t kw)
+      : data(w) {
+    out = hwio ? 1 : cg * kh * kw;
+    in = hwio ? o : kh * kw;
+    col = hwio ? cg * o : 1;
+    row = hwio ? kw * col : kw;
+    group = og * out;
+  }
+  // Output channel oc and input channel ci of group g at kernel position (ky, kx).
+  T at(std::int64_t g, std::int64_t oc, std::int64_t ci, std::int64_t ky, std::int64_t kx) const {
+    return data[g * group + oc * out + ci * in + ky * row + kx * col];
+  }
+};
+
 // out = act(conv(x, w) + bias), cross-correlation, implicit GEMM: rows = output pixels of one image,
 // columns = output channels of one group, depth = (kh, kw, c) of that group.
 template <class T>
@@ -20,6 +43,9 @@ struct ConvProblem {
   // (GEMM) or blocks of the direct kernel's output channels, or the depthwise taps.
   const T* packed_weights;
   std::int64_t packed_group_stride;
+  // The weights as the caller holds them (Winograd recomputes the tiles of non-finite input from
+  // them directly).
+  WeightView<T> weights;
   // Bias per group padded with zeros to whole panels (row stride packed_bias_stride), or nullptr.
   const T* packed_bias;
   std::int64_t packed_bias_stride;

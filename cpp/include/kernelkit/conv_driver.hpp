@@ -11,28 +11,6 @@
 
 namespace kk {
 
-// The weights as the caller holds them, C-contiguous OIHW (O, C/groups, KH, KW) or HWIO (KH, KW,
-// C/groups, O), read through strides, so that no layout copy is made before they are packed.
-template <class T>
-struct WeightView {
-  const T* data;
-  std::int64_t group, out, in, row, col;  // element strides
-
-  WeightView(const T* w, bool hwio, std::int64_t o, std::int64_t cg, std::int64_t og, std::int64_t kh,
-             std::int64_t kw)
-      : data(w) {
-    out = hwio ? 1 : cg * kh * kw;
-    in = hwio ? o : kh * kw;
-    col = hwio ? cg * o : 1;
-    row = hwio ? kw * col : kw;
-    group = og * out;
-  }
-  // Output channel oc and input channel ci of group g at kernel position (ky, kx).
-  T at(std::int64_t g, std::int64_t oc, std::int64_t ci, std::int64_t ky, std::int64_t kx) const {
-    return data[g * group + oc * out + ci * in + ky * row + kx * col];
-  }
-};
-
 template <class T>
 class PreparedConv {
  public:
