@@ -391,3 +391,31 @@ def test_gaussian_process_kernels(function, params, side):
         assert_array_equal(result, result.T)
     with pytest.raises(ValueError, match="per feature"):
         kernelkit.matern_kernel(sp.csr_matrix(xd), length_scale=np.ones(17))
+
+
+# The compiled entry point checks its CSR operands again (the Python layer passes canonical ones):
+# a malformed (data, indices, indptr) must be refused before anything reads through it.
+MALFORMED_CSR = {
+    "decreasing indptr": ([1.0, 2.0, 3.0], [0, 1, 2], [0, 2, 1, 3]),
+    "index past n_features": ([1.0, 2.0, 3.0], [0, 1, 4], [0, 2, 2, 3]),
+    "negative index": ([1.0, 2.0, 3.0], [-1, 1, 2], [0, 2, 2, 3]),
+    "unsorted row": ([1.0, 2.0, 3.0], [1, 0, 2], [0, 2, 2, 3]),
+    "repeated index": ([1.0, 2.0, 3.0], [1, 1, 2], [0, 2, 2, 3]),
+    "indptr past data": ([1.0, 2.0, 3.0], [0, 1, 2], [0, 2, 2, 4]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_CSR))
+def test_the_compiled_entry_refuses_malformed_csr(case: str) -> None:
+    from kernelkit import _core
+
+    data, indices, indptr = MALFORMED_CSR[case]
+    operand = (np.array(data), np.array(indices, np.int64), np.array(indptr, np.int64))
+    out = np.empty((3, 3))
+    with pytest.raises(ValueError, match="X: "):
+        _core.gram_sparse(_core.GramKind.linear, operand, None, out, 4, [], 1)
+    good = (np.array(data), np.array([0, 1, 2], np.int64), np.array([0, 2, 2, 3], np.int64))
+    _core.gram_sparse(_core.GramKind.linear, good, None, out, 4, [], 1)
+    dense = np.zeros((3, 4))
+    dense[0, [0, 1]], dense[2, 2] = data[:2], data[2]
+    np.testing.assert_allclose(out, dense @ dense.T)

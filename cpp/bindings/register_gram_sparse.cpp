@@ -37,15 +37,16 @@ GramOperand<T> operand(const py::object& o, const char* name, i64 d) {
   const i64 rows = indptr.shape(0) - 1;
   require(rows >= 0 && starts[0] == 0 && starts[rows] == data.shape(0) && indices.shape(0) == data.shape(0),
           std::string(name) + ": indptr does not match data and indices");
-  bool ascending = true, in_range = true, monotone = true;
-  for (i64 i = 0; i < rows; ++i) {
-    monotone = monotone && starts[i] <= starts[i + 1];
-    for (i64 p = monotone ? starts[i] : 0; monotone && p < starts[i + 1]; ++p) {
-      in_range = in_range && index[p] >= 0 && index[p] < d;
-      ascending = ascending && (p == starts[i] || index[p - 1] < index[p]);
-    }
-  }
+  // Branch-free loops (the compiler vectorises them: the checks of a 2,000,000-value X took a
+  // few ms with short-circuit tests), indptr first so that the index loops stay inside the arrays.
+  bool monotone = true;
+  for (i64 i = 0; i < rows; ++i) monotone &= starts[i] <= starts[i + 1];
   require(monotone, std::string(name) + ": indptr must be non-decreasing");
+  bool in_range = true, ascending = true;
+  const i64 nnz = starts[rows];
+  for (i64 p = 0; p < nnz; ++p) in_range &= (index[p] >= 0) & (index[p] < d);
+  for (i64 i = 0; i < rows; ++i)
+    for (i64 p = starts[i] + 1; p < starts[i + 1]; ++p) ascending &= index[p - 1] < index[p];
   require(in_range && ascending,
           std::string(name) + ": indices must ascend within each row and lie in [0, n_features)");
   return {values, index, starts, rows};
