@@ -285,9 +285,12 @@ void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, boo
     const i64 kc = min_i64(kDepthBlock<T>, p.d - k0);
     const bool first = k0 == 0;
     pack_panels<T, MR>(p.x, p.d, i0, rows, k0, kc, p.centre, a_packed);
-    pack_panels<T, NR>(p.y, p.d, j0, cols, k0, kc, p.centre, b_packed);
+    // Panels packed once over the whole depth, or this depth block's, packed here.
+    const T* b_block = p.y_packed != nullptr ? p.y_packed + (j0 - p.y_packed_first) * p.d + k0 * NR : b_packed;
+    const i64 b_panel_stride = p.y_packed != nullptr ? NR * p.d : NR * kc;
+    if (p.y_packed == nullptr) pack_panels<T, NR>(p.y, p.d, j0, cols, k0, kc, p.centre, b_packed);
     for (i64 jp = 0; jp < col_panels; ++jp) {
-      const T* b = b_packed + jp * NR * kc;
+      const T* b = b_block + jp * b_panel_stride;
       // On the diagonal of a mirrored result, register tiles wholly below it are never read.
       const i64 row_panels_needed = mirror && i0 == j0 ? min_i64(row_panels, ceil_div((jp + 1) * NR, MR)) : row_panels;
       for (i64 ip = 0; ip < row_panels_needed; ++ip)
@@ -296,6 +299,11 @@ void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, boo
   }
   apply_epilogue<T, typename FormTraits<form>::template Value<T>, Epilogue<T>>(p, c, ldc, rows, i0, j0);
   write_tile<T>(c, ldc, p.out, p.ldo, i0, j0, rows, cols, mirror, p.stream_output);
+}
+
+template <class T>
+void gram_pack(const T* y, i64 d, i64 j0, i64 j1, const T* centre, T* dst) {
+  pack_panels<T, kPanelCols<T>>(y, d, j0, j1 - j0, 0, d, centre, dst);
 }
 
 template <class T>
@@ -346,6 +354,10 @@ void fill_gram_entries(KernelTable& table) {
   table.gram_tile_f32 = &gram_tile<float>;
   table.gram_tile_f64 = &gram_tile<double>;
   table.gram_epilogue = &gram_epilogue;
+  table.gram_panel_cols_f32 = kPanelCols<float>;
+  table.gram_panel_cols_f64 = kPanelCols<double>;
+  table.gram_pack_f32 = &gram_pack<float>;
+  table.gram_pack_f64 = &gram_pack<double>;
   table.transposed_copy_f32 = &transposed_copy<float>;
   table.transposed_copy_f64 = &transposed_copy<double>;
 }

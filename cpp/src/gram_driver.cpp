@@ -280,19 +280,36 @@ struct Tile {
   i64 i0, i1, j0, j1;
 };
 
-std::vector<Tile> output_tiles(i64 n, i64 m, i64 tile, bool upper_only) {
+// The tiles of out[:n, c0:c1] (c0 a multiple of `tile`), row stripe by row stripe; with
+// `upper_only`, those on or above the diagonal.
+std::vector<Tile> output_tiles(i64 n, i64 c0, i64 c1, i64 tile, bool upper_only) {
   std::vector<Tile> tiles;
-  for (i64 i0 = 0; i0 < n; i0 += tile)
-    for (i64 j0 = upper_only ? i0 : 0; j0 < m; j0 += tile)
-      tiles.push_back({i0, std::min(i0 + tile, n), j0, std::min(j0 + tile, m)});
+  for (i64 i0 = 0; i0 < (upper_only ? std::min(n, c1) : n); i0 += tile)
+    for (i64 j0 = upper_only ? std::max(i0, c0) : c0; j0 < c1; j0 += tile)
+      tiles.push_back({i0, std::min(i0 + tile, n), j0, std::min(j0 + tile, c1)});
   return tiles;
+}
+
+// With several row stripes of tiles, each tile packing its own columns of Y would read them once
+// per stripe, at a stride of d (a cache line from each of hundreds of rows): they are packed once,
+// for all the stripes, in chunks of columns that hold at most max(16 MiB, 10 % of the output) of
+// extra memory. 0: no packing ahead (one stripe, or not one tile's columns within that bound).
+constexpr i64 kPackedColumnsMinBytes = 16 << 20;
+
+template <class T>
+i64 packed_chunk_columns(i64 n, i64 m, i64 d, i64 tile) {
+  if (n <= tile || m <= 0) return 0;
+  const i64 budget = std::max<i64>(kPackedColumnsMinBytes, n * m / 10 * i64(sizeof(T)));
+  const i64 columns = budget / (d * i64(sizeof(T))) / tile * tile;
+  return std::min(columns, ceil_div(m, tile) * tile);
 }
 
 }  // namespace
 
 template <class T>
 GramOperands<T>::GramOperands(const GramParams& params, const T* x, i64 n, const T* y, i64 m, i64 d)
-    : p_{params.kind, x, y == nullptr ? x : y, n, m, d, nullptr, 0, nullptr, nullptr, nullptr, values_, false},
+    : p_{params.kind, x, y == nullptr ? x : y, n, m, d, nullptr, 0, nullptr, nullptr, nullptr, values_, false,
+         nullptr, 0},
       symmetric_(y == nullptr) {
   std::copy_n(params.values, kMaxGramParams, values_);
   const int n_threads = params.n_threads;
@@ -372,15 +389,34 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
 
   const KernelTable& table = kernels();
   const GramTileFn<T> tile_fn = TableEntry<T>::gram_tile(table);
-  const std::vector<Tile> tiles = output_tiles(n, m, table.gram_tile, symmetric);
-  const int threads = static_cast<int>(std::min<i64>(params.n_threads, static_cast<i64>(tiles.size())));
+  const i64 tile_size = table.gram_tile;
+  const i64 chunk = packed_chunk_columns<T>(n, m, d, tile_size);
+  const i64 panel_cols = TableEntry<T>::gram_panel_cols(table);
+  const std::size_t packed_bytes = static_cast<std::size_t>(ceil_div(chunk, panel_cols) * panel_cols * d) * sizeof(T);
+  const ScratchBuffer packed = chunk == 0 ? nullptr : aligned_scratch(packed_bytes);
+  const int threads = threads_for(params.n_threads, ceil_div(n, tile_size) * ceil_div(m, tile_size));
   const ScratchLease scratch(threads, table.gram_scratch_bytes);
 
-  parallel_for(static_cast<i64>(tiles.size()), threads, [&](i64 t) {
-    const Tile& tile = tiles[t];
-    tile_fn(p, tile.i0, tile.i1, tile.j0, tile.j1, symmetric, scratch[thread_index()]);
-    if (symmetric && tile.i0 == tile.j0) set_exact_diagonal(p, table.gram_epilogue, tile.i0, tile.i1);
-  });
+  for (i64 c0 = 0; c0 < m; c0 += chunk == 0 ? m : chunk) {
+    const i64 c1 = chunk == 0 ? m : std::min(m, c0 + chunk);
+    if (chunk != 0) {
+      T* dst = static_cast<T*>(packed.get());
+      const i64 tasks = ceil_div(c1 - c0, tile_size);
+      parallel_for(tasks, threads_for(threads, tasks), [&](i64 t) {
+        const i64 j0 = c0 + t * tile_size;
+        TableEntry<T>::gram_pack(table)(p.y, d, j0, std::min(j0 + tile_size, c1), p.centre, dst + (j0 - c0) * d);
+      });
+      p.y_packed = dst;
+      p.y_packed_first = c0;
+    }
+    const std::vector<Tile> tiles = output_tiles(n, c0, c1, tile_size, symmetric);
+    parallel_for(static_cast<i64>(tiles.size()), threads_for(threads, static_cast<i64>(tiles.size())), [&](i64 t) {
+      const Tile& tile = tiles[t];
+      tile_fn(p, tile.i0, tile.i1, tile.j0, tile.j1, symmetric, scratch[thread_index()]);
+      if (symmetric && tile.i0 == tile.j0) set_exact_diagonal(p, table.gram_epilogue, tile.i0, tile.i1);
+    });
+  }
+  p.y_packed = nullptr;
   recompute_rows(p, table.gram_epilogue, symmetric, params.n_threads);
 }
 

@@ -24,6 +24,10 @@ struct KernelTable {
   GramTileFn<float> gram_tile_f32;
   GramTileFn<double> gram_tile_f64;
   GramEpilogueFn gram_epilogue;
+  // Columns per packed panel of GramPackFn, and the packing itself.
+  int gram_panel_cols_f32, gram_panel_cols_f64;
+  GramPackFn<float> gram_pack_f32;
+  GramPackFn<double> gram_pack_f64;
   BlockProductFn<float> block_product_f32;
   BlockProductFn<double> block_product_f64;
   TransposedCopyFn<float> transposed_copy_f32;

@@ -58,6 +58,10 @@ struct GramProblem {
   const double* params;
   // Write the result with streaming stores (it is much larger than the caches).
   bool stream_output;
+  // Y's rows from y_packed_first on (a multiple of the panel width away from every tile's j0),
+  // packed once by GramPackFn for all the tiles that read them; nullptr: each tile packs its own.
+  const T* y_packed;
+  std::int64_t y_packed_first;
 };
 
 // acc (rows x k) += block (rows x cols, row stride ldb) . v (cols x k), in float64 (kernel sums).
@@ -75,6 +79,12 @@ using TransposedCopyFn = void (*)(const T* src, std::int64_t lds, std::int64_t r
 template <class T>
 using GramTileFn = void (*)(const GramProblem<T>&, std::int64_t i0, std::int64_t i1,
                             std::int64_t j0, std::int64_t j1, bool mirror, void* scratch);
+
+// Rows [j0, j1) of y (d features each, minus the centre unless nullptr) as the column panels the
+// tile kernels multiply, over the whole depth: GramProblem::y_packed. dst holds d times (j1 - j0)
+// rounded up to whole panels (KernelTable::gram_panel_cols_*) elements.
+template <class T>
+using GramPackFn = void (*)(const T* y, std::int64_t d, std::int64_t j0, std::int64_t j1, const T* centre, T* dst);
 
 // values[0:count] = the kernel's epilogue applied to the form's values (computed in double: the
 // driver's rows recomputed from the definition and its exact diagonals).
