@@ -421,13 +421,14 @@ GRAM_KERNELS: dict[str, tuple[Callable[..., np.ndarray], Callable[..., np.ndarra
 }
 
 
-def gram_data(nonneg: bool, dtype, with_y: bool, seed: int):
-    """X (37 x 11) and Y (29 x 11, or None) with NaN and Inf (and -Inf unless non-negative) in
-    some rows, several in one row, one zero row, rows past the first register tiles."""
+def gram_data(nonneg: bool, dtype, with_y: bool, seed: int, features: int = 11):
+    """X (37 x features) and Y (29 x features, or None) with NaN and Inf (and -Inf unless
+    non-negative) in some rows, several in one row, one zero row, rows past the first register
+    tiles; with more than 11 features, also in columns past the first vectors of the row norms."""
     rng = np.random.default_rng(seed)
 
     def sample(rows):
-        return rng.random((rows, 11)) if nonneg else rng.standard_normal((rows, 11))
+        return rng.random((rows, features)) if nonneg else rng.standard_normal((rows, features))
 
     x, y = sample(37), sample(29)
     x[1, 2] = np.inf
@@ -444,15 +445,20 @@ def gram_data(nonneg: bool, dtype, with_y: bool, seed: int):
         x[33, 0] = -np.inf
         y[3, 3] = -np.inf
         y[25, 1], y[25, 7] = -np.inf, -np.inf
+    if features > 40:
+        x[10, 40] = np.inf
+        x[11, features - 1] = np.nan
+        y[12, 39] = np.nan
     return x.astype(dtype), (y.astype(dtype) if with_y else None)
 
 
+@pytest.mark.parametrize("features", [11, 77])
 @pytest.mark.parametrize("with_y", [False, True], ids=["Y=None", "Y"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("kernel", list(GRAM_KERNELS))
-def test_gram_non_finite_values_propagate_as_ieee(simd_path, kernel, dtype, with_y):
+def test_gram_non_finite_values_propagate_as_ieee(simd_path, kernel, dtype, with_y, features):
     call, reference, nonneg = GRAM_KERNELS[kernel]
-    x, y = gram_data(nonneg, dtype, with_y, seed=len(kernel))
+    x, y = gram_data(nonneg, dtype, with_y, seed=len(kernel), features=features)
     got = call(x, y)
     assert_ieee_equal(got, reference(x, x if y is None else y), dtype)
 
@@ -498,11 +504,17 @@ def magnitude_reference(kernel: str, x: np.ndarray, gamma: float | None) -> np.n
     return _chi2_sum(x, x)
 
 
+@pytest.mark.parametrize("zero_columns", [(0, 0), (40, 35)], ids=["2", "77"])
 @pytest.mark.parametrize("with_y", [False, True], ids=["Y=None", "Y"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("kernel", ["rbf", "cosine", "additive_chi2", "chi2"])
-def test_gram_extreme_magnitudes_give_the_exact_result(simd_path, kernel, dtype, with_y):
+def test_gram_extreme_magnitudes_give_the_exact_result(
+    simd_path, kernel, dtype, with_y, zero_columns
+):
+    """Also with zero columns around the two of magnitude_data: its values then go through the
+    vector part of the row norms and maxima."""
     x, gamma = magnitude_data("chi2" if "chi2" in kernel else kernel, dtype)
+    x = np.pad(x, ((0, 0), zero_columns))
     y = x.copy() if with_y else None
     if kernel == "rbf":
         got = kernelkit.rbf_kernel(x, y, gamma=gamma)

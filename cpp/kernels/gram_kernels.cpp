@@ -4,6 +4,7 @@
 // Compiled once per instruction set into kk::<isa> (see CMakeLists.txt); the OpenMP loop over
 // tiles, the mirroring of symmetric results and all argument checks live in cpp/src/gram_driver.cpp.
 #include <cfloat>
+#include <cstring>
 #include <type_traits>
 
 #include "kernelkit/dispatch.hpp"
@@ -301,6 +302,75 @@ void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, boo
   write_tile<T>(c, ldc, p.out, p.ldo, i0, j0, rows, cols, mirror, p.stream_output);
 }
 
+// vec<double>'s lanes of T: float vectors of half the width, widened exactly to double.
+template <class T>
+struct Narrow {
+  typedef T V __attribute__((vector_size(lanes<double> * sizeof(T))));
+};
+
+// p[0:lanes<double>] (minus q[0:lanes<double>] if `centred`, rounded to T) as doubles.
+template <class T, bool centred>
+inline vec<double> values_as_double(const T* p, const T* q) {
+  typename Narrow<T>::V a, b{};
+  std::memcpy(&a, p, sizeof a);
+  if constexpr (centred) std::memcpy(&b, q, sizeof b);
+  return __builtin_convertvector(centred ? a - b : a, vec<double>);
+}
+
+template <class T, bool centred, bool with_max>
+void row_norms_impl(const T* a, i64 rows, i64 d, const T* centre, double* sq_norms, T* max_abs) {
+  constexpr int W = lanes<double>;
+  constexpr int U = 4;  // independent sums, to hide the add latency
+  for (i64 i = 0; i < rows; ++i) {
+    const T* row = a + i * d;
+    vec<double> sum[U], largest = splat<double>(0.0);
+    for (int u = 0; u < U; ++u) sum[u] = splat<double>(0.0);
+    i64 k = 0;
+    for (; k + U * W <= d; k += U * W)
+#pragma GCC unroll 4
+      for (int u = 0; u < U; ++u) {
+        const vec<double> v = values_as_double<T, centred>(row + k + u * W, centre + k + u * W);
+        sum[u] = v * v + sum[u];
+        if constexpr (with_max) largest = max_keep_nan<double>(largest, abs<double>(v));
+      }
+    for (; k + W <= d; k += W) {
+      const vec<double> v = values_as_double<T, centred>(row + k, centre + k);
+      sum[0] = v * v + sum[0];
+      if constexpr (with_max) largest = max_keep_nan<double>(largest, abs<double>(v));
+    }
+    const vec<double> total = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+    double s = 0.0, top = 0.0;
+    for (int l = 0; l < W; ++l) {
+      s += total[l];
+      top = largest[l] > top ? largest[l] : top;
+    }
+    for (; k < d; ++k) {
+      const double v = double(centred ? T(row[k] - centre[k]) : row[k]);
+      s += v * v;
+      top = __builtin_fabs(v) > top ? __builtin_fabs(v) : top;
+    }
+    sq_norms[i] = s;
+    if constexpr (with_max) max_abs[i] = T(top);
+  }
+}
+
+template <class T>
+void row_norms(const T* a, i64 rows, i64 d, const T* centre, double* sq_norms, T* max_abs) {
+  using Impl = void (*)(const T*, i64, i64, const T*, double*, T*);
+  constexpr Impl impls[2][2] = {{&row_norms_impl<T, false, false>, &row_norms_impl<T, false, true>},
+                                {&row_norms_impl<T, true, false>, &row_norms_impl<T, true, true>}};
+  impls[centre != nullptr][max_abs != nullptr](a, rows, d, centre, sq_norms, max_abs);
+}
+
+// Row by row, so that the rows stream through the caches; each sum still adds its rows in order.
+template <class T>
+void column_sums(const T* a, i64 rows, i64 d, i64 k0, i64 k1, double* sums) {
+  for (i64 i = 0; i < rows; ++i) {
+    const T* row = a + i * d;
+    for (i64 k = k0; k < k1; ++k) sums[k - k0] += double(row[k]);
+  }
+}
+
 template <class T>
 void gram_pack(const T* y, i64 d, i64 j0, i64 j1, const T* centre, T* dst) {
   pack_panels<T, kPanelCols<T>>(y, d, j0, j1 - j0, 0, d, centre, dst);
@@ -358,6 +428,10 @@ void fill_gram_entries(KernelTable& table) {
   table.gram_panel_cols_f64 = kPanelCols<double>;
   table.gram_pack_f32 = &gram_pack<float>;
   table.gram_pack_f64 = &gram_pack<double>;
+  table.row_norms_f32 = &row_norms<float>;
+  table.row_norms_f64 = &row_norms<double>;
+  table.column_sums_f32 = &column_sums<float>;
+  table.column_sums_f64 = &column_sums<double>;
   table.transposed_copy_f32 = &transposed_copy<float>;
   table.transposed_copy_f64 = &transposed_copy<double>;
 }

@@ -26,45 +26,70 @@ constexpr i64 kRowTermPadding = 64;
 // Outputs beyond this size (well past any L2 + L3 share) are written with streaming stores.
 constexpr i64 kStreamingOutputBytes = 32 << 20;
 
-// Mean of the finite values of each feature over the rows of x and y together: subtracting it makes
-// |x - y|^2 = |x|^2 + |y|^2 - 2 x.y free of the cancellation a large common offset would cause.
-// Non-finite values are left out so that they spoil only their own rows of the result.
+// Columns per task of the parallel column sums, rows per task of the row norms.
+constexpr i64 kCentreColumns = 256;
+constexpr i64 kNormRows = 64;
+
+// The mean of the finite values of column k of x and y together, element by element: for the
+// columns whose plain sum is not finite.
 template <class T>
-std::vector<T> common_centre(const T* x, i64 n, const T* y, i64 m, i64 d) {
-  std::vector<double> sum(static_cast<std::size_t>(d), 0.0);
-  std::vector<i64> count(static_cast<std::size_t>(d), 0);
+T finite_mean(const T* x, i64 n, const T* y, i64 m, i64 d, i64 k) {
+  double sum = 0.0;
+  i64 count = 0;
   auto add_rows = [&](const T* a, i64 rows) {
-    for (i64 i = 0; i < rows; ++i)
-      for (i64 k = 0; k < d; ++k) {
-        const double v = double(a[i * d + k]);
-        const bool finite = std::isfinite(v);
-        sum[k] += finite ? v : 0.0;
-        count[k] += finite;
-      }
+    for (i64 i = 0; i < rows; ++i) {
+      const double v = double(a[i * d + k]);
+      const bool finite = std::isfinite(v);
+      sum += finite ? v : 0.0;
+      count += finite;
+    }
   };
   add_rows(x, n);
   if (y != x) add_rows(y, m);
+  return count == 0 ? T(0) : T(sum / double(count));
+}
+
+// Mean of the finite values of each feature over the rows of x and y together: subtracting it makes
+// |x - y|^2 = |x|^2 + |y|^2 - 2 x.y free of the cancellation a large common offset would cause.
+// Non-finite values are left out so that they spoil only their own rows of the result (a column
+// holding one has a sum that is not finite, and only such columns are summed again without them).
+template <class T>
+std::vector<T> common_centre(const T* x, i64 n, const T* y, i64 m, i64 d, int n_threads) {
+  const ColumnSumsFn<T> column_sums = TableEntry<T>::column_sums(kernels());
+  std::vector<double> sum(static_cast<std::size_t>(d), 0.0);
+  const i64 tasks = ceil_div(d, kCentreColumns);
+  parallel_for(tasks, threads_for(n_threads, tasks), [&](i64 t) {
+    const i64 k0 = t * kCentreColumns, k1 = std::min(d, k0 + kCentreColumns);
+    column_sums(x, n, d, k0, k1, sum.data() + k0);
+    if (y != x) column_sums(y, m, d, k0, k1, sum.data() + k0);
+  });
+  const double count = double(n + (y != x ? m : 0));
   std::vector<T> centre(static_cast<std::size_t>(d));
-  for (i64 k = 0; k < d; ++k) centre[k] = count[k] == 0 ? T(0) : T(sum[k] / double(count[k]));
+  for (i64 k = 0; k < d; ++k)
+    centre[k] = std::isfinite(sum[k]) ? T(sum[k] / count) : finite_mean(x, n, y, m, d, k);
   return centre;
+}
+
+// RowNormsFn over the rows of a, in parallel: squared norms (of the rows minus the centre, if
+// any) and, with `max_abs`, each row's largest |value|.
+template <class T>
+std::vector<double> row_sq_norms(const T* a, i64 rows, i64 d, const T* centre, T* max_abs, int n_threads) {
+  const RowNormsFn<T> row_norms = TableEntry<T>::row_norms(kernels());
+  std::vector<double> sq(static_cast<std::size_t>(rows));
+  const i64 tasks = ceil_div(rows, kNormRows);
+  parallel_for(tasks, threads_for(n_threads, tasks), [&](i64 t) {
+    const i64 i0 = t * kNormRows, count = std::min(rows - i0, kNormRows);
+    row_norms(a + i0 * d, count, d, centre, sq.data() + i0, max_abs == nullptr ? nullptr : max_abs + i0);
+  });
+  return sq;
 }
 
 // Squared norms of the centred rows, from the same rounded centred values the kernel multiplies.
 template <class T>
 std::vector<T> centred_sq_norms(const T* a, i64 rows, i64 d, const T* centre, int n_threads) {
+  const std::vector<double> sq = row_sq_norms(a, rows, d, centre, static_cast<T*>(nullptr), n_threads);
   std::vector<T> norms(static_cast<std::size_t>(rows + kRowTermPadding), T(0));
-  const int threads = threads_for(n_threads, rows);
-  parallel_for(
-      rows, threads,
-      [&](i64 i) {
-        double s = 0.0;
-        for (i64 k = 0; k < d; ++k) {
-          const double v = double(T(a[i * d + k] - centre[k]));
-          s += v * v;
-        }
-        norms[i] = T(s);
-      },
-      std::max<i64>(1, rows / (4 * threads)));
+  for (i64 i = 0; i < rows; ++i) norms[i] = T(sq[i]);
   return norms;
 }
 
@@ -74,57 +99,56 @@ std::vector<T> centred_sq_norms(const T* a, i64 rows, i64 d, const T* centre, in
 template <class T>
 constexpr int kCosineExponentRange = sizeof(T) == 4 ? 40 : 400;
 
-// The rows of a as the cosine kernel multiplies them: a itself (`scaled` left empty) when every
-// row's magnitude is in range, else every row scaled by a power of two (exact) to a largest |value|
-// in [1, 2), into `scaled`. The cosine is invariant under a positive scale of a row, so the result
-// is the same, without the inf or 0 that x.y would overflow or underflow to (in float32: rows of
-// ~1e20, or ~1e-25).
+// 1/|row| from |row|^2, 0 for an all-zero row (scikit-learn's normalize leaves those at zero), and
+// NaN for a row holding Inf or NaN (IEEE's <x, y> / (|x| |y|) is inf / inf or NaN there, the
+// diagonal included).
 template <class T>
-const T* cosine_rows(const T* a, i64 rows, i64 d, int n_threads, std::vector<T>& scaled) {
-  constexpr int range = kCosineExponentRange<T>;
-  std::vector<int> exponent(static_cast<std::size_t>(rows), 0);  // of each row's largest |value|
-  const int threads = threads_for(n_threads, rows);
-  parallel_for(
-      rows, threads,
-      [&](i64 i) {
-        T largest = T(0);
-        for (i64 k = 0; k < d; ++k) largest = std::max(largest, std::abs(a[i * d + k]));
-        // zero rows stay 0, Inf/NaN rows NaN
-        if (largest != T(0) && std::isfinite(largest)) exponent[i] = std::ilogb(largest);
-      },
-      std::max<i64>(1, rows / (4 * threads)));
-  if (std::all_of(exponent.begin(), exponent.end(), [](int e) { return e <= range && e >= -range; })) return a;
-  scaled.resize(static_cast<std::size_t>(rows * d));
-  parallel_for(
-      rows, threads,
-      [&](i64 i) {
-        for (i64 k = 0; k < d; ++k) scaled[i * d + k] = std::scalbn(a[i * d + k], -exponent[i]);
-      },
-      std::max<i64>(1, rows / (4 * threads)));
-  return scaled.data();
+T inverse_norm(double sq) {
+  // A norm so small that its inverse overflows T counts as zero, as scikit-learn's normalize does.
+  const double r = 1.0 / std::sqrt(sq);
+  return !std::isfinite(sq)                                      ? std::numeric_limits<T>::quiet_NaN()
+         : sq == 0.0 || r > double(std::numeric_limits<T>::max()) ? T(0)
+                                                                  : T(r);
 }
 
-// 1/|row|, 0 for an all-zero row (scikit-learn's normalize leaves those at zero), and NaN for a row
-// holding Inf or NaN (IEEE's <x, y> / (|x| |y|) is inf / inf or NaN there, the diagonal included).
-// The rows are those cosine_rows() returns, so the sum of squares cannot overflow.
+// The rows of a as the cosine kernel multiplies them, and their inverse norms (padded for the
+// epilogues) into `inv`: a itself (`scaled` left empty) when every row's magnitude is in range,
+// else a copy, into `scaled`, in which the rows out of range are scaled by a power of two (exact)
+// to a largest |value| in [1, 2).
+// The cosine is invariant under a positive scale of a row, so the result is the same, without the
+// inf or 0 that x.y would overflow or underflow to (in float32: rows of ~1e20, or ~1e-25), and the
+// sums of squares of the rows it multiplies cannot overflow.
 template <class T>
-std::vector<T> inverse_norms(const T* a, i64 rows, i64 d, int n_threads) {
-  std::vector<T> inv(static_cast<std::size_t>(rows + kRowTermPadding), T(0));
-  const int threads = threads_for(n_threads, rows);
-  parallel_for(
-      rows, threads,
-      [&](i64 i) {
-        double s = 0.0;
-        for (i64 k = 0; k < d; ++k) s += double(a[i * d + k]) * double(a[i * d + k]);
-        // A norm so small that its inverse overflows T counts as zero, as scikit-learn's normalize
-        // does.
-        const double r = 1.0 / std::sqrt(s);
-        inv[i] = !std::isfinite(s)                                    ? std::numeric_limits<T>::quiet_NaN()
-                 : s == 0.0 || r > double(std::numeric_limits<T>::max()) ? T(0)
-                                                                        : T(r);
-      },
-      std::max<i64>(1, rows / (4 * threads)));
-  return inv;
+const T* cosine_rows(const T* a, i64 rows, i64 d, int n_threads, std::vector<T>& scaled, std::vector<T>& inv) {
+  constexpr int range = kCosineExponentRange<T>;
+  std::vector<T> largest(static_cast<std::size_t>(rows));
+  std::vector<double> sq = row_sq_norms(a, rows, d, static_cast<const T*>(nullptr), largest.data(), n_threads);
+  std::vector<int> exponent(static_cast<std::size_t>(rows), 0);  // of the largest |value| out of range
+  std::vector<i64> out_of_range;
+  for (i64 i = 0; i < rows; ++i) {
+    // zero rows stay 0, Inf/NaN rows NaN
+    const int e = largest[i] != T(0) && std::isfinite(largest[i]) ? std::ilogb(largest[i]) : 0;
+    if (e > range || e < -range) {
+      exponent[i] = e;
+      out_of_range.push_back(i);
+    }
+  }
+  const T* result = a;
+  if (!out_of_range.empty()) {
+    scaled.resize(static_cast<std::size_t>(rows * d));
+    parallel_for(
+        rows, threads_for(n_threads, rows),
+        [&](i64 i) {
+          for (i64 k = 0; k < d; ++k) scaled[i * d + k] = std::scalbn(a[i * d + k], -exponent[i]);
+        },
+        std::max<i64>(1, rows / (4 * threads_for(n_threads, rows))));
+    const RowNormsFn<T> row_norms = TableEntry<T>::row_norms(kernels());
+    for (i64 i : out_of_range) row_norms(scaled.data() + i * d, 1, d, nullptr, &sq[i], nullptr);
+    result = scaled.data();
+  }
+  inv.assign(static_cast<std::size_t>(rows + kRowTermPadding), T(0));
+  for (i64 i = 0; i < rows; ++i) inv[i] = inverse_norm<T>(sq[i]);
+  return result;
 }
 
 // K(x, x) where it is known exactly: the epilogue of a zero distance for sq_distance (NaN for a
@@ -315,15 +339,13 @@ GramOperands<T>::GramOperands(const GramParams& params, const T* x, i64 n, const
   const int n_threads = params.n_threads;
   const GramForm form = form_of(params.kind);
   if (form == GramForm::sq_distance) {
-    centre_ = common_centre(x, n, p_.y, m, d);
+    centre_ = common_centre(x, n, p_.y, m, d, n_threads);
     x_terms_ = centred_sq_norms(x, n, d, centre_.data(), n_threads);
     if (!symmetric_) y_terms_ = centred_sq_norms(p_.y, m, d, centre_.data(), n_threads);
     p_.centre = centre_.data();
   } else if (form == GramForm::cosine) {
-    p_.x = cosine_rows(x, n, d, n_threads, x_scaled_);
-    p_.y = symmetric_ ? p_.x : cosine_rows(p_.y, m, d, n_threads, y_scaled_);
-    x_terms_ = inverse_norms(p_.x, n, d, n_threads);
-    if (!symmetric_) y_terms_ = inverse_norms(p_.y, m, d, n_threads);
+    p_.x = cosine_rows(x, n, d, n_threads, x_scaled_, x_terms_);
+    p_.y = symmetric_ ? p_.x : cosine_rows(p_.y, m, d, n_threads, y_scaled_, y_terms_);
   }
   if (!x_terms_.empty()) {
     p_.x_row_term = x_terms_.data();

@@ -28,6 +28,10 @@ struct KernelTable {
   int gram_panel_cols_f32, gram_panel_cols_f64;
   GramPackFn<float> gram_pack_f32;
   GramPackFn<double> gram_pack_f64;
+  RowNormsFn<float> row_norms_f32;
+  RowNormsFn<double> row_norms_f64;
+  ColumnSumsFn<float> column_sums_f32;
+  ColumnSumsFn<double> column_sums_f64;
   BlockProductFn<float> block_product_f32;
   BlockProductFn<double> block_product_f64;
   TransposedCopyFn<float> transposed_copy_f32;

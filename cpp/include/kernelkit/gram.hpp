@@ -86,6 +86,20 @@ using GramTileFn = void (*)(const GramProblem<T>&, std::int64_t i0, std::int64_t
 template <class T>
 using GramPackFn = void (*)(const T* y, std::int64_t d, std::int64_t j0, std::int64_t j1, const T* centre, T* dst);
 
+// Per-row terms: for each of `rows` rows of a (d features each, consecutive), sq_norms[i] = the
+// sum over k of (a[i][k] - centre[k])^2, each difference rounded to T (as the tiles see it), then
+// squared and summed in double (centre == nullptr: a[i][k]^2); with max_abs, max_abs[i] = the
+// largest |a[i][k]| but NaN (as std::max leaves it).
+template <class T>
+using RowNormsFn = void (*)(const T* a, std::int64_t rows, std::int64_t d, const T* centre, double* sq_norms,
+                            T* max_abs);
+
+// sums[k - k0] += a[i][k] over the rows of a (rows x d) in order, for k in [k0, k1), in double:
+// the same result for every split of the columns.
+template <class T>
+using ColumnSumsFn = void (*)(const T* a, std::int64_t rows, std::int64_t d, std::int64_t k0, std::int64_t k1,
+                              double* sums);
+
 // values[0:count] = the kernel's epilogue applied to the form's values (computed in double: the
 // driver's rows recomputed from the definition and its exact diagonals).
 using GramEpilogueFn = void (*)(GramKind kind, const double* params, double* values, std::int64_t count);

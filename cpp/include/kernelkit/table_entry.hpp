@@ -13,6 +13,8 @@ struct TableEntry<float> {
   static GramTileFn<float> gram_tile(const KernelTable& t) { return t.gram_tile_f32; }
   static GramPackFn<float> gram_pack(const KernelTable& t) { return t.gram_pack_f32; }
   static int gram_panel_cols(const KernelTable& t) { return t.gram_panel_cols_f32; }
+  static RowNormsFn<float> row_norms(const KernelTable& t) { return t.row_norms_f32; }
+  static ColumnSumsFn<float> column_sums(const KernelTable& t) { return t.column_sums_f32; }
   static BlockProductFn<float> block_product(const KernelTable& t) { return t.block_product_f32; }
   static TransposedCopyFn<float> transposed_copy(const KernelTable& t) { return t.transposed_copy_f32; }
   static ElementwiseFn<float> exp(const KernelTable& t) { return t.exp_f32; }
@@ -34,6 +36,8 @@ struct TableEntry<double> {
   static GramTileFn<double> gram_tile(const KernelTable& t) { return t.gram_tile_f64; }
   static GramPackFn<double> gram_pack(const KernelTable& t) { return t.gram_pack_f64; }
   static int gram_panel_cols(const KernelTable& t) { return t.gram_panel_cols_f64; }
+  static RowNormsFn<double> row_norms(const KernelTable& t) { return t.row_norms_f64; }
+  static ColumnSumsFn<double> column_sums(const KernelTable& t) { return t.column_sums_f64; }
   static BlockProductFn<double> block_product(const KernelTable& t) { return t.block_product_f64; }
   static TransposedCopyFn<double> transposed_copy(const KernelTable& t) { return t.transposed_copy_f64; }
   static ElementwiseFn<double> exp(const KernelTable& t) { return t.exp_f64; }
