@@ -107,9 +107,10 @@ def test_config_reports_cache_sizes_and_conv_blocking(simd_path):
         assert isinstance(info[key], int)
         assert info[key] >= 4096
     assert info["cache_l1d"] < info["cache_l2"] <= info["cache_l3"] or not info["caches_detected"]
-    expected = _sysfs_cache_bytes(1)
-    if expected is not None and info["caches_detected"]:
-        assert info["cache_l1d"] == expected
+    for level, key in ((1, "cache_l1d"), (2, "cache_l2"), (3, "cache_l3")):
+        expected = _sysfs_cache_bytes(level)  # Linux's reading, which is used first
+        if expected is not None and info["caches_detected"]:
+            assert info[key] == expected
     assert info["conv_depth_block_bytes"] >= min(info["cache_l1d"], 16384)
     # the plan reports the configured register tile, and depth blocks whose weight panels fit
     # conv_depth_block_bytes: the GEMM's (9 taps x channel_block x tile columns; stride 2 keeps

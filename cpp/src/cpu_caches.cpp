@@ -1,5 +1,6 @@
-// Cache sizes from sysconf (glibc reads them from cpuid on x86), else from Linux's sysfs, else
-// defaults of a common x86-64 core (32 KiB L1d, 512 KiB L2, 16 MiB L3).
+// Cache sizes from Linux's sysfs (the kernel's reading, which lscpu shows), else from sysconf
+// (glibc reads them from cpuid on x86: on a Zen 4 virtual machine it gave 320 MiB for a 32 MiB
+// L3), else defaults of a common x86-64 core (32 KiB L1d, 512 KiB L2, 16 MiB L3).
 #include "kernelkit/cpu_caches.hpp"
 
 #include <fstream>
@@ -46,14 +47,13 @@ CpuCaches detect() {
   std::int64_t* sizes[3] = {&c.l1d, &c.l2, &c.l3};
   c.detected = true;
   for (int level = 1; level <= 3; ++level) {
-    std::int64_t bytes = from_sysconf(level);
-    if (bytes <= 0) {
-      try {
-        bytes = from_sysfs(level);
-      } catch (...) {  // a malformed size file: use the default
-        bytes = 0;
-      }
+    std::int64_t bytes = 0;
+    try {
+      bytes = from_sysfs(level);
+    } catch (...) {  // a malformed size file: ask sysconf
+      bytes = 0;
     }
+    if (bytes <= 0) bytes = from_sysconf(level);
     if (bytes <= 0) {
       bytes = defaults[level - 1];
       c.detected = false;
