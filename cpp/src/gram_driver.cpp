@@ -12,6 +12,7 @@
 
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/float_mode.hpp"
+#include "kernelkit/output_cache.hpp"
 #include "kernelkit/parallel.hpp"
 #include "kernelkit/table_entry.hpp"
 #include "kernelkit/scratch.hpp"
@@ -415,7 +416,8 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
   const i64 chunk = packed_chunk_columns<T>(n, m, d, tile_size);
   const i64 panel_cols = TableEntry<T>::gram_panel_cols(table);
   const std::size_t packed_bytes = static_cast<std::size_t>(ceil_div(chunk, panel_cols) * panel_cols * d) * sizeof(T);
-  const ScratchBuffer packed = chunk == 0 ? nullptr : aligned_scratch(packed_bytes);
+  // Through the result cache: mapping tens of MiB anew in every call costs page faults.
+  const CachedBuffer packed = chunk == 0 ? nullptr : cached_buffer(packed_bytes, kMinCachedPackedBytes);
   const int threads = threads_for(params.n_threads, ceil_div(n, tile_size) * ceil_div(m, tile_size));
   const ScratchLease scratch(threads, table.gram_scratch_bytes);
 
