@@ -576,10 +576,10 @@ def test_x_strided_slice_matches_copy():
 @pytest.mark.parametrize(("n", "m"), [(230, 1000), (700, None)], ids=["Y", "Ynone"])
 @pytest.mark.parametrize("kernel", ["linear", "rbf"])
 def test_columns_packed_in_several_chunks(simd_path, kernel, n, m):
-    """Y's rows, packed once for all row stripes of tiles in chunks of at most 16 MiB of columns
-    (here 4,000 float64 features: about 500 rows a chunk), give the reference's result: several
+    """Y's rows, packed once for all row stripes of tiles in chunks of at most 4 MiB of columns
+    (here 1,000 float64 features: about 500 rows a chunk), give the reference's result: several
     chunks, a partial last one, and for Y=None the tiles mirrored across chunks."""
-    d = 4000
+    d = 1000
     x = make_data((n, d), np.float64, nonneg=False, seed=n + d)
     y = None if m is None else make_data((m, d), np.float64, nonneg=False, seed=m + d + 1)
     params = {} if kernel == "linear" else {"gamma": 0.5 / d}

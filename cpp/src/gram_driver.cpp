@@ -317,9 +317,10 @@ std::vector<Tile> output_tiles(i64 n, i64 c0, i64 c1, i64 tile, bool upper_only)
 
 // With several row stripes of tiles, each tile packing its own columns of Y would read them once
 // per stripe, at a stride of d (a cache line from each of hundreds of rows): they are packed once,
-// for all the stripes, in chunks of columns that hold at most max(16 MiB, 10 % of the output) of
-// extra memory. 0: no packing ahead (one stripe, or not one tile's columns within that bound).
-constexpr i64 kPackedColumnsMinBytes = 16 << 20;
+// for all the stripes, in chunks of columns that hold at most max(4 MiB, 10 % of the output) of
+// extra memory (smaller chunks cost only a wait for the slowest thread at the end of each).
+// 0: no packing ahead (one stripe, or not one tile's columns within that bound).
+constexpr i64 kPackedColumnsMinBytes = 4 << 20;
 
 template <class T>
 i64 packed_chunk_columns(i64 n, i64 m, i64 d, i64 tile) {
@@ -415,7 +416,9 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
   const i64 tile_size = table.gram_tile;
   const i64 chunk = packed_chunk_columns<T>(n, m, d, tile_size);
   const i64 panel_cols = TableEntry<T>::gram_panel_cols(table);
-  const std::size_t packed_bytes = static_cast<std::size_t>(ceil_div(chunk, panel_cols) * panel_cols * d) * sizeof(T);
+  const i64 packed_columns = std::min(chunk, m);
+  const std::size_t packed_bytes =
+      static_cast<std::size_t>(ceil_div(packed_columns, panel_cols) * panel_cols * d) * sizeof(T);
   // Through the result cache: mapping tens of MiB anew in every call costs page faults.
   const CachedBuffer packed = chunk == 0 ? nullptr : cached_buffer(packed_bytes, kMinCachedPackedBytes);
   const int threads = threads_for(params.n_threads, ceil_div(n, tile_size) * ceil_div(m, tile_size));
