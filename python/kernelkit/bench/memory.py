@@ -1,15 +1,19 @@
 """The extra memory of one kernelkit call, measured in a fresh process.
 
 ``python -m kernelkit.bench.memory SPEC`` rebuilds the case from its spec (see Case.spec), makes
-its inputs, runs one small call so the thread pool exists, resets the peak resident size to the
-current one (Linux: "5" > /proc/self/clear_refs), runs the call once and prints, as JSON, the
-peak minus the size before minus the result's own bytes: the scratch, packing buffers and
-copies the call needed. A fresh process, so that nothing that earlier calls or other libraries
-kept (kernelkit's scratch and result caches included) hides what one call needs.
+its inputs, runs one small call so the thread pool exists, gives the memory freed so far back to
+the system (glibc's malloc_trim: otherwise the call's buffers could reuse the inputs' freed
+temporaries, resident already, unseen), resets the peak resident size to the current one (Linux:
+"5" > /proc/self/clear_refs), runs the call once and prints, as JSON, the peak minus the size
+before minus the result's own bytes: the scratch, packing buffers and copies the call needed. A
+fresh process, so that nothing that earlier calls or other libraries kept (kernelkit's scratch
+and result caches included) hides what one call needs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib
 import json
 import subprocess
@@ -54,6 +58,14 @@ def _case_from_spec(spec: dict[str, Any]) -> Case:
     return case
 
 
+def _release_freed_heap() -> None:
+    """Hand the memory freed so far (the inputs' temporaries) back to the system (glibc's
+    malloc_trim; elsewhere nothing), so that the call's own buffers cannot reuse resident pages
+    unseen."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
+
+
 def probe(spec: dict[str, Any], threads: int, seed: int) -> dict[str, Any]:
     """Run in the fresh process: one call of the case, measured as the module docstring says."""
     from ..pairwise import linear_kernel
@@ -61,6 +73,7 @@ def probe(spec: dict[str, Any], threads: int, seed: int) -> dict[str, Any]:
     case = _case_from_spec(spec)
     call = case.kernelkit(case.inputs(seed), threads)
     linear_kernel(np.ones((2, 2)), n_threads=threads)  # the pool's threads and their stacks
+    _release_freed_heap()
     with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
         clear.write("5")
     before = _status_kib()["VmRSS"]
