@@ -590,6 +590,24 @@ def test_columns_packed_in_several_chunks(simd_path, kernel, n, m):
         assert_array_equal(K, K.T)
 
 
+@pytest.mark.parametrize(("n", "m"), [(1400, 1400), (2000, None)], ids=["Y", "Ynone"])
+@pytest.mark.parametrize("kernel", ["linear", "rbf", "laplacian"])
+def test_tiles_grouped_along_row_stripes(simd_path, kernel, n, m):
+    """On 2 threads, results of 6 x 6 tiles or more run several tiles of a row stripe per task,
+    which pack the stripe's rows once: the same result as the reference, the diagonal tiles and
+    the partial last tiles included."""
+    d = 300
+    x = make_data((n, d), np.float32, nonneg=False, seed=n)
+    y = None if m is None else make_data((m, d), np.float32, nonneg=False, seed=m + 1)
+    params = {} if kernel == "linear" else {"gamma": 0.5 / d}
+    K = kk_function(kernel)(x, y, n_threads=2, **params)
+    x64 = x.astype(np.float64)
+    reference = REFERENCES[kernel](x64, x64 if y is None else y.astype(np.float64), **params)
+    assert_close_to(K, reference, np.float32)
+    if y is None:
+        assert_array_equal(K, K.T)
+
+
 # ---------------------------------------------------------------------------------------------
 # Exact symmetry and exact diagonals for Y=None
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // before it is stored; the dispatch over the kernels follows gram_kernels.def.
 // Compiled once per instruction set into kk::<isa> (see CMakeLists.txt); the OpenMP loop over
 // tiles, the mirroring of symmetric results and all argument checks live in cpp/src/gram_driver.cpp.
+#include <algorithm>
 #include <cfloat>
 #include <cstring>
 #include <type_traits>
@@ -269,37 +270,55 @@ void write_tile(const T* c, i64 ldc, T* out, i64 ldo, i64 i0, i64 j0, i64 rows, 
   if (stream) store_fence();
 }
 
+// Scratch of gram_tile: the tile buffer (whole register tiles, so no edge cases inside), one depth
+// block of packed columns, and the packed rows: one depth block, or the whole depth of the row
+// stripe when that fits in kStripeBytes and the call spans several tiles' columns (the rows are
+// then packed once for all of them).
+constexpr i64 kTileBufferBytes = (kTile + 64) * (kTile + 64) * i64(sizeof(double));
+constexpr i64 kBlockBytes = (kTile + 64) * 1024 + 64 * i64(sizeof(double));  // + pack_panels' slack
+constexpr i64 kStripeBytes = i64(2) << 20;
+constexpr std::size_t kGramScratchBytes = kTileBufferBytes + kBlockBytes + std::max(kBlockBytes, kStripeBytes);
+
 template <class T, GramForm form, template <class> class Epilogue>
 void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, bool mirror, void* scratch) {
   using Step = typename FormTraits<form>::Step;
   constexpr int MR = Step::rows;
   constexpr int NR = kPanelCols<T>;
-  const i64 rows = i1 - i0, cols = j1 - j0;
-  const i64 row_panels = ceil_div(rows, MR), col_panels = ceil_div(cols, NR);
-  // Scratch: the tile buffer (whole register tiles, so no edge cases inside), then both packs.
-  const i64 ldc = col_panels * NR;
+  const i64 rows = i1 - i0, row_panels = ceil_div(rows, MR), padded_rows = row_panels * MR;
   T* c = static_cast<T*>(scratch);
-  T* a_packed = c + ceil_div(row_panels * MR * ldc, 64) * 64;
-  // (+ 64: the slack pack_panels may spill into)
-  T* b_packed = a_packed + ceil_div(row_panels * MR * kDepthBlock<T> + 64, 64) * 64;
-  for (i64 k0 = 0; k0 < p.d; k0 += kDepthBlock<T>) {
-    const i64 kc = min_i64(kDepthBlock<T>, p.d - k0);
-    const bool first = k0 == 0;
-    pack_panels<T, MR>(p.x, p.d, i0, rows, k0, kc, p.centre, a_packed);
-    // Panels packed once over the whole depth, or this depth block's, packed here.
-    const T* b_block = p.y_packed != nullptr ? p.y_packed + (j0 - p.y_packed_first) * p.d + k0 * NR : b_packed;
-    const i64 b_panel_stride = p.y_packed != nullptr ? NR * p.d : NR * kc;
-    if (p.y_packed == nullptr) pack_panels<T, NR>(p.y, p.d, j0, cols, k0, kc, p.centre, b_packed);
-    for (i64 jp = 0; jp < col_panels; ++jp) {
-      const T* b = b_block + jp * b_panel_stride;
-      // On the diagonal of a mirrored result, register tiles wholly below it are never read.
-      const i64 row_panels_needed = mirror && i0 == j0 ? min_i64(row_panels, ceil_div((jp + 1) * NR, MR)) : row_panels;
-      for (i64 ip = 0; ip < row_panels_needed; ++ip)
-        register_tile<T, Step, MR>(kc, a_packed + ip * MR * kc, b, c + ip * MR * ldc + jp * NR, ldc, first);
+  T* b_packed = reinterpret_cast<T*>(static_cast<char*>(scratch) + kTileBufferBytes);
+  T* a_packed = reinterpret_cast<T*>(static_cast<char*>(scratch) + kTileBufferBytes + kBlockBytes);
+  // Depth block k0 of the whole stripe's packed rows starts after the padded_rows x k0 before it.
+  const bool whole_stripe =
+      j1 - j0 > kTile && (padded_rows * p.d + lanes<T>) * i64(sizeof(T)) <= kStripeBytes;
+  if (whole_stripe)
+    for (i64 k0 = 0; k0 < p.d; k0 += kDepthBlock<T>)  // in order: each block overwrites the last one's slack
+      pack_panels<T, MR>(p.x, p.d, i0, rows, k0, min_i64(kDepthBlock<T>, p.d - k0), p.centre,
+                         a_packed + k0 * padded_rows);
+  for (i64 jt = j0; jt < j1; jt += kTile) {
+    const i64 cols = min_i64(kTile, j1 - jt), col_panels = ceil_div(cols, NR);
+    const i64 ldc = col_panels * NR;
+    for (i64 k0 = 0; k0 < p.d; k0 += kDepthBlock<T>) {
+      const i64 kc = min_i64(kDepthBlock<T>, p.d - k0);
+      const bool first = k0 == 0;
+      const T* a_block = whole_stripe ? a_packed + k0 * padded_rows : a_packed;
+      if (!whole_stripe) pack_panels<T, MR>(p.x, p.d, i0, rows, k0, kc, p.centre, a_packed);
+      // Panels packed once over the whole depth, or this depth block's, packed here.
+      const T* b_block = p.y_packed != nullptr ? p.y_packed + (jt - p.y_packed_first) * p.d + k0 * NR : b_packed;
+      const i64 b_panel_stride = p.y_packed != nullptr ? NR * p.d : NR * kc;
+      if (p.y_packed == nullptr) pack_panels<T, NR>(p.y, p.d, jt, cols, k0, kc, p.centre, b_packed);
+      for (i64 jp = 0; jp < col_panels; ++jp) {
+        const T* b = b_block + jp * b_panel_stride;
+        // On the diagonal of a mirrored result, register tiles wholly below it are never read.
+        const i64 row_panels_needed =
+            mirror && i0 == jt ? min_i64(row_panels, ceil_div((jp + 1) * NR, MR)) : row_panels;
+        for (i64 ip = 0; ip < row_panels_needed; ++ip)
+          register_tile<T, Step, MR>(kc, a_block + ip * MR * kc, b, c + ip * MR * ldc + jp * NR, ldc, first);
+      }
     }
+    apply_epilogue<T, typename FormTraits<form>::template Value<T>, Epilogue<T>>(p, c, ldc, rows, i0, jt);
+    write_tile<T>(c, ldc, p.out, p.ldo, i0, jt, rows, cols, mirror, p.stream_output);
   }
-  apply_epilogue<T, typename FormTraits<form>::template Value<T>, Epilogue<T>>(p, c, ldc, rows, i0, j0);
-  write_tile<T>(c, ldc, p.out, p.ldo, i0, j0, rows, cols, mirror, p.stream_output);
 }
 
 // vec<double>'s lanes of T: float vectors of half the width, widened exactly to double.
@@ -410,11 +429,6 @@ template <class T>
 void transposed_copy(const T* src, i64 lds, i64 rows, i64 cols, T* dst, i64 ldd, bool stream) {
   write_transposed<T>(src, lds, rows, cols, dst, ldd, 0, 0, stream);
 }
-
-// The tile buffer and both packed blocks for the widest element type, padded to whole register
-// tiles (at most 64 extra rows or columns), plus alignment.
-constexpr std::size_t kGramScratchBytes =
-    (kTile + 64) * (kTile + 64) * sizeof(double) + 2 * (kTile + 64) * 1024 + 8 * 64 * sizeof(double);
 
 }  // namespace
 

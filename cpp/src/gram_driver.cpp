@@ -305,14 +305,25 @@ struct Tile {
   i64 i0, i1, j0, j1;
 };
 
-// The tiles of out[:n, c0:c1] (c0 a multiple of `tile`), row stripe by row stripe; with
-// `upper_only`, those on or above the diagonal.
-std::vector<Tile> output_tiles(i64 n, i64 c0, i64 c1, i64 tile, bool upper_only) {
-  std::vector<Tile> tiles;
+// The tasks over out[:n, c0:c1] (c0 a multiple of `tile`), row stripe by row stripe: `group`
+// consecutive tiles of a stripe each (the tile kernel packs their rows once); with `upper_only`,
+// the tiles on or above the diagonal.
+std::vector<Tile> output_tasks(i64 n, i64 c0, i64 c1, i64 tile, i64 group, bool upper_only) {
+  std::vector<Tile> tasks;
   for (i64 i0 = 0; i0 < (upper_only ? std::min(n, c1) : n); i0 += tile)
-    for (i64 j0 = upper_only ? std::max(i0, c0) : c0; j0 < c1; j0 += tile)
-      tiles.push_back({i0, std::min(i0 + tile, n), j0, std::min(j0 + tile, c1)});
-  return tiles;
+    for (i64 j0 = upper_only ? std::max(i0, c0) : c0; j0 < c1; j0 += group * tile)
+      tasks.push_back({i0, std::min(i0 + tile, n), j0, std::min(j0 + group * tile, c1)});
+  return tasks;
+}
+
+// Tiles per task: up to kTilesPerTask, while every thread still has several tasks to balance with.
+constexpr i64 kTilesPerTask = 4;
+constexpr i64 kTasksPerThread = 8;
+
+i64 tiles_per_task(i64 n, i64 m, i64 tile, bool upper_only, int threads) {
+  const i64 stripes = ceil_div(n, tile), tiles = stripes * ceil_div(m, tile);
+  const i64 needed = upper_only ? (tiles + stripes) / 2 : tiles;
+  return std::clamp<i64>(needed / (kTasksPerThread * threads), 1, kTilesPerTask);
 }
 
 // With several row stripes of tiles, each tile packing its own columns of Y would read them once
@@ -436,11 +447,14 @@ void compute_gram(const GramParams& params, const T* x, i64 n, const T* y, i64 m
       p.y_packed = dst;
       p.y_packed_first = c0;
     }
-    const std::vector<Tile> tiles = output_tiles(n, c0, c1, tile_size, symmetric);
-    parallel_for(static_cast<i64>(tiles.size()), threads_for(threads, static_cast<i64>(tiles.size())), [&](i64 t) {
-      const Tile& tile = tiles[t];
-      tile_fn(p, tile.i0, tile.i1, tile.j0, tile.j1, symmetric, scratch[thread_index()]);
-      if (symmetric && tile.i0 == tile.j0) set_exact_diagonal(p, table.gram_epilogue, tile.i0, tile.i1);
+    const i64 group = tiles_per_task(n, c1 - c0, tile_size, symmetric, threads);
+    const std::vector<Tile> tasks = output_tasks(n, c0, c1, tile_size, group, symmetric);
+    const i64 count = static_cast<i64>(tasks.size());
+    parallel_for(count, threads_for(threads, count), [&](i64 t) {
+      const Tile& task = tasks[t];
+      tile_fn(p, task.i0, task.i1, task.j0, task.j1, symmetric, scratch[thread_index()]);
+      // a stripe's first task starts at its diagonal tile, if this chunk holds it
+      if (symmetric && task.i0 == task.j0) set_exact_diagonal(p, table.gram_epilogue, task.i0, task.i1);
     });
   }
   p.y_packed = nullptr;

@@ -76,6 +76,8 @@ template <class T>
 using TransposedCopyFn = void (*)(const T* src, std::int64_t lds, std::int64_t rows, std::int64_t cols, T* dst,
                                   std::int64_t ldd, bool stream);
 
+// out[i0:i1, j0:j1] for at most one tile's rows (KernelTable::gram_tile) and any columns, tile by
+// tile along them.
 template <class T>
 using GramTileFn = void (*)(const GramProblem<T>&, std::int64_t i0, std::int64_t i1,
                             std::int64_t j0, std::int64_t j1, bool mirror, void* scratch);
