@@ -327,12 +327,13 @@ struct Narrow {
   typedef T V __attribute__((vector_size(lanes<double> * sizeof(T))));
 };
 
-// p[0:lanes<double>] (minus q[0:lanes<double>] if `centred`, rounded to T) as doubles.
+// p[k:k + lanes<double>] (minus centre[k:k + lanes<double>] if `centred`, rounded to T) as doubles;
+// without `centred`, centre may be null (and is not offset).
 template <class T, bool centred>
-inline vec<double> values_as_double(const T* p, const T* q) {
+inline vec<double> values_as_double(const T* p, const T* centre, i64 k) {
   typename Narrow<T>::V a, b{};
-  std::memcpy(&a, p, sizeof a);
-  if constexpr (centred) std::memcpy(&b, q, sizeof b);
+  std::memcpy(&a, p + k, sizeof a);
+  if constexpr (centred) std::memcpy(&b, centre + k, sizeof b);
   return __builtin_convertvector(centred ? a - b : a, vec<double>);
 }
 
@@ -348,12 +349,12 @@ void row_norms_impl(const T* a, i64 rows, i64 d, const T* centre, double* sq_nor
     for (; k + U * W <= d; k += U * W)
 #pragma GCC unroll 4
       for (int u = 0; u < U; ++u) {
-        const vec<double> v = values_as_double<T, centred>(row + k + u * W, centre + k + u * W);
+        const vec<double> v = values_as_double<T, centred>(row, centre, k + u * W);
         sum[u] = v * v + sum[u];
         if constexpr (with_max) largest = max_keep_nan<double>(largest, abs<double>(v));
       }
     for (; k + W <= d; k += W) {
-      const vec<double> v = values_as_double<T, centred>(row + k, centre + k);
+      const vec<double> v = values_as_double<T, centred>(row, centre, k);
       sum[0] = v * v + sum[0];
       if constexpr (with_max) largest = max_keep_nan<double>(largest, abs<double>(v));
     }
