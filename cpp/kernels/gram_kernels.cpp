@@ -195,14 +195,18 @@ struct ExpSineSquared {  // (length_scale, periodicity): exp(-2 sin^2(pi |x - y|
 };
 
 // The kernel's function of the finished sums, one vector at a time: a separate pass over the tile
-// buffer (in L1/L2) keeps the long exp/tanh chains out of the register-starved micro-kernel.
-template <class T, class Value, class Epilogue>
-void apply_epilogue(const GramProblem<T>& p, T* c, i64 ldc, i64 rows, i64 i0, i64 j0) {
+// buffer (in L1/L2) keeps the long exp/tanh chains out of the register-starved micro-kernel. With
+// `below_skipped` (the diagonal tile of a mirrored result), row r starts at the first register
+// tile computed for its panel of MR rows: the tiles below the diagonal hold whatever the buffer
+// held before (the mirror writes those entries).
+template <class T, class Value, class Epilogue, int MR>
+void apply_epilogue(const GramProblem<T>& p, T* c, i64 ldc, i64 rows, i64 i0, i64 j0, bool below_skipped) {
   if constexpr (!(Value::is_identity && Epilogue::is_identity)) {
+    constexpr i64 NR = kPanelCols<T>;
     const Value value(p);
     const Epilogue epilogue(p.params);
     for (i64 r = 0; r < rows; ++r)
-      for (i64 q = 0; q < ldc; q += lanes<T>)
+      for (i64 q = below_skipped ? r / MR * MR / NR * NR : 0; q < ldc; q += lanes<T>)
         store<T>(c + r * ldc + q, epilogue(value(load<T>(c + r * ldc + q), i0 + r, j0 + q)));
   }
 }
@@ -316,7 +320,8 @@ void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, boo
           register_tile<T, Step, MR>(kc, a_block + ip * MR * kc, b, c + ip * MR * ldc + jp * NR, ldc, first);
       }
     }
-    apply_epilogue<T, typename FormTraits<form>::template Value<T>, Epilogue<T>>(p, c, ldc, rows, i0, jt);
+    apply_epilogue<T, typename FormTraits<form>::template Value<T>, Epilogue<T>, MR>(p, c, ldc, rows, i0, jt,
+                                                                                     mirror && i0 == jt);
     write_tile<T>(c, ldc, p.out, p.ldo, i0, jt, rows, cols, mirror, p.stream_output);
   }
 }
