@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernelkit/gram_driver.hpp"
+#include "kernelkit/parallel.hpp"
 
 namespace py = pybind11;
 
@@ -26,6 +27,13 @@ void register_math(py::module_& m);
 // The parameters of a Gram entry: `values` in gram_kernels.def's order for `kind`, after the checks
 // every Gram entry makes of X, the values' count and n_threads (ValueError).
 GramParams gram_params(GramKind kind, const py::array& x, const std::vector<double>& values, int n_threads);
+
+// Held around the computing part of every entry: the GIL released, and one interrupt-check clock
+// for the whole call (see InterruptibleCall).
+struct WithoutGil {
+  py::gil_scoped_release release;
+  InterruptibleCall call;
+};
 
 // The bindings trust the Python layer for argument normalisation but still refuse anything that
 // could make the C++ side read or write out of bounds.

@@ -53,7 +53,7 @@ std::vector<std::vector<std::int64_t>> parallel_trace(std::int64_t tasks, int th
   require(tasks >= 0 && threads >= 1 && task_us >= 0, "parallel_trace: tasks >= 0, threads >= 1, task_us >= 0");
   std::vector<std::vector<std::int64_t>> ran(static_cast<std::size_t>(threads));
   for (auto& list : ran) list.reserve(static_cast<std::size_t>(tasks));  // nothing allocates inside the loop
-  py::gil_scoped_release release;
+  const WithoutGil without_gil;
   parallel_for(tasks, threads, [&](std::int64_t t) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double, std::micro>(task_us);
     while (std::chrono::steady_clock::now() < until) {

@@ -65,7 +65,7 @@ class Conv2dCore {
     for (int i = 0; i < 4; ++i) require(out.shape(i) == out_shape[i], "out: wrong shape");
     const T* xp = static_cast<const T*>(x.data());
     T* op = static_cast<T*>(out.mutable_data());
-    py::gil_scoped_release release;
+    const WithoutGil without_gil;
     conv_->run(s, xp, op, n_threads);
   }
 

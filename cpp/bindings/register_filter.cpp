@@ -38,7 +38,7 @@ void run_typed(const FilterShape& s, const py::array& x, py::array& out, const C
   if (s.n * s.h * s.w * s.c == 0) return;
   const T* xp = static_cast<const T*>(x.data());
   T* op = static_cast<T*>(out.mutable_data());
-  py::gil_scoped_release release;
+  const WithoutGil without_gil;
   compute(xp, op);
 }
 

@@ -107,7 +107,7 @@ void gram_typed(const GramParams& params, const py::array& x, const py::object& 
   check_array<T>(out, "out", n, m, true);
   const T* x_data = static_cast<const T*>(x.data());
   T* out_data = static_cast<T*>(out.mutable_data());
-  py::gil_scoped_release release;
+  const WithoutGil without_gil;
   compute_gram<T>(params, x_data, n, y_data, m, d, out_data);
 }
 

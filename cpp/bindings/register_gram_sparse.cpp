@@ -97,7 +97,7 @@ void gram_sparse(GramKind kind, const py::object& x, const py::object& y, py::ar
     using T = typename std::decay_t<decltype(o)>::Element;
     check_array<T>(out, "out", o.x.rows, o.m(), true);
     T* out_data = static_cast<T*>(out.mutable_data());
-    py::gil_scoped_release release;
+    const WithoutGil without_gil;
     compute_sparse_gram<T>(params, o.x, o.y_or_null(), n_features, out_data);
   });
 }
@@ -112,7 +112,7 @@ void gram_sparse_rows(GramKind kind, const py::object& x, const py::array& rows,
     for (i64 r = 0; r < count; ++r) require(index[r] >= 0 && index[r] < o.x.rows, "rows: index out of range");
     check_array<T>(out, "out", count, o.m(), true);
     T* out_data = static_cast<T*>(out.mutable_data());
-    py::gil_scoped_release release;
+    const WithoutGil without_gil;
     compute_sparse_gram_rows<T>(params, o.x, RowSelection{index, 0, count}, o.y_or_null(), n_features, out_data);
   });
 }
@@ -127,7 +127,7 @@ void gram_sparse_matvec(GramKind kind, const py::object& x, const py::object& y,
     check_array<double>(out, "out", o.x.rows, k, true);
     const double* v_data = static_cast<const double*>(v.data());
     double* out_data = static_cast<double*>(out.mutable_data());
-    py::gil_scoped_release release;
+    const WithoutGil without_gil;
     compute_sparse_gram_matvec<T>(params, o.x, o.y_or_null(), n_features, v_data, k, out_data);
   });
 }

@@ -34,7 +34,7 @@ void gram_matvec(GramKind kind, const py::array& x, const py::object& y, const p
     check_array<double>(out, "out", o.n, k, true);
     const double* v_data = static_cast<const double*>(v.data());
     double* out_data = static_cast<double*>(out.mutable_data());
-    py::gil_scoped_release release;
+    const WithoutGil without_gil;
     compute_gram_matvec<T>(params, o.x, o.n, o.y, o.m, o.d, v_data, k, out_data);
   });
 }
@@ -52,7 +52,7 @@ void gram_rows(GramKind kind, const py::array& x, const py::array& rows, const p
     for (std::int64_t r = 0; r < count; ++r) require(index[r] >= 0 && index[r] < o.n, "rows: index out of range");
     check_array<T>(out, "out", count, o.m, true);
     T* out_data = static_cast<T*>(out.mutable_data());
-    py::gil_scoped_release release;
+    const WithoutGil without_gil;
     compute_gram_rows<T>(params, o.x, o.n, index, count, o.y, o.m, o.d, out_data);
   });
 }

@@ -25,7 +25,7 @@ py::array_t<T> map_elementwise(ElementwiseFn<T> fn, const py::array& x) {
   const T* in = src.data();
   T* result = dst.mutable_data();
   const std::int64_t size = src.size();
-  py::gil_scoped_release release;
+  const WithoutGil without_gil;
   fn(in, result, size);
   return dst;
 }
@@ -87,7 +87,7 @@ void register_math(py::module_& m) {
       "fma_peak",
       [](bool float64, double seconds, int threads) {
         require(threads >= 1 && seconds > 0, "fma_peak: threads >= 1 and seconds > 0");
-        py::gil_scoped_release release;
+        const WithoutGil without_gil;
         return float64 ? fma_peak<double>(seconds, threads) : fma_peak<float>(seconds, threads);
       },
       py::arg("float64"), py::arg("seconds"), py::arg("threads"),

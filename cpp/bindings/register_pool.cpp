@@ -22,7 +22,7 @@ void run_typed(const PoolShape& s, const py::array& x, py::array& out, int n_thr
   if (s.n * s.c * s.oh * s.ow == 0) return;
   const T* xp = static_cast<const T*>(x.data());
   T* op = static_cast<T*>(out.mutable_data());
-  py::gil_scoped_release release;
+  const WithoutGil without_gil;
   compute_pool2d(s, xp, op, n_threads);
 }
 

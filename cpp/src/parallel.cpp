@@ -57,6 +57,8 @@ thread_local int current_index = 0;
 thread_local bool inside_call = false;
 thread_local bool pool_worker = false;  // workers never run the interrupt check
 std::atomic<InterruptCheck> interrupt_check{nullptr};
+thread_local int interruptible_calls = 0;  // InterruptibleCall scopes open on this thread
+thread_local std::chrono::steady_clock::time_point last_interrupt_check;
 
 // One thread's share of a job's tasks, [next, end) still to run, on a cache line of its own.
 struct alignas(64) Share {
@@ -84,25 +86,26 @@ struct Job {
   std::atomic<bool> stop{false};
 };
 
-// The interrupt check, run by the thread that started the job, at most every kInterruptCheckSeconds.
+// The interrupt check, run by the thread that started the job, at most every kInterruptCheckSeconds
+// since the last check or the start of the InterruptibleCall (of the job, outside one).
 class Checker {
  public:
   explicit Checker(bool starter)
-      : check_(starter && !pool_worker ? interrupt_check.load(std::memory_order_relaxed) : nullptr),
-        last_(std::chrono::steady_clock::now()) {}
+      : check_(starter && !pool_worker ? interrupt_check.load(std::memory_order_relaxed) : nullptr) {
+    if (interruptible_calls == 0) last_interrupt_check = std::chrono::steady_clock::now();
+  }
 
   bool stop_now() {
     if (check_ == nullptr) return false;
     const auto now = std::chrono::steady_clock::now();
-    if (std::chrono::duration<double>(now - last_).count() < kInterruptCheckSeconds) return false;
-    last_ = now;
+    if (std::chrono::duration<double>(now - last_interrupt_check).count() < kInterruptCheckSeconds) return false;
+    last_interrupt_check = now;
     const CallerFloatMode callers_mode;  // the check may run Python code (signal handlers)
     return check_();
   }
 
  private:
   InterruptCheck check_;
-  std::chrono::steady_clock::time_point last_;
 };
 
 // A worker that the scheduler has put on the caller's core (seen after pauses on virtual machines,
@@ -289,6 +292,12 @@ class Pool {
 int thread_index() { return current_index; }
 
 void set_interrupt_check(InterruptCheck check) { interrupt_check.store(check); }
+
+InterruptibleCall::InterruptibleCall() {
+  if (interruptible_calls++ == 0) last_interrupt_check = std::chrono::steady_clock::now();
+}
+
+InterruptibleCall::~InterruptibleCall() { --interruptible_calls; }
 
 namespace detail {
 

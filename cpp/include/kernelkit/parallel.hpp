@@ -32,6 +32,18 @@ using InterruptCheck = bool (*)();
 void set_interrupt_check(InterruptCheck check);
 constexpr double kInterruptCheckSeconds = 0.05;
 
+// One call into kernelkit (the bindings hold one for each call that releases the GIL): the
+// interrupt check's clock runs from its start across every parallel loop it makes, so that a call
+// made of many loops shorter than kInterruptCheckSeconds (a convolution's passes of images) is
+// checked as often as one long loop. Outside one, each loop starts the clock afresh.
+class InterruptibleCall {
+ public:
+  InterruptibleCall();
+  ~InterruptibleCall();
+  InterruptibleCall(const InterruptibleCall&) = delete;
+  InterruptibleCall& operator=(const InterruptibleCall&) = delete;
+};
+
 // The index of the calling thread in the parallel call it runs tasks of, in [0, threads); 0 outside
 // one (scratch is indexed by it).
 int thread_index();
