@@ -511,6 +511,31 @@ def test_one_small_image_uses_every_thread(xs, ws, pad, stride, simd_path: str) 
     assert rel_err(conv(x, n_threads=1), ref) <= tol
 
 
+@pytest.mark.parametrize(
+    ("xs", "ws"),
+    [
+        ((1, 320, 7, 7), (1280, 320, 1, 1)),  # MobileNetV2's last 1x1
+        ((1, 384, 14, 14), (64, 384, 1, 1)),
+        ((2, 64, 28, 28), (96, 64, 1, 1)),
+    ],
+)
+@pytest.mark.parametrize("threads", [2, 4])
+def test_pointwise_tasks_share_each_gathered_strip_among_blocks(xs, ws, threads, simd_path) -> None:
+    """The direct pointwise kernel gathers each strip of its pixels once per task: tasks keep many
+    output-channel blocks (not one block per range, which re-gathers the input for every block),
+    and still give every thread work."""
+    x, w = data(xs, ws)
+    conv = kernelkit.Conv2d(w)
+    plan = conv.plan(x.shape, n_threads=threads)
+    assert plan.algorithm == "direct_pointwise"
+    assert plan.threads == threads
+    blocks = -(-ws[0] // plan.register_tile[1])
+    assert plan.task_channels >= min(ws[0], 4 * plan.register_tile[1]) or plan.channel_tasks == 1
+    assert plan.tasks >= threads
+    assert blocks >= plan.channel_tasks
+    assert rel_err(conv(x, n_threads=threads), reference(x, w, None, 1, (0,) * 4)) <= 1e-5
+
+
 def test_weights_are_copied() -> None:
     x, w = data((1, 8, 6, 6), (4, 8, 3, 3))
     conv = kernelkit.Conv2d(w)

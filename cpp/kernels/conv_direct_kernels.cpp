@@ -59,7 +59,7 @@ struct PixelBlock {
 // Output columns one task reads input for: its chunk rounded up to whole strips.
 template <class S, class T>
 i64 chunk_columns(const ConvProblem<T>& p) {
-  return ceil_div(min_i64(kDirectChunk, p.ow), S::template strip_pixels<T>) * S::template strip_pixels<T>;
+  return ceil_div(min_i64(p.tile_pixels, p.ow), S::template strip_pixels<T>) * S::template strip_pixels<T>;
 }
 
 // Geometry of the per-task input copy: for each needed padded input row and input channel, the
@@ -86,7 +86,7 @@ struct RowCopy {
 };
 
 // The part of the output one direct task computes: up to kDirectRowsPerTask rows from oy0 and
-// kDirectChunk columns from ox0 of (image, group), `blocks` blocks of B output channels from block
+// p.tile_pixels columns from ox0 of (image, group), `blocks` blocks of B output channels from block
 // blk0; tasks are numbered image-major, then group, row band, column chunk, channel range.
 struct DirectTask {
   i64 image, group, oy0, rows, ox0, width, blk0, blocks;
@@ -97,8 +97,8 @@ struct DirectTask {
     group = task / (bands * chunks * ranges) % p.groups;
     oy0 = task / (chunks * ranges) % bands * kDirectRowsPerTask;
     rows = min_i64(kDirectRowsPerTask, p.oh - oy0);
-    ox0 = task / ranges % chunks * kDirectChunk;
-    width = min_i64(kDirectChunk, p.ow - ox0);
+    ox0 = task / ranges % chunks * p.tile_pixels;
+    width = min_i64(p.tile_pixels, p.ow - ox0);
     blk0 = task % ranges * p.channel_units;
     blocks = min_i64(p.channel_units, ceil_div(p.og, block) - blk0);
   }
@@ -260,7 +260,7 @@ void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* off
     });
 }
 
-// One task: up to kDirectRowsPerTask output rows x kDirectChunk output columns of one (image,
+// One task: up to kDirectRowsPerTask output rows x p.tile_pixels output columns of one (image,
 // group), the task's output channels of the group, written where the rows lie (NCHW rows, or NHWC
 // pixels through in-register transposes).
 template <class S, class T>

@@ -63,7 +63,8 @@ struct ConvProblem {
   std::int64_t channel_units, channel_tasks;
   // GEMM only: output pixels per task, and input channels per depth block (its weight panels stay
   // in cache while every register tile of the task passes). Winograd: the same with output tiles of
-  // kWinogradOut x kWinogradOut pixels in place of pixels.
+  // kWinogradOut x kWinogradOut pixels in place of pixels. Direct: output columns per task (its
+  // column chunk; channel_block unused).
   std::int64_t tile_pixels, channel_block;
   // Winograd only: the images one run of its tasks covers (a pass of the channels-last copy from
   // x_nhwc_first; NHWC input: every image).
@@ -108,7 +109,7 @@ using ChannelsLastRowFn = void (*)(const T* chw, std::int64_t plane, std::int64_
 //   numbered image * C + channel), a block of channel_block channels of an image (NCHW with narrow
 //   rows) or an output row (NHWC); packed_weights holds (kh, kw, c) for NHWC and (c, kh, kw) for
 //   NCHW; packed_bias is the plain bias or nullptr.
-// - direct (either layout): one task is kDirectRowsPerTask output rows x kDirectChunk output columns
+// - direct (either layout): one task is kDirectRowsPerTask output rows x tile_pixels output columns
 //   x channel_units blocks of output channels of one (image, group), numbered image-major, then
 //   group, row band, column chunk, channel range; packed_weights holds per group blocks of the
 //   entry's `block` output channels, [block][cg][kh][kw][channel in block]; packed_bias the bias
@@ -138,8 +139,9 @@ struct DirectConvEntry {
 };
 
 constexpr std::int64_t kDirectRowsPerTask = 4;
-// Output columns per direct task: a multiple of every ISA's strip width, wide enough that the rows of
-// common first layers (112-224 columns) need one or two (a narrow last chunk copies its halo again).
+// Output columns per direct task at most: a multiple of every ISA's strip width, wide enough that the
+// rows of common first layers (112-224 columns) need one or two (a narrow last chunk copies its halo
+// again). First layers use this chunk; the pointwise kernel's is planned per shape.
 constexpr std::int64_t kDirectChunk = 192;
 
 // Row bands and column chunks of one (image, group), and the direct tasks of `images` images.
@@ -149,7 +151,7 @@ std::int64_t direct_bands(const ConvProblem<T>& p) {
 }
 template <class T>
 std::int64_t direct_chunks(const ConvProblem<T>& p) {
-  return (p.ow + kDirectChunk - 1) / kDirectChunk;
+  return (p.ow + p.tile_pixels - 1) / p.tile_pixels;
 }
 template <class T>
 std::int64_t direct_tasks(const ConvProblem<T>& p, std::int64_t images) {

@@ -84,6 +84,12 @@ inline bool reads_channels_last(ConvAlgorithm algorithm) {
   return algorithm == ConvAlgorithm::indirect_gemm || algorithm == ConvAlgorithm::winograd;
 }
 
+// Whether the plan runs the direct kernel (bands of rows x column chunks x channel blocks).
+inline bool is_direct(ConvAlgorithm algorithm) {
+  return algorithm == ConvAlgorithm::direct_pointwise || algorithm == ConvAlgorithm::direct_few_channels ||
+         algorithm == ConvAlgorithm::direct_few_channels_nhwc;
+}
+
 // The problem the plan's kernel runs, without its data pointers (input, weights, bias, output).
 template <class T>
 ConvProblem<T> planned_problem(const ConvShape& s, const ConvPlan& plan);
