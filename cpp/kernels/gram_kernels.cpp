@@ -295,18 +295,21 @@ void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, boo
   // Depth block k0 of the whole stripe's packed rows starts after the padded_rows x k0 before it.
   const bool whole_stripe =
       j1 - j0 > kTile && (padded_rows * p.d + lanes<T>) * i64(sizeof(T)) <= kStripeBytes;
+  const auto pack_rows = [&](i64 k0, T* to) {
+    pack_panels<T, MR>(p.x, p.d, i0, rows, k0, min_i64(kDepthBlock<T>, p.d - k0), p.centre, to);
+  };
   if (whole_stripe)
     for (i64 k0 = 0; k0 < p.d; k0 += kDepthBlock<T>)  // in order: each block overwrites the last one's slack
-      pack_panels<T, MR>(p.x, p.d, i0, rows, k0, min_i64(kDepthBlock<T>, p.d - k0), p.centre,
-                         a_packed + k0 * padded_rows);
+      pack_rows(k0, a_packed + k0 * padded_rows);
   for (i64 jt = j0; jt < j1; jt += kTile) {
     const i64 cols = min_i64(kTile, j1 - jt), col_panels = ceil_div(cols, NR);
     const i64 ldc = col_panels * NR;
+    const bool diagonal = mirror && i0 == jt;  // the tile on the diagonal of a mirrored result
     for (i64 k0 = 0; k0 < p.d; k0 += kDepthBlock<T>) {
       const i64 kc = min_i64(kDepthBlock<T>, p.d - k0);
       const bool first = k0 == 0;
       const T* a_block = whole_stripe ? a_packed + k0 * padded_rows : a_packed;
-      if (!whole_stripe) pack_panels<T, MR>(p.x, p.d, i0, rows, k0, kc, p.centre, a_packed);
+      if (!whole_stripe) pack_rows(k0, a_packed);
       // Panels packed once over the whole depth, or this depth block's, packed here.
       const T* b_block = p.y_packed != nullptr ? p.y_packed + (jt - p.y_packed_first) * p.d + k0 * NR : b_packed;
       const i64 b_panel_stride = p.y_packed != nullptr ? NR * p.d : NR * kc;
@@ -314,14 +317,12 @@ void gram_tile_impl(const GramProblem<T>& p, i64 i0, i64 i1, i64 j0, i64 j1, boo
       for (i64 jp = 0; jp < col_panels; ++jp) {
         const T* b = b_block + jp * b_panel_stride;
         // On the diagonal of a mirrored result, register tiles wholly below it are never read.
-        const i64 row_panels_needed =
-            mirror && i0 == jt ? min_i64(row_panels, ceil_div((jp + 1) * NR, MR)) : row_panels;
+        const i64 row_panels_needed = diagonal ? min_i64(row_panels, ceil_div((jp + 1) * NR, MR)) : row_panels;
         for (i64 ip = 0; ip < row_panels_needed; ++ip)
           register_tile<T, Step, MR>(kc, a_block + ip * MR * kc, b, c + ip * MR * ldc + jp * NR, ldc, first);
       }
     }
-    apply_epilogue<T, typename FormTraits<form>::template Value<T>, Epilogue<T>, MR>(p, c, ldc, rows, i0, jt,
-                                                                                     mirror && i0 == jt);
+    apply_epilogue<T, typename FormTraits<form>::template Value<T>, Epilogue<T>, MR>(p, c, ldc, rows, i0, jt, diagonal);
     write_tile<T>(c, ldc, p.out, p.ldo, i0, jt, rows, cols, mirror, p.stream_output);
   }
 }
@@ -350,19 +351,16 @@ void row_norms_impl(const T* a, i64 rows, i64 d, const T* centre, double* sq_nor
     const T* row = a + i * d;
     vec<double> sum[U], largest = splat<double>(0.0);
     for (int u = 0; u < U; ++u) sum[u] = splat<double>(0.0);
+    const auto add = [&](i64 at, vec<double>& to) {  // one vector of the row into a sum (and the max)
+      const vec<double> v = values_as_double<T, centred>(row, centre, at);
+      to = v * v + to;
+      if constexpr (with_max) largest = max_keep_nan<double>(largest, abs<double>(v));
+    };
     i64 k = 0;
     for (; k + U * W <= d; k += U * W)
 #pragma GCC unroll 4
-      for (int u = 0; u < U; ++u) {
-        const vec<double> v = values_as_double<T, centred>(row, centre, k + u * W);
-        sum[u] = v * v + sum[u];
-        if constexpr (with_max) largest = max_keep_nan<double>(largest, abs<double>(v));
-      }
-    for (; k + W <= d; k += W) {
-      const vec<double> v = values_as_double<T, centred>(row, centre, k);
-      sum[0] = v * v + sum[0];
-      if constexpr (with_max) largest = max_keep_nan<double>(largest, abs<double>(v));
-    }
+      for (int u = 0; u < U; ++u) add(k + u * W, sum[u]);
+    for (; k + W <= d; k += W) add(k, sum[0]);
     const vec<double> total = (sum[0] + sum[1]) + (sum[2] + sum[3]);
     double s = 0.0, top = 0.0;
     for (int l = 0; l < W; ++l) {
