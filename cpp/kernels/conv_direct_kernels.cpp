@@ -111,16 +111,9 @@ void copy_input_rows(const ConvProblem<T>& p, const RowCopy<S, T>& g, const Dire
   // NCHW: a channel's row is contiguous; NHWC: its columns are c apart.
   const i64 pitch = p.nhwc ? p.c : 1, row_pitch = p.nhwc ? p.w * p.c : p.w, channel_pitch = p.nhwc ? 1 : p.h * p.w;
   const T* x = p.x + t.image * p.c * p.h * p.w + t.group * p.cg * channel_pitch;
-  const i64 rows = input_rows_spanned(p, t.rows), iy0 = t.oy0 * p.sh - p.pad_top;
-  for (i64 y = 0; y < rows; ++y)
-    if (iy0 + y < 0 || iy0 + y >= p.h) std::memset(copy + y * g.row_stride, 0, sizeof(T) * g.row_stride);
-  const i64 y0 = std::clamp<i64>(-iy0, 0, rows), y1 = std::clamp<i64>(p.h - iy0, y0, rows);  // rows inside the input
-  for (i64 f = 0; f < p.sw; ++f) {
-    const PhaseColumns columns(p.w, t.ox0 * p.sw + f - p.pad_left, p.sw, g.phase_len);
-    for (i64 y = y0; y < y1; ++y)
-      copy_phase<T>(x + (iy0 + y) * row_pitch, pitch, channel_pitch, p.cg, columns, copy + y * g.row_stride + f * g.phase_len,
-                    g.channel_stride);
-  }
+  copy_padded_rows<T>(x, row_pitch, pitch, channel_pitch, p.cg, p.h, p.w, t.oy0 * p.sh - p.pad_top,
+                      input_rows_spanned(p, t.rows), t.ox0 * p.sw - p.pad_left, p.sw, g.phase_len, copy, g.row_stride,
+                      g.channel_stride);
 }
 
 // Where each depth index (ci, ky, kx) of the packed weights reads in the copy, relative to the

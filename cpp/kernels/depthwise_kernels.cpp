@@ -1,8 +1,6 @@
 // Depthwise convolution (groups == channels, one output channel per input channel): memory-bound, so
 // it is one pass that vectorises over output pixels of a plane (NCHW) or over channels (NHWC), with
 // bias and activation fused into the store. Compiled once per instruction set into kk::<isa>.
-#include <algorithm>
-
 #include "kernelkit/conv.hpp"
 #include "kernelkit/dispatch.hpp"
 #include "kernelkit/activation.hpp"
@@ -63,18 +61,8 @@ void depthwise_plane(const ConvProblem<T>& p, i64 image, i64 ch, T* padded, i64*
   constexpr int V = 4;  // vectors per strip
   const PaddedPlane<T> g(p);
   const T* x = p.x + (image * p.c + ch) * p.h * p.w;
-  const vec<T> zero = splat<T>(T(0));
-  for (i64 y = 0; y < g.rows; ++y) {
-    const i64 iy = y - p.pad_top;
-    if (iy < 0 || iy >= p.h)
-      for (i64 j = 0; j < g.row_stride; j += W) store<T>(padded + y * g.row_stride + j, zero);
-  }
-  const i64 y0 = std::clamp<i64>(p.pad_top, 0, g.rows), y1 = std::clamp<i64>(p.pad_top + p.h, y0, g.rows);  // rows inside the input
-  for (i64 f = 0; f < p.sw; ++f) {
-    const PhaseColumns columns(p.w, f - p.pad_left, p.sw, g.phase_len);
-    for (i64 y = y0; y < y1; ++y)
-      copy_phase<T>(x + (y - p.pad_top) * p.w, 1, 0, 1, columns, padded + y * g.row_stride + f * g.phase_len, 0);
-  }
+  copy_padded_rows<T>(x, p.w, 1, 0, 1, p.h, p.w, -p.pad_top, g.rows, -p.pad_left, p.sw, g.phase_len, padded,
+                      g.row_stride, 0);
   const T* wk = p.packed_weights + ch * p.kh * p.kw;
   const T bias = p.packed_bias != nullptr ? p.packed_bias[ch] : T(0);
   T* out = p.out + (image * p.o + ch) * p.oh * p.ow;

@@ -2,6 +2,7 @@
 // the micro-kernel over packed panels, in-register transposes and output writers. Compiled per
 // instruction set: everything lives in kk::KK_ISA.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -93,6 +94,30 @@ inline void copy_phase(const T* src, i64 pitch, i64 channel_pitch, i64 channels,
     } else {
       for (i64 j = lo; j < hi; ++j) out[j] = row[j * step];
     }
+  }
+}
+
+// The padded, stride-phase-split copy of `rows` input rows from input row iy0 (of h, row_pitch
+// apart, x at row 0): row y at dst + y * row_stride (a whole number of vectors), zeros where the row
+// lies outside the input, else `step` phases of n columns each (phase f at f * n, its columns read
+// from first + f, as copy_phase). Each phase's valid columns are found once for all the rows.
+template <class T>
+inline void copy_padded_rows(const T* x, i64 row_pitch, i64 pitch, i64 channel_pitch, i64 channels, i64 h, i64 w,
+                             i64 iy0, i64 rows, i64 first, i64 step, i64 n, T* dst, i64 row_stride,
+                             i64 channel_stride) {
+  constexpr int W = lanes<T>;
+  const i64 y0 = std::clamp<i64>(-iy0, 0, rows), y1 = std::clamp<i64>(h - iy0, y0, rows);  // rows inside the input
+  const vec<T> zero = splat<T>(T(0));
+  const auto zero_rows = [&](i64 from, i64 to) {
+    for (i64 j = from * row_stride; j < to * row_stride; j += W) store<T>(dst + j, zero);
+  };
+  zero_rows(0, y0);
+  zero_rows(y1, rows);
+  for (i64 f = 0; f < step; ++f) {
+    const PhaseColumns columns(w, first + f, step, n);
+    for (i64 y = y0; y < y1; ++y)
+      copy_phase<T>(x + (iy0 + y) * row_pitch, pitch, channel_pitch, channels, columns, dst + y * row_stride + f * n,
+                    channel_stride);
   }
 }
 
