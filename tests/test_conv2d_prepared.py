@@ -536,6 +536,32 @@ def test_pointwise_tasks_share_each_gathered_strip_among_blocks(xs, ws, threads,
     assert rel_err(conv(x, n_threads=threads), reference(x, w, None, 1, (0,) * 4)) <= 1e-5
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("n", "c", "o", "h", "w"), [(8, 40, 20, 7, 7), (3, 17, 13, 9, 11), (5, 24, 7, 6, 9)]
+)
+@pytest.mark.parametrize("threads", [1, 3])
+def test_pointwise_strips_run_from_one_image_into_the_next(
+    n, c, o, h, w, threads, dtype, simd_path
+) -> None:
+    """The direct pointwise kernel lays the images' pixels end to end, so that a strip that reaches
+    past one image's last pixel continues in the next; every pixel of every image (and no other
+    element of the output) gets its result, with bias and activation."""
+    x, wt = data((n, c, h, w), (o, c, 1, 1), dtype)
+    bias = np.linspace(-1, 1, o).astype(dtype)
+    conv = kernelkit.Conv2d(wt, bias, activation="relu")
+    plan = conv.plan(x.shape, dtype=dtype, n_threads=threads)
+    strip = plan.register_tile[0]
+    if plan.algorithm != "direct_pointwise":
+        pytest.skip(f"planes of {h * w} pixels run {plan.algorithm} with strips of {strip} here")
+    assert (h * w) % strip != 0  # strips cross image boundaries
+    out = np.full((n + 1, o, h, w), 7, dtype)  # one image more: nothing may be written there
+    conv(x, out=out[:n], n_threads=threads)
+    ref = np.maximum(reference(x, wt, bias), 0)
+    assert rel_err(out[:n], ref) <= (1e-5 if dtype == np.float32 else 1e-12)
+    assert (out[n] == 7).all()
+
+
 def test_weights_are_copied() -> None:
     x, w = data((1, 8, 6, 6), (4, 8, 3, 3))
     conv = kernelkit.Conv2d(w)

@@ -2,8 +2,9 @@
 // - first layers with few input channels per group (RGB or gray images, NCHW or NHWC): the GEMM's
 //   depth (C x KH x KW = 27 for a 3x3 RGB layer) is too small to amortise its row pointers and
 //   transposed stores;
-// - 1x1 convolutions without stride or padding (NCHW): every image is one long row of pixels, so
-//   output pixels are contiguous in both the input and the output planes.
+// - 1x1 convolutions without stride or padding (NCHW): the images' pixels are one long row, read in
+//   place, so output pixels are contiguous in both the input and the output planes (but where a
+//   strip runs from one image into the next).
 // NCHW vectorises over output pixels: a strip of V vectors of one output row x a block of B output
 // channels lives in registers, each tap is one broadcast weight times V contiguous input vectors,
 // and the results go straight into NCHW output rows. NHWC vectorises over output channels: a block
@@ -25,22 +26,21 @@ namespace {
 
 // A register block: B output channels x V vectors of pixels. B x V accumulators plus V input
 // vectors and one broadcast weight fit the register file.
-template <int B, int V, bool InPlace>
+template <int B, int V>
 struct Shape {
   static constexpr int block = B, vectors = V;
-  // Reads the input where it lies instead of a padded copy (only for 1x1 without stride or padding).
-  static constexpr bool in_place = InPlace;
   template <class T>
   static constexpr i64 strip_pixels = V * lanes<T>;
 };
 // First layers (NCHW): wide strips reuse each broadcast weight over three vectors.
-using FewChannels = Shape<kRegisters == 32 ? 8 : 4, 3, false>;
-// 1x1: one strip's input (C rows of whole cache lines) stays in cache over every block. With 32
+using FewChannels = Shape<kRegisters == 32 ? 8 : 4, 3>;
+// 1x1 (read in place, no padded copy): one strip's input (C rows of whole cache lines) stays in
+// cache over every block. With 32
 // registers, 8 channels x 3 vectors rather than 12 x 2: fewer loads per FMA, and the channel
 // counts of real networks (multiples of 8, often not of 12: 16, 32, 64, 160, 320) fill whole
 // blocks. Xeon with AVX-512, 2 threads: 8x256->64 at 28x28 0.84 -> 0.76 ms, at 56x56 4.1 -> 3.2,
 // 8x1024->256 at 14x14 2.8 -> 2.7; 36 channels (blocks of 12, not of 8) 0.061 -> 0.068 ms.
-using Pointwise = Shape<kRegisters == 32 ? 8 : 6, kRegisters == 32 ? 3 : 2, true>;
+using Pointwise = Shape<kRegisters == 32 ? 8 : 6, kRegisters == 32 ? 3 : 2>;
 
 // First layers (NHWC): a register block of `rows` output pixels x `block` output channels (block /
 // lanes vectors), so that each pixel's channels are stored contiguously where NHWC wants them,
@@ -74,15 +74,6 @@ struct RowCopy {
                   (64 / i64(sizeof(T)))),
         channel_stride(p.sw * phase_len),
         row_stride(p.cg * channel_stride) {}
-  // The input itself, one row per image: channel planes h * w apart.
-  static RowCopy in_place(const ConvProblem<T>& p) {
-    RowCopy g(p);
-    g.rows = 1;
-    g.phase_len = p.w;
-    g.channel_stride = p.h * p.w;
-    g.row_stride = p.cg * g.channel_stride;
-    return g;
-  }
 };
 
 // The part of the output one direct task computes: up to kDirectRowsPerTask rows from oy0 and
@@ -183,8 +174,10 @@ struct Prefetch {
 // Every channel block of one strip of V vectors (input at `src`) at column `ox` of the row: the
 // strip's input (depth x V vectors) stays in L1 while the blocks' weights stream past it. The rows
 // of `next` are prefetched a share after each block, so that their misses overlap the arithmetic.
+// Not inlined: one instance per register block, whose accumulators GCC keeps in registers (inlined
+// into a second caller, strip_across_images's, it spilled one: a 7 x 7 batch of 8 ran 1.2x slower).
 template <class T, int B, int V>
-void strip_all_blocks(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth, i64 blocks,
+__attribute__((noinline)) void strip_all_blocks(const ConvProblem<T>& p, const T* src, const i64* offsets, i64 depth, i64 blocks,
                       const T* w, const T* bias, const RowTarget<T>& to, i64 ox, Prefetch<T> next = {}) {
   const i64 share = ceil_div(depth, blocks);
   for (i64 blk = 0; blk < blocks; ++blk) {
@@ -215,40 +208,25 @@ void pack_strip_tail(const T* src, const i64* offsets, i64 depth, i64 n, i64 pit
   for (i64 k = 0; k < depth; ++k)
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) {
-      const i64 left = n - v * W;
+      const i64 left = std::clamp<i64>(n - v * W, 0, W);  // clamped: GCC sees the partial load's bound
       const T* at = src + offsets[k] + v * W;
-      store<T>(panel + k * pitch + v * W, left >= W ? load<T>(at) : left > 0 ? load_partial<T>(at, left) : splat<T>(T(0)));
+      store<T>(panel + k * pitch + v * W, left == W ? load<T>(at) : load_partial<T>(at, left));
     }
 }
 
-// `width` output pixels of one row, every channel block: whole strips, then the narrowest strip
-// that covers the rest. Shapes that read the input in place first gather each strip's input into
-// `panel` (read with panel_offsets): its depth rows lie a whole plane apart, too many streams for
-// the hardware prefetchers, so the next strip's rows are prefetched meanwhile.
+// `width` output pixels of one row (its input copied with its padding), every channel block: whole
+// strips, then the narrowest strip that covers the rest.
 template <class S, class T>
 void output_row(const ConvProblem<T>& p, i64 width, const T* src, const i64* offsets, i64 depth, i64 blocks,
-                const T* w, const T* bias, const RowTarget<T>& to, T* panel, const i64* panel_offsets) {
+                const T* w, const T* bias, const RowTarget<T>& to) {
   constexpr int B = S::block, V = S::vectors;
   constexpr i64 strip_pixels = S::template strip_pixels<T>;
   i64 ox = 0;
-  for (; ox + strip_pixels <= width; ox += strip_pixels) {
-    if constexpr (S::in_place) {
-      pack_strip<T, V>(src + ox, offsets, depth, panel);
-      strip_all_blocks<T, B, V>(p, panel, panel_offsets, depth, blocks, w, bias, to, ox,
-                                {src + ox + 2 * strip_pixels - 1, offsets});  // the next strip's last line
-    } else {
-      strip_all_blocks<T, B, V>(p, src + ox, offsets, depth, blocks, w, bias, to, ox);
-    }
-  }
+  for (; ox + strip_pixels <= width; ox += strip_pixels)
+    strip_all_blocks<T, B, V>(p, src + ox, offsets, depth, blocks, w, bias, to, ox);
   if (ox < width)
     narrowest_strip<V>(ceil_div(width - ox, lanes<T>), [&](auto vectors) {
-      constexpr int U = decltype(vectors)::value;
-      if constexpr (S::in_place) {
-        pack_strip_tail<T, U>(src + ox, offsets, depth, width - ox, strip_pixels, panel);
-        strip_all_blocks<T, B, U>(p, panel, panel_offsets, depth, blocks, w, bias, to, ox);
-      } else {
-        strip_all_blocks<T, B, U>(p, src + ox, offsets, depth, blocks, w, bias, to, ox);
-      }
+      strip_all_blocks<T, B, decltype(vectors)::value>(p, src + ox, offsets, depth, blocks, w, bias, to, ox);
     });
 }
 
@@ -259,23 +237,11 @@ template <class S, class T>
 void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   constexpr int B = S::block;
   const DirectTask t(p, task, B);
-  // In place (each image one row of pixels, NCHW): every strip is gathered into the panel, the
-  // last one with partial loads, so nothing past a row is read. A copy of the task's rows for each
-  // of its channel ranges cost as much as their products on 14 x 14 planes.
-  const bool in_place = S::in_place && !p.nhwc;
-  const RowCopy<S, T> padded(p);
-  const RowCopy<S, T> g = in_place ? RowCopy<S, T>::in_place(p) : padded;
+  const RowCopy<S, T> g(p);
   const i64 depth = p.cg * p.kh * p.kw;
-  i64* offsets = reinterpret_cast<i64*>(static_cast<T*>(scratch) + padded.rows * padded.row_stride);
-  i64* panel_offsets = offsets + depth;
-  T* panel = reinterpret_cast<T*>(panel_offsets + depth);
-  for (i64 k = 0; k < depth; ++k) panel_offsets[k] = k * S::template strip_pixels<T>;
-  const T* copy = p.x + (t.image * p.c + t.group * p.cg) * p.h * p.w + t.ox0;
-  if (!in_place) {
-    T* rows_copy = static_cast<T*>(scratch);
-    copy_input_rows<S, T>(p, g, t, rows_copy);
-    copy = rows_copy;
-  }
+  T* copy = static_cast<T*>(scratch);
+  i64* offsets = reinterpret_cast<i64*>(copy + g.rows * g.row_stride);
+  copy_input_rows<S, T>(p, g, t, copy);
   tap_offsets<S, T>(p, g, offsets);
   const i64 ch0 = t.blk0 * B;
   const T* weights = p.packed_weights + t.group * p.packed_group_stride + ch0 * depth;
@@ -287,19 +253,99 @@ void direct_task(const ConvProblem<T>& p, i64 task, void* scratch) {
                   : p.out + (t.image * p.o + t.group * p.og + ch0) * plane + t.oy0 * p.ow + t.ox0;
   for (i64 r = 0; r < t.rows; ++r)
     output_row<S, T>(p, t.width, copy + r * p.sh * g.row_stride, offsets, depth, t.blocks, weights, bias,
-                     RowTarget<T>{out + r * row_stride, ld, p.og - ch0, t.width, pixel_stride}, panel,
-                     panel_offsets);
+                     RowTarget<T>{out + r * row_stride, ld, p.og - ch0, t.width, pixel_stride});
 }
 
-// The input copy, two offsets (i64) per depth index (into the input, into a strip panel), then a
-// strip panel (depth x strip pixels).
+// The input copy, then one offset (i64) per depth index.
 template <class S, class T>
 i64 direct_scratch_elements(const ConvProblem<T>& p) {
   const RowCopy<S, T> g(p);
-  const i64 depth = p.cg * p.kh * p.kw;
-  const i64 offsets = 2 * depth * i64(sizeof(i64) / sizeof(T));
-  const i64 panel = depth * S::template strip_pixels<T>;
-  return g.rows * g.row_stride + offsets + panel + 64;
+  const i64 offsets = p.cg * p.kh * p.kw * i64(sizeof(i64) / sizeof(T));
+  return g.rows * g.row_stride + offsets + 64;
+}
+
+// Where a pointwise task's pixels lie: column q of the row of every image's pixels (image_pixels
+// each) is pixel q % image_pixels of image q / image_pixels, in the input planes of the task's group
+// (`x`, images c planes apart) and in the output planes of its first channel (`out`, o apart).
+template <class T>
+struct ImagesRow {
+  const T* x;
+  T* out;
+  i64 plane, image_in, image_out;
+  const T* input(i64 q) const { return x + q / plane * image_in + q % plane; }
+  T* output(i64 q) const { return out + q / plane * image_out + q % plane; }
+};
+
+// A strip of n <= V vectors' pixels from column q that runs from one image into the next (so each
+// of its pixels lies in its own place): gathered pixel by pixel, computed into `staging` (the
+// task's channels x strip pixels) and scattered back. One strip in a few on 7 x 7 planes; its
+// pixels are too few for the extra loads and stores to matter against its blocks' products.
+template <class T, int B, int V>
+void strip_across_images(const ConvProblem<T>& p, const ImagesRow<T>& row, i64 q, i64 n, i64 depth, i64 blocks,
+                         const T* w, const T* bias, i64 channels, T* panel, const i64* panel_offsets, T* staging) {
+  constexpr i64 SP = V * lanes<T>;
+  const T* in[SP];
+  T* out[SP];
+  for (i64 j = 0; j < n; ++j) in[j] = row.input(q + j), out[j] = row.output(q + j);
+  for (i64 k = 0; k < depth; ++k)
+    for (i64 j = 0; j < SP; ++j) panel[k * SP + j] = j < n ? in[j][k * row.plane] : T(0);
+  strip_all_blocks<T, B, V>(p, panel, panel_offsets, depth, blocks, w, bias, RowTarget<T>{staging, SP, channels, n, 1},
+                            0);
+  for (i64 ch = 0; ch < min_i64(channels, blocks * B); ++ch)
+    for (i64 j = 0; j < n; ++j) out[j][ch * row.plane] = staging[ch * SP + j];
+}
+
+// One pointwise task (1x1 without stride or padding, NCHW): p.tile_pixels columns of the row of
+// every image's pixels, the task's output channels. Each strip's input (depth rows a plane apart:
+// too many streams for the hardware prefetchers) is gathered into `panel` while the next strip's
+// rows are prefetched, then every channel block runs over it; a row's last strip is the narrowest
+// that covers it, read without going past the row's end.
+template <class S, class T>
+void pointwise_task(const ConvProblem<T>& p, i64 task, void* scratch) {
+  constexpr int B = S::block, V = S::vectors;
+  constexpr i64 SP = S::template strip_pixels<T>;
+  const DirectTask t(p, task, B);
+  const i64 depth = p.cg, plane = p.image_pixels, ch0 = t.blk0 * B, channels = p.og - ch0;
+  i64* offsets = static_cast<i64*>(scratch);
+  i64* panel_offsets = offsets + depth;
+  T* panel = reinterpret_cast<T*>(panel_offsets + depth);
+  T* staging = panel + depth * SP;
+  for (i64 k = 0; k < depth; ++k) offsets[k] = k * plane, panel_offsets[k] = k * SP;
+  const T* weights = p.packed_weights + t.group * p.packed_group_stride + ch0 * depth;
+  const T* bias = p.packed_bias + t.group * p.packed_bias_stride + ch0;
+  const ImagesRow<T> row{p.x + t.group * p.cg * plane, p.out + (t.group * p.og + ch0) * plane, plane, p.c * plane,
+                         p.o * plane};
+  const i64 end = t.ox0 + t.width;
+  for (i64 q = t.ox0; q < end; q += SP) {
+    const i64 n = min_i64(SP, end - q);
+    if (q % plane + n > plane) {
+      strip_across_images<T, B, V>(p, row, q, n, depth, t.blocks, weights, bias, channels, panel, panel_offsets,
+                                   staging);
+      continue;
+    }
+    const T* src = row.input(q);
+    const RowTarget<T> to{row.output(q), plane, channels, n, 1};
+    if (n == SP) {
+      pack_strip<T, V>(src, offsets, depth, panel);
+      const i64 next_last = min_i64(q + 2 * SP, p.w) - 1;  // the next strip's last line
+      strip_all_blocks<T, B, V>(p, panel, panel_offsets, depth, t.blocks, weights, bias, to, 0,
+                                {row.input(next_last), offsets});
+      continue;
+    }
+    narrowest_strip<V>(ceil_div(n, lanes<T>), [&](auto vectors) {
+      constexpr int U = decltype(vectors)::value;
+      pack_strip_tail<T, U>(src, offsets, depth, n, SP, panel);
+      strip_all_blocks<T, B, U>(p, panel, panel_offsets, depth, t.blocks, weights, bias, to, 0);
+    });
+  }
+}
+
+// Two offsets (i64) per depth index (into the input, into a strip panel), a strip panel (depth x
+// strip pixels) and a strip's results for the task's channels (strip_across_images).
+template <class S, class T>
+i64 pointwise_scratch_elements(const ConvProblem<T>& p) {
+  const i64 channels = p.channel_units * S::block;
+  return 2 * p.cg * i64(sizeof(i64) / sizeof(T)) + (p.cg + channels) * S::template strip_pixels<T> + 64;
 }
 
 // MR output pixels (input at src, consecutive in the copy) x the NV vectors of output channels of
@@ -354,37 +400,30 @@ void pixel_block_task(const ConvProblem<T>& p, i64 task, void* scratch) {
   }
 }
 
-// The input copy, then one offset (i64) per depth index.
-template <class T>
-i64 pixel_block_scratch_elements(const ConvProblem<T>& p) {
-  const RowCopy<PixelBlock, T> g(p);
-  const i64 offsets = p.cg * p.kh * p.kw * i64(sizeof(i64) / sizeof(T));
-  return g.rows * g.row_stride + offsets + 64;
-}
-
+// The entry of register-block shape S (its block and strips), its tasks and their scratch.
 template <class S>
-DirectConvEntry direct_entry() {
-  return {S::block,
-          S::template strip_pixels<float>,
-          S::template strip_pixels<double>,
-          &direct_task<S, float>,
-          &direct_task<S, double>,
-          &direct_scratch_elements<S, float>,
-          &direct_scratch_elements<S, double>};
+DirectConvEntry direct_entry(ConvTaskFn<float> f32, ConvTaskFn<double> f64,
+                             i64 (*scratch_f32)(const ConvProblem<float>&),
+                             i64 (*scratch_f64)(const ConvProblem<double>&)) {
+  return {S::block, S::template strip_pixels<float>, S::template strip_pixels<double>, f32, f64, scratch_f32,
+          scratch_f64};
 }
 
 }  // namespace
 
 void fill_conv_direct_entries(KernelTable& table) {
-  table.conv_direct_few_channels = direct_entry<FewChannels>();
-  table.conv_direct_pointwise = direct_entry<Pointwise>();
-  table.conv_direct_few_channels_nhwc = {PixelBlock::block,
-                                         PixelBlock::strip_pixels<float>,
-                                         PixelBlock::strip_pixels<double>,
-                                         &pixel_block_task<float>,
-                                         &pixel_block_task<double>,
-                                         &pixel_block_scratch_elements<float>,
-                                         &pixel_block_scratch_elements<double>};
+  table.conv_direct_few_channels =
+      direct_entry<FewChannels>(&direct_task<FewChannels, float>, &direct_task<FewChannels, double>,
+                                &direct_scratch_elements<FewChannels, float>,
+                                &direct_scratch_elements<FewChannels, double>);
+  table.conv_direct_pointwise =
+      direct_entry<Pointwise>(&pointwise_task<Pointwise, float>, &pointwise_task<Pointwise, double>,
+                              &pointwise_scratch_elements<Pointwise, float>,
+                              &pointwise_scratch_elements<Pointwise, double>);
+  table.conv_direct_few_channels_nhwc =
+      direct_entry<PixelBlock>(&pixel_block_task<float>, &pixel_block_task<double>,
+                               &direct_scratch_elements<PixelBlock, float>,
+                               &direct_scratch_elements<PixelBlock, double>);
 }
 
 }  // namespace KK_ISA

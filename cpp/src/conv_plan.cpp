@@ -62,11 +62,13 @@ bool runs_direct_pointwise(const ConvShape& s, i64 strip_pixels) {
   return !s.nhwc && pointwise_unpadded(s) && s.h * s.w >= 2 * strip_pixels;
 }
 
-// The direct pointwise kernel sees each NCHW image as one row of H * W pixels.
+// The direct pointwise kernel sees the NCHW images as one row of their pixels, end to end: a 7 x 7
+// plane is 3 strips of 16 pixels and one vector for its 49th pixel, 8 such images 24.5 strips.
 ConvShape as_one_row(const ConvShape& s) {
   ConvShape row = s;
-  row.w = s.h * s.w;
+  row.w = std::max<i64>(s.n, 1) * s.h * s.w;
   row.h = 1;
+  row.n = 1;
   return row;
 }
 
@@ -94,7 +96,7 @@ void split_channels(i64 work, i64 units, int n_threads, ConvPlan& plan, i64 unit
 constexpr double kPointwisePackBlocks = 1.0;
 constexpr double kPointwiseTaskBlocks = 0.5;
 
-// The pointwise split: `work` images x groups, each one row of `pixels` pixels in strips of `strip`
+// The pointwise split: `work` groups, each one row of `pixels` pixels (every image's) in strips of `strip`
 // (vectors of `lanes`), `blocks` output channel blocks per group; the chunk of strips and the blocks
 // per range whose tasks the threads finish soonest (rounds of the largest task; a row's last, partial
 // strip costs its share of the vectors). Splitting the channels finely re-gathers every strip for
@@ -292,6 +294,7 @@ ConvProblem<T> planned_problem(const ConvShape& shape, const ConvPlan& plan) {
   p.tile_pixels = is_direct(plan.algorithm) ? plan.task_pixels / std::min(kDirectRowsPerTask, p.oh) : plan.task_pixels;
   p.channel_block = plan.channel_block;
   p.pass_images = pass_images(s, sizeof(T));
+  p.image_pixels = row ? shape.h * shape.w : 0;
   // GEMM and direct kernels: whole panels or blocks of the register tile's width; depthwise NCHW:
   // planes per task.
   p.channel_units = plan.algorithm == ConvAlgorithm::depthwise ? plan.task_channels
@@ -354,7 +357,7 @@ ConvPlan make_conv_plan(const ConvShape& shape, const KernelTable& table, int n_
       plan.tile_channels = entry.block;
       const i64 blocks = ceil_div(og, entry.block);
       if (plan.algorithm == ConvAlgorithm::direct_pointwise) {
-        const PointwiseSplit split = split_pointwise(s.n * s.groups, ow, strip, lanes, blocks, kDirectChunk / strip, n_threads);
+        const PointwiseSplit split = split_pointwise(s.groups, ow, strip, lanes, blocks, kDirectChunk / strip, n_threads);
         plan.task_pixels = std::min(split.strips * strip, ow);
         plan.channel_tasks = ceil_div(blocks, split.blocks);
         plan.task_channels = split.blocks * entry.block;

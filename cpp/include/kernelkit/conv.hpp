@@ -69,6 +69,10 @@ struct ConvProblem {
   // Winograd only: the images one run of its tasks covers (a pass of the channels-last copy from
   // x_nhwc_first; NHWC input: every image).
   std::int64_t pass_images;
+  // Direct pointwise only: the pixels of one image. Its problem is one row (h = 1, n = 1) of every
+  // image's pixels end to end (w = images x image_pixels), so that strips run from one image into
+  // the next instead of leaving the lanes past each image's last pixel empty.
+  std::int64_t image_pixels;
 };
 
 // Winograd F(4x4, 3x3) (cpp/kernels/conv_winograd_kernels.cpp): each output tile of 4 x 4 pixels
@@ -111,7 +115,8 @@ using ChannelsLastRowFn = void (*)(const T* chw, std::int64_t plane, std::int64_
 //   NCHW; packed_bias is the plain bias or nullptr.
 // - direct (either layout): one task is kDirectRowsPerTask output rows x tile_pixels output columns
 //   x channel_units blocks of output channels of one (image, group), numbered image-major, then
-//   group, row band, column chunk, channel range; packed_weights holds per group blocks of the
+//   group, row band, column chunk, channel range (pointwise: the one row of every image's pixels,
+//   see image_pixels); packed_weights holds per group blocks of the
 //   entry's `block` output channels, [block][cg][kh][kw][channel in block]; packed_bias the bias
 //   per group zero-padded to whole blocks (zeros without a bias).
 template <class T>
