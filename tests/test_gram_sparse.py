@@ -419,3 +419,49 @@ def test_the_compiled_entry_refuses_malformed_csr(case: str) -> None:
     dense = np.zeros((3, 4))
     dense[0, [0, 1]], dense[2, 2] = data[:2], data[2]
     np.testing.assert_allclose(out, dense @ dense.T)
+
+
+def _core_linear(indices: list[int], indptr: list[int], n_features: int = 5) -> np.ndarray:
+    """The private core call on a hand-made CSR of ones, without scipy's canonicalisation."""
+    from kernelkit import _core
+
+    data = np.ones(len(indices))
+    x = (data, np.array(indices, dtype=np.int64), np.array(indptr, dtype=np.int64))
+    out = np.empty((len(indptr) - 1, len(indptr) - 1))
+    _core.gram_sparse(_core.GramKind.__members__["linear"], x, None, out, n_features, [], 1)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("indices", "indptr"),
+    [
+        ([3, 4, 0, 1], [0, 2, 4]),  # each row's first index below the last row's last: allowed
+        ([4, 0, 2], [0, 1, 1, 1, 3]),  # empty rows between
+        ([], [0, 0, 0]),
+        ([0, 1, 2, 3, 4], [0, 5]),
+    ],
+)
+def test_the_core_takes_rows_that_each_ascend(indices: list[int], indptr: list[int]) -> None:
+    out = _core_linear(indices, indptr)
+    dense = np.zeros((len(indptr) - 1, 5))
+    for row in range(len(indptr) - 1):
+        dense[row, indices[indptr[row] : indptr[row + 1]]] = 1.0
+    assert_array_equal(out, dense @ dense.T)
+
+
+@pytest.mark.parametrize(
+    ("indices", "indptr"),
+    [
+        ([1, 0], [0, 2]),  # a descent inside a row
+        ([2, 2], [0, 2]),  # a repeated index
+        ([0, 3, 1], [0, 1, 3]),  # a descent in a row that follows another
+        ([3, 4, 5], [0, 2, 3]),  # past n_features at a row's first value
+        ([-1, 2], [0, 2]),
+        ([0, 5], [0, 2]),
+    ],
+)
+def test_the_core_refuses_indices_that_do_not_ascend_or_lie_outside(
+    indices: list[int], indptr: list[int]
+) -> None:
+    with pytest.raises(ValueError, match="indices must ascend within each row"):
+        _core_linear(indices, indptr)

@@ -1,6 +1,7 @@
 // kernelkit._core.gram_sparse, gram_sparse_rows, gram_sparse_matvec: the Gram kernels, rows of K and
 // kernel sums where X, Y or both are compressed sparse rows.
 #include <algorithm>
+#include <cstdint>
 #include <type_traits>
 
 #include "bindings.hpp"
@@ -16,6 +17,24 @@ const T* vector_data(const py::array& a, const char* name) {
   require(a.ndim() == 1 && is_c_contiguous(a), std::string(name) + ": expected a contiguous 1-D array");
   require(has_dtype<T>(a), std::string(name) + ": wrong dtype");
   return static_cast<const T*>(a.data());
+}
+
+// Every index in [0, d), strictly ascending within each row: one pass over the whole array (a
+// loop per row, over a TF-IDF row's hundred values, took 20 % of linear_kernel's time against a
+// few rows), counting the indices outside and the descents, less the descents at the first value
+// of a row (where a row may start below its predecessor's last index).
+bool indices_ascend_in_range(const i64* starts, const i64* index, i64 rows, i64 d) {
+  const i64 nnz = starts[rows];
+  i64 bad = nnz > 0 && static_cast<std::uint64_t>(index[0]) >= static_cast<std::uint64_t>(d);
+  for (i64 p = 1; p < nnz; ++p)
+    bad += (static_cast<std::uint64_t>(index[p]) >= static_cast<std::uint64_t>(d)) | (index[p - 1] >= index[p]);
+  for (i64 i = 0; i < rows; ++i) {
+    const i64 first = starts[i];
+    if (first > 0 && first < starts[i + 1] && index[first - 1] >= index[first] &&
+        static_cast<std::uint64_t>(index[first]) < static_cast<std::uint64_t>(d))
+      --bad;
+  }
+  return bad == 0;
 }
 
 // A dense operand (a 2-D array with d columns) or a sparse one, (data, indices, indptr) of CSR with
@@ -37,17 +56,11 @@ GramOperand<T> operand(const py::object& o, const char* name, i64 d) {
   const i64 rows = indptr.shape(0) - 1;
   require(rows >= 0 && starts[0] == 0 && starts[rows] == data.shape(0) && indices.shape(0) == data.shape(0),
           std::string(name) + ": indptr does not match data and indices");
-  // Branch-free loops (the compiler vectorises them: the checks of a 2,000,000-value X took a
-  // few ms with short-circuit tests), indptr first so that the index loops stay inside the arrays.
+  // indptr first, so that the index loops stay inside the arrays.
   bool monotone = true;
   for (i64 i = 0; i < rows; ++i) monotone &= starts[i] <= starts[i + 1];
   require(monotone, std::string(name) + ": indptr must be non-decreasing");
-  bool in_range = true, ascending = true;
-  const i64 nnz = starts[rows];
-  for (i64 p = 0; p < nnz; ++p) in_range &= (index[p] >= 0) & (index[p] < d);
-  for (i64 i = 0; i < rows; ++i)
-    for (i64 p = starts[i] + 1; p < starts[i + 1]; ++p) ascending &= index[p - 1] < index[p];
-  require(in_range && ascending,
+  require(indices_ascend_in_range(starts, index, rows, d),
           std::string(name) + ": indices must ascend within each row and lie in [0, n_features)");
   return {values, index, starts, rows};
 }
