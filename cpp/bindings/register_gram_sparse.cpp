@@ -24,17 +24,18 @@ const T* vector_data(const py::array& a, const char* name) {
 // few rows), counting the indices outside and the descents, less the descents at the first value
 // of a row (where a row may start below its predecessor's last index).
 bool indices_ascend_in_range(const i64* starts, const i64* index, i64 rows, i64 d) {
+  const auto outside = [d](i64 k) { return static_cast<std::uint64_t>(k) >= static_cast<std::uint64_t>(d); };
   const i64 nnz = starts[rows];
-  i64 bad = nnz > 0 && static_cast<std::uint64_t>(index[0]) >= static_cast<std::uint64_t>(d);
-  for (i64 p = 1; p < nnz; ++p)
-    bad += (static_cast<std::uint64_t>(index[p]) >= static_cast<std::uint64_t>(d)) | (index[p - 1] >= index[p]);
+  i64 outside_count = nnz > 0 && outside(index[0]), descents = 0;
+  for (i64 p = 1; p < nnz; ++p) {
+    outside_count += outside(index[p]);
+    descents += index[p - 1] >= index[p];
+  }
   for (i64 i = 0; i < rows; ++i) {
     const i64 first = starts[i];
-    if (first > 0 && first < starts[i + 1] && index[first - 1] >= index[first] &&
-        static_cast<std::uint64_t>(index[first]) < static_cast<std::uint64_t>(d))
-      --bad;
+    if (first > 0 && first < starts[i + 1]) descents -= index[first - 1] >= index[first];
   }
-  return bad == 0;
+  return outside_count == 0 && descents == 0;
 }
 
 // A dense operand (a 2-D array with d columns) or a sparse one, (data, indices, indptr) of CSR with
